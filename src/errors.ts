@@ -1,0 +1,207 @@
+/**
+ * One error hierarchy for the whole library.
+ *
+ * Every error has a stable string `code` and may chain a `cause`. Both the ESM and the
+ * CJS build can be loaded in one process, so `instanceof` is made reliable with a brand
+ * registered through `Symbol.for` (shared across module copies) instead of class identity.
+ */
+
+const BRAND = Symbol.for('exotel-livekit-bridge.error');
+
+export type BridgeErrorCode =
+  | 'CONFIG'
+  | 'ABORTED'
+  | 'CLOSED'
+  | 'SIP_PARSE'
+  | 'SIP_MESSAGE_TOO_LARGE'
+  | 'SIP_TIMEOUT'
+  | 'SIP_TRANSPORT'
+  | 'SIP_AUTH'
+  | 'CALL_REJECTED'
+  | 'SDP_NEGOTIATION'
+  | 'INVALID_PHONE_NUMBER'
+  | 'INVALID_HEADER'
+  | 'RTP_PARSE'
+  | 'RTP_BIND'
+  | 'RTP_TIMEOUT'
+  | 'LIVEKIT_CONNECT'
+  | 'LIVEKIT_ROOM_NOT_FOUND'
+  | 'LIVEKIT';
+
+export interface BridgeErrorOptions {
+  cause?: unknown;
+}
+
+/** Base class of every error this library throws or rejects with. */
+export class BridgeError extends Error {
+  readonly code: BridgeErrorCode;
+
+  constructor(code: BridgeErrorCode, message: string, options?: BridgeErrorOptions) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.name = new.target.name;
+    Object.defineProperty(this, BRAND, { value: new.target.name, enumerable: false });
+  }
+
+  /** Works across the ESM and CJS copies of this library. */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (typeof value !== 'object' || value === null) return false;
+    const brand = (value as Record<symbol, unknown>)[BRAND];
+    if (typeof brand !== 'string') return false;
+    if (this === BridgeError) return true;
+    // Walk the prototype chain by class name so subclasses of subclasses match too.
+    let proto: unknown = Object.getPrototypeOf(value);
+    while (proto !== null && typeof proto === 'object') {
+      const ctor = (proto as { constructor?: { name?: string } }).constructor;
+      if (ctor?.name === this.name) return true;
+      proto = Object.getPrototypeOf(proto);
+    }
+    return false;
+  }
+}
+
+/** Invalid or missing configuration; `issues` lists every problem found at once. */
+export class ConfigError extends BridgeError {
+  readonly issues: readonly string[];
+  constructor(issues: readonly string[], options?: BridgeErrorOptions) {
+    super('CONFIG', `invalid configuration: ${issues.join('; ')}`, options);
+    this.issues = issues;
+  }
+}
+
+/** The operation was cancelled through an `AbortSignal`. */
+export class AbortedError extends BridgeError {
+  constructor(message = 'operation aborted', options?: BridgeErrorOptions) {
+    super('ABORTED', message, options);
+  }
+}
+
+/** The object was used after `close()`. */
+export class ClosedError extends BridgeError {
+  constructor(what: string) {
+    super('CLOSED', `${what} is closed`);
+  }
+}
+
+/** A SIP message (or one of its headers) could not be parsed. */
+export class SipParseError extends BridgeError {
+  /** The header whose value was malformed, when the problem is in one header. */
+  readonly header: string | undefined;
+  constructor(message: string, header?: string, options?: BridgeErrorOptions) {
+    super('SIP_PARSE', header === undefined ? message : `${header}: ${message}`, options);
+    this.header = header;
+  }
+}
+
+/** A SIP message exceeded the configured size or header-count limit. */
+export class SipMessageTooLargeError extends BridgeError {
+  readonly limit: number;
+  constructor(message: string, limit: number) {
+    super('SIP_MESSAGE_TOO_LARGE', message);
+    this.limit = limit;
+  }
+}
+
+/** A SIP transaction timed out (Timer B / Timer F). */
+export class SipTimeoutError extends BridgeError {
+  constructor(message: string, options?: BridgeErrorOptions) {
+    super('SIP_TIMEOUT', message, options);
+  }
+}
+
+/** The SIP transport failed (connection refused, reset, closed). */
+export class SipTransportError extends BridgeError {
+  constructor(message: string, options?: BridgeErrorOptions) {
+    super('SIP_TRANSPORT', message, options);
+  }
+}
+
+/** Digest authentication failed (no credentials, unsupported algorithm, repeated challenge). */
+export class SipAuthError extends BridgeError {
+  readonly status: number | undefined;
+  constructor(message: string, status?: number, options?: BridgeErrorOptions) {
+    super('SIP_AUTH', message, options);
+    this.status = status;
+  }
+}
+
+/** The far end answered the INVITE with a final non-2xx response. */
+export class CallRejectedError extends BridgeError {
+  readonly status: number;
+  readonly reason: string;
+  constructor(status: number, reason: string, options?: BridgeErrorOptions) {
+    super('CALL_REJECTED', `call rejected: ${status} ${reason}`, options);
+    this.status = status;
+    this.reason = reason;
+  }
+}
+
+/** An SDP offer/answer could not be negotiated (no common codec, port 0, inactive...). */
+export class SdpNegotiationError extends BridgeError {
+  constructor(message: string, options?: BridgeErrorOptions) {
+    super('SDP_NEGOTIATION', message, options);
+  }
+}
+
+/** A phone number or caller id is not a plain dialable number. */
+export class InvalidPhoneNumberError extends BridgeError {
+  constructor(message: string, options?: BridgeErrorOptions) {
+    super('INVALID_PHONE_NUMBER', message, options);
+  }
+}
+
+/** A user-supplied header name or value would corrupt or inject into a SIP message. */
+export class InvalidHeaderError extends BridgeError {
+  constructor(message: string, options?: BridgeErrorOptions) {
+    super('INVALID_HEADER', message, options);
+  }
+}
+
+/** An RTP/RTCP packet could not be parsed. */
+export class RtpParseError extends BridgeError {
+  constructor(message: string, options?: BridgeErrorOptions) {
+    super('RTP_PARSE', message, options);
+  }
+}
+
+/** The RTP socket could not be bound. */
+export class RtpBindError extends BridgeError {
+  constructor(message: string, options?: BridgeErrorOptions) {
+    super('RTP_BIND', message, options);
+  }
+}
+
+/** No RTP arrived for longer than the media timeout. */
+export class RtpTimeoutError extends BridgeError {
+  constructor(message: string, options?: BridgeErrorOptions) {
+    super('RTP_TIMEOUT', message, options);
+  }
+}
+
+/** Connecting to the LiveKit server failed or timed out. */
+export class LiveKitConnectError extends BridgeError {
+  constructor(message: string, options?: BridgeErrorOptions) {
+    super('LIVEKIT_CONNECT', message, options);
+  }
+}
+
+/** The room named by the host does not exist (the bridge never creates rooms). */
+export class RoomNotFoundError extends BridgeError {
+  readonly roomName: string;
+  constructor(roomName: string, options?: BridgeErrorOptions) {
+    super('LIVEKIT_ROOM_NOT_FOUND', `LiveKit room "${roomName}" does not exist`, options);
+    this.roomName = roomName;
+  }
+}
+
+/** Any other LiveKit failure. */
+export class LiveKitError extends BridgeError {
+  constructor(message: string, options?: BridgeErrorOptions) {
+    super('LIVEKIT', message, options);
+  }
+}
+
+/** Throws `AbortedError` when the signal has already fired. */
+export function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new AbortedError('operation aborted', { cause: signal.reason });
+}
