@@ -24,7 +24,7 @@ export default defineConfig({
           hookTimeout: 60_000,
           // Real servers and sockets: run files one after another so timings stay honest on 2 cores.
           pool: 'forks',
-          poolOptions: { forks: { singleFork: true } },
+          poolOptions: { forks: { maxForks: 1, minForks: 1 } },
         },
       },
     ],

@@ -1,0 +1,82 @@
+/**
+ * A real livekit-server on loopback for tests and the demo: built from its Go module by
+ * scripts/build-livekit-server.mjs, started on free ports, ready when `GET /` answers OK.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, spawnManaged, waitUntil, type ManagedProcess } from './process.js';
+// eslint-disable-next-line @typescript-eslint/ban-ts-comment
+// @ts-ignore -- plain .mjs script shared with the CLI
+import { ensureLivekitServer } from '../../scripts/build-livekit-server.mjs';
+
+export interface LiveKitServerHandle {
+  /** ws://127.0.0.1:<port> */
+  url: string;
+  /** http://127.0.0.1:<port> (for RoomServiceClient) */
+  httpUrl: string;
+  apiKey: string;
+  apiSecret: string;
+  process: ManagedProcess;
+  stop(): Promise<void>;
+}
+
+export const DEV_API_KEY = 'devkey';
+export const DEV_API_SECRET = 'secret';
+
+export async function startLiveKitServer(opts: { quiet?: boolean } = {}): Promise<LiveKitServerHandle> {
+  const bin = (ensureLivekitServer as (o: { quiet: boolean }) => string)({ quiet: opts.quiet ?? true });
+  const port = await freePort();
+  const tcpPort = await freePort();
+  const udpPort = await freePort();
+  const dir = await mkdtemp(join(tmpdir(), 'lk-server-'));
+  const proc = spawnManaged(
+    'livekit-server',
+    bin,
+    [
+      '--dev',
+      '--bind',
+      '127.0.0.1',
+      '--node-ip',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--udp-port',
+      String(udpPort),
+      '--rtc.tcp_port',
+      String(tcpPort),
+      '--rtc.enable_loopback_candidate',
+    ],
+    { cwd: dir },
+  );
+  const httpUrl = `http://127.0.0.1:${port}`;
+  try {
+    await waitUntil(
+      'livekit-server',
+      async () => {
+        try {
+          const res = await fetch(`${httpUrl}/`, { signal: AbortSignal.timeout(500) });
+          return res.ok && (await res.text()).trim() === 'OK';
+        } catch {
+          return false;
+        }
+      },
+      { timeoutMs: 30_000, intervalMs: 100, proc },
+    );
+  } catch (err) {
+    await proc.stop();
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+  return {
+    url: `ws://127.0.0.1:${port}`,
+    httpUrl,
+    apiKey: DEV_API_KEY,
+    apiSecret: DEV_API_SECRET,
+    process: proc,
+    async stop() {
+      await proc.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
