@@ -1,0 +1,350 @@
+/**
+ * The phone's side of the LiveKit room: one participant that publishes the caller's
+ * audio (8 kHz `AudioSource`, resampled natively) and reads the agents' audio
+ * (`AudioStream` at 8 kHz / 20 ms, mixed across tracks). Knows nothing of SIP or RTP.
+ *
+ * Every room handler is attached in the constructor, before `connect()` can run, so a
+ * track the agent published before the phone joined is never missed (the seed's BUG-2).
+ */
+import { EventEmitter } from 'eventemitter3';
+import {
+  AudioFrame,
+  AudioSource,
+  AudioStream,
+  ConnectionState,
+  DisconnectReason,
+  LocalAudioTrack,
+  ParticipantKind,
+  Room,
+  RoomEvent,
+  TrackKind,
+  TrackPublishOptions,
+  TrackSource,
+  type LocalTrackPublication,
+  type RemoteParticipant,
+  type RemoteTrack,
+  type RemoteTrackPublication,
+  type RoomOptions,
+  type RpcInvocationData,
+} from '@livekit/rtc-node';
+import { AbortedError, ClosedError, LiveKitConnectError, LiveKitError } from '../errors.js';
+import { silentLogger, type Logger } from '../logger.js';
+import { FrameMixer } from './frame-mixer.js';
+
+/** Sample rate both directions use inside the bridge. */
+export const BRIDGE_SAMPLE_RATE = 8000;
+/** Samples per 20 ms frame at 8 kHz. */
+export const FRAME_SAMPLES = 160;
+
+/** Which remote participants' audio goes to the phone. */
+export type ParticipantPredicate = (participant: RemoteParticipant) => boolean;
+
+/** Default predicate: participants of kind AGENT (LiveKit Agents workers). */
+export const isAgentParticipant: ParticipantPredicate = (p) => p.kind === ParticipantKind.AGENT;
+
+/** The RPC methods LiveKit's own SIP participant registers; agents call them by name. */
+export const RPC_END_CALL = 'lk.sip.EndCall';
+export const RPC_GET_REMOTE_HEADERS = 'lk.sip.GetRemoteHeaders';
+
+export interface PhoneParticipantOptions {
+  /** LiveKit server URL (`ws://…` or `wss://…`). */
+  url: string;
+  /** Access token (see `createBridgeToken`). */
+  token: string;
+  /** Whose audio is sent to the phone (default: kind AGENT). */
+  isAgent?: ParticipantPredicate;
+  /** Connect timeout (default 10 s). */
+  connectTimeoutMs?: number;
+  /** AudioSource queue in ms: small, so a burst cannot add seconds of delay (default 100). */
+  queueSizeMs?: number;
+  /** Answers `lk.sip.GetRemoteHeaders` (the far end's X- headers). */
+  remoteHeaders?: () => Record<string, string>;
+  logger?: Logger;
+}
+
+export interface AgentTrackInfo {
+  identity: string;
+  trackSid: string;
+}
+
+/** Events of `PhoneParticipant`. */
+export interface PhoneParticipantEvents {
+  /** 20 ms of agent audio at 8 kHz (mixed). The array is reused: copy it to keep it. */
+  agentAudio: [samples: Int16Array];
+  /** An agent audio track is now being read. */
+  agentTrackSubscribed: [info: AgentTrackInfo];
+  agentTrackEnded: [info: AgentTrackInfo];
+  /** DTMF published by a participant in the room (`publishDtmf`). */
+  dtmf: [info: { digit: string; code: number; identity: string }];
+  /** An agent called `lk.sip.EndCall` on this participant. */
+  endCallRequested: [info: { identity: string }];
+  participantDisconnected: [info: { identity: string; kind: ParticipantKind }];
+  /** The room connection ended (removed, room deleted, server lost, or `close()`). */
+  disconnected: [info: { reason: DisconnectReason; byClose: boolean }];
+}
+
+type State = 'new' | 'connecting' | 'connected' | 'closed';
+
+/** The bridge's participant in the host's room. */
+export class PhoneParticipant extends EventEmitter<PhoneParticipantEvents> {
+  readonly room: Room;
+  private state: State = 'new';
+  private readonly log: Logger;
+  private readonly isAgent: ParticipantPredicate;
+  private source: AudioSource | undefined;
+  private track: LocalAudioTrack | undefined;
+  private publication: LocalTrackPublication | undefined;
+  private readonly streams = new Map<string, AudioStream>();
+  private readonly mixer: FrameMixer;
+  private closing: Promise<void> | undefined;
+  private framesCaptured = 0;
+  private framesDropped = 0;
+
+  constructor(private readonly opts: PhoneParticipantOptions) {
+    super();
+    this.log = opts.logger ?? silentLogger;
+    this.isAgent = opts.isAgent ?? isAgentParticipant;
+    this.room = new Room();
+    this.mixer = new FrameMixer(FRAME_SAMPLES, (samples) => this.emit('agentAudio', samples));
+    // Handlers first: before connect() there is nothing to miss.
+    this.room.on(RoomEvent.TrackSubscribed, this.onTrackSubscribed);
+    this.room.on(RoomEvent.TrackUnsubscribed, this.onTrackUnsubscribed);
+    this.room.on(RoomEvent.ParticipantDisconnected, this.onParticipantDisconnected);
+    this.room.on(RoomEvent.DtmfReceived, this.onDtmf);
+    this.room.on(RoomEvent.Disconnected, this.onDisconnected);
+  }
+
+  /** Number of room event handlers attached (for tests: all of them exist before connect). */
+  handlerCount(): number {
+    return [
+      RoomEvent.TrackSubscribed,
+      RoomEvent.TrackUnsubscribed,
+      RoomEvent.ParticipantDisconnected,
+      RoomEvent.DtmfReceived,
+      RoomEvent.Disconnected,
+    ].reduce((n, e) => n + this.room.listenerCount(e), 0);
+  }
+
+  get identity(): string | undefined {
+    return this.room.localParticipant?.identity;
+  }
+
+  get isConnected(): boolean {
+    return this.state === 'connected' && this.room.connectionState === ConnectionState.CONN_CONNECTED;
+  }
+
+  /** Connects, within `connectTimeoutMs`, cancellable by `signal`. */
+  async connect(signal?: AbortSignal): Promise<void> {
+    if (this.state !== 'new') throw new ClosedError('PhoneParticipant');
+    this.state = 'connecting';
+    const timeoutMs = this.opts.connectTimeoutMs ?? 10_000;
+    // Native options absent from the TS type: a bounded connect and no silent retries.
+    const options = {
+      autoSubscribe: true,
+      dynacast: false,
+      connectTimeoutMs: BigInt(timeoutMs),
+      joinRetries: 0,
+    } as RoomOptions;
+    const connecting = this.room.connect(this.opts.url, this.opts.token, options);
+    let timer: NodeJS.Timeout | undefined;
+    let onAbort: (() => void) | undefined;
+    try {
+      await Promise.race([
+        connecting,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () =>
+              reject(
+                new LiveKitConnectError(`connecting to ${this.opts.url} timed out after ${timeoutMs} ms`),
+              ),
+            timeoutMs,
+          );
+          if (signal) {
+            onAbort = () => reject(new AbortedError('LiveKit connect aborted', { cause: signal.reason }));
+            if (signal.aborted) onAbort();
+            else signal.addEventListener('abort', onAbort, { once: true });
+          }
+        }),
+      ]);
+    } catch (err) {
+      connecting.catch(() => undefined);
+      await this.close();
+      if (err instanceof LiveKitConnectError || err instanceof AbortedError) throw err;
+      throw new LiveKitConnectError(
+        `cannot connect to LiveKit at ${this.opts.url}: ${err instanceof Error ? err.message : String(err)}`,
+        { cause: err },
+      );
+    } finally {
+      clearTimeout(timer);
+      if (onAbort) signal?.removeEventListener('abort', onAbort);
+    }
+    if (this.state !== 'connecting') {
+      // closed while connecting
+      await this.room.disconnect().catch(() => undefined);
+      throw new ClosedError('PhoneParticipant');
+    }
+    this.state = 'connected';
+    const lp = this.room.localParticipant;
+    if (lp) {
+      lp.registerRpcMethod(RPC_END_CALL, this.onEndCallRpc);
+      lp.registerRpcMethod(RPC_GET_REMOTE_HEADERS, this.onRemoteHeadersRpc);
+    }
+  }
+
+  /** Publishes the phone's microphone track (8 kHz mono `AudioSource`). */
+  async publishAudio(trackName = 'phone'): Promise<void> {
+    const lp = this.room.localParticipant;
+    if (this.state !== 'connected' || !lp) throw new ClosedError('PhoneParticipant');
+    this.source = new AudioSource(BRIDGE_SAMPLE_RATE, 1, this.opts.queueSizeMs ?? 100);
+    this.track = LocalAudioTrack.createAudioTrack(trackName, this.source);
+    try {
+      this.publication = await lp.publishTrack(
+        this.track,
+        new TrackPublishOptions({ source: TrackSource.SOURCE_MICROPHONE }),
+      );
+    } catch (err) {
+      throw new LiveKitError(`publishing the phone track failed: ${String(err)}`, { cause: err });
+    }
+  }
+
+  /**
+   * Sends 8 kHz mono samples from the phone into the room. The samples are copied, so
+   * the caller may reuse its buffer. Never throws; failures are counted.
+   */
+  captureAudio(samples: Int16Array): void {
+    const source = this.source;
+    if (!source || this.state !== 'connected') return;
+    const frame = new AudioFrame(samples.slice(), BRIDGE_SAMPLE_RATE, 1, samples.length);
+    this.framesCaptured += 1;
+    source.captureFrame(frame).catch(() => {
+      this.framesDropped += 1;
+    });
+  }
+
+  /** Sets attributes (merged with the existing ones by the server). */
+  async setAttributes(attributes: Record<string, string>): Promise<void> {
+    const lp = this.room.localParticipant;
+    if (!lp || this.state !== 'connected') return;
+    await lp.setAttributes(attributes);
+  }
+
+  /** Publishes a DTMF digit into the room (as LiveKit SIP does for digits from the phone). */
+  async publishDtmf(code: number, digit: string): Promise<void> {
+    const lp = this.room.localParticipant;
+    if (!lp || this.state !== 'connected') return;
+    await lp.publishDtmf(code, digit);
+  }
+
+  stats(): { framesCaptured: number; framesDropped: number; agentTracks: number } {
+    return {
+      framesCaptured: this.framesCaptured,
+      framesDropped: this.framesDropped,
+      agentTracks: this.streams.size,
+    };
+  }
+
+  /** Cancels the streams, unpublishes, closes the source and leaves the room. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= this.doClose();
+    return this.closing;
+  }
+
+  private async doClose(): Promise<void> {
+    this.state = 'closed';
+    for (const [sid, stream] of this.streams) {
+      this.streams.delete(sid);
+      await stream.cancel().catch(() => undefined);
+    }
+    const lp = this.room.localParticipant;
+    if (lp) {
+      lp.unregisterRpcMethod(RPC_END_CALL);
+      lp.unregisterRpcMethod(RPC_GET_REMOTE_HEADERS);
+    }
+    if (this.publication?.sid && lp && this.room.isConnected) {
+      await lp.unpublishTrack(this.publication.sid).catch(() => undefined);
+    }
+    await this.track?.close(false).catch(() => undefined);
+    await this.source?.close().catch(() => undefined);
+    this.source = undefined;
+    await this.room.disconnect().catch(() => undefined);
+    this.room.off(RoomEvent.TrackSubscribed, this.onTrackSubscribed);
+    this.room.off(RoomEvent.TrackUnsubscribed, this.onTrackUnsubscribed);
+    this.room.off(RoomEvent.ParticipantDisconnected, this.onParticipantDisconnected);
+    this.room.off(RoomEvent.DtmfReceived, this.onDtmf);
+    this.room.off(RoomEvent.Disconnected, this.onDisconnected);
+  }
+
+  private readonly onTrackSubscribed = (
+    track: RemoteTrack,
+    publication: RemoteTrackPublication,
+    participant: RemoteParticipant,
+  ): void => {
+    if (this.state === 'closed' || track.kind !== TrackKind.KIND_AUDIO || !this.isAgent(participant)) return;
+    const sid = publication.sid ?? track.sid ?? `${participant.identity}-${this.streams.size}`;
+    if (this.streams.has(sid)) return;
+    const stream = new AudioStream(track, {
+      sampleRate: BRIDGE_SAMPLE_RATE,
+      numChannels: 1,
+      frameSizeMs: 20,
+    });
+    this.streams.set(sid, stream);
+    this.mixer.addSource(sid);
+    const info = { identity: participant.identity, trackSid: sid };
+    this.log.info(
+      { identity: participant.identity, trackSid: sid },
+      `[BRIDGE] Agent track subscribed: ${participant.identity}`,
+    );
+    this.emit('agentTrackSubscribed', info);
+    void this.readStream(sid, stream, info);
+  };
+
+  private async readStream(sid: string, stream: AudioStream, info: AgentTrackInfo): Promise<void> {
+    const reader = stream.getReader();
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done || this.state === 'closed') break;
+        this.mixer.push(sid, value.data);
+      }
+    } catch (err) {
+      this.log.warn({ err: String(err), trackSid: sid }, '[BRIDGE] agent audio stream failed');
+    } finally {
+      reader.releaseLock();
+      this.mixer.removeSource(sid);
+      if (this.streams.delete(sid)) await stream.cancel().catch(() => undefined);
+      this.emit('agentTrackEnded', info);
+    }
+  }
+
+  private readonly onTrackUnsubscribed = (_t: RemoteTrack, publication: RemoteTrackPublication): void => {
+    const sid = publication.sid;
+    if (sid === undefined) return;
+    const stream = this.streams.get(sid);
+    if (stream) {
+      this.streams.delete(sid);
+      void stream.cancel().catch(() => undefined);
+    }
+  };
+
+  private readonly onParticipantDisconnected = (p: RemoteParticipant): void => {
+    this.emit('participantDisconnected', { identity: p.identity, kind: p.kind });
+  };
+
+  private readonly onDtmf = (code: number, digit: string, p: RemoteParticipant): void => {
+    this.emit('dtmf', { code, digit, identity: p.identity });
+  };
+
+  private readonly onDisconnected = (reason: DisconnectReason): void => {
+    const byClose = this.state === 'closed';
+    this.emit('disconnected', { reason: reason ?? DisconnectReason.UNKNOWN_REASON, byClose });
+  };
+
+  private readonly onEndCallRpc = async (data: RpcInvocationData): Promise<string> => {
+    this.emit('endCallRequested', { identity: data.callerIdentity });
+    return '';
+  };
+
+  private readonly onRemoteHeadersRpc = async (): Promise<string> => {
+    return JSON.stringify(this.opts.remoteHeaders?.() ?? {});
+  };
+}
