@@ -1,0 +1,113 @@
+/**
+ * Helpers for agent code running in the same room as the bridge: recognise the bridge's
+ * phone participant and wait for the moment its audio is flowing.
+ */
+import { ParticipantKind, RoomEvent, type Participant, type Room } from '@livekit/rtc-node';
+import { AbortedError, BridgeError } from './errors.js';
+
+/** Metadata the bridge participant carries: `{"source":"exotel_bridge","phone":"+91…"}`. */
+export interface BridgeParticipantMetadata {
+  source: 'exotel_bridge';
+  phone: string;
+}
+
+/** Prefix of the bridge's `sip.callID` attribute (LiveKit's own SIP uses `SCL_`). */
+export const BRIDGE_CALL_ID_PREFIX = 'EXO_';
+
+/** Parses the bridge participant's metadata, or `undefined` if it is not the bridge's. */
+export function parseBridgeMetadata(metadata: string | undefined): BridgeParticipantMetadata | undefined {
+  if (!metadata) return undefined;
+  try {
+    const v = JSON.parse(metadata) as unknown;
+    if (typeof v === 'object' && v !== null) {
+      const o = v as Record<string, unknown>;
+      if (o.source === 'exotel_bridge' && typeof o.phone === 'string')
+        return { source: 'exotel_bridge', phone: o.phone };
+    }
+  } catch {
+    // not JSON: not ours
+  }
+  return undefined;
+}
+
+/**
+ * True for the participant `runBridge` created: kind SIP, and either our metadata or a
+ * `sip.callID` with our prefix. LiveKit's own SIP participants are kind SIP too, so an
+ * agent that treats both alike can simply check `participant.kind === ParticipantKind.SIP`.
+ */
+export function isBridgeParticipant(participant: Participant): boolean {
+  if (participant.kind !== ParticipantKind.SIP) return false;
+  if (parseBridgeMetadata(participant.metadata) !== undefined) return true;
+  return (participant.attributes['sip.callID'] ?? '').startsWith(BRIDGE_CALL_ID_PREFIX);
+}
+
+export interface WaitForAudioReadyOptions {
+  /** The room the participant is in: waits on attribute events instead of polling. */
+  room?: Room;
+  signal?: AbortSignal;
+  /** Rejects with a `BridgeError` after this long (default: no limit). */
+  timeoutMs?: number;
+}
+
+/**
+ * Resolves once the participant's `sip.callStatus` is `active` — for the bridge that
+ * means answered *and* the first RTP packet arrived (the moment to start a greeting).
+ * Rejects if the status becomes `hangup`, on abort, or on timeout.
+ */
+export function waitForAudioReady(
+  participant: Participant,
+  opts: WaitForAudioReadyOptions = {},
+): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let timer: NodeJS.Timeout | undefined;
+    let poll: NodeJS.Timeout | undefined;
+    const cleanup = () => {
+      clearTimeout(timer);
+      clearInterval(poll);
+      opts.room?.off(RoomEvent.ParticipantAttributesChanged, onChange);
+      opts.room?.off(RoomEvent.ParticipantDisconnected, onGone);
+      opts.signal?.removeEventListener('abort', onAbort);
+    };
+    const check = (): boolean => {
+      const status = participant.attributes['sip.callStatus'];
+      if (status === 'active') {
+        cleanup();
+        resolve();
+        return true;
+      }
+      if (status === 'hangup') {
+        cleanup();
+        reject(new BridgeError('ABORTED', 'the call ended before audio was ready'));
+        return true;
+      }
+      return false;
+    };
+    const onChange = (_changed: Record<string, string>, p: Participant) => {
+      if (p.identity === participant.identity) check();
+    };
+    const onGone = (p: Participant) => {
+      if (p.identity !== participant.identity) return;
+      cleanup();
+      reject(new BridgeError('ABORTED', 'the participant left before audio was ready'));
+    };
+    const onAbort = () => {
+      cleanup();
+      reject(new AbortedError('waitForAudioReady aborted', { cause: opts.signal?.reason }));
+    };
+    if (opts.signal?.aborted) return onAbort();
+    if (check()) return;
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    if (opts.timeoutMs !== undefined) {
+      timer = setTimeout(() => {
+        cleanup();
+        reject(new BridgeError('RTP_TIMEOUT', `audio not ready after ${opts.timeoutMs} ms`));
+      }, opts.timeoutMs);
+    }
+    if (opts.room) {
+      opts.room.on(RoomEvent.ParticipantAttributesChanged, onChange);
+      opts.room.on(RoomEvent.ParticipantDisconnected, onGone);
+    } else {
+      poll = setInterval(check, 50);
+    }
+  });
+}
