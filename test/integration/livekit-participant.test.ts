@@ -1,0 +1,184 @@
+/**
+ * PhoneParticipant against a real livekit-server: the phone's side of the room, with an
+ * agent-kind participant publishing and listening like a LiveKit Agents worker.
+ */
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import {
+  AudioFrame,
+  AudioSource,
+  AudioStream,
+  LocalAudioTrack,
+  ParticipantKind,
+  Room,
+  RoomEvent,
+  TrackKind,
+  TrackPublishOptions,
+  TrackSource,
+  dispose,
+  type RemoteTrack,
+} from '@livekit/rtc-node';
+import { eventually, livekitEnv, mintToken, roomService, uniqueRoom } from '../harness/livekit.js';
+import { generateTone, goertzelPower } from '../../src/rtp/goertzel.js';
+import { PhoneParticipant, RPC_END_CALL } from '../../src/livekit/participant.js';
+import { createBridgeToken } from '../../src/livekit/token.js';
+import { LiveKitConnectError } from '../../src/errors.js';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+afterAll(async () => {
+  await dispose();
+});
+
+async function agentJoin(roomName: string, identity = 'agent-1'): Promise<Room> {
+  const room = new Room();
+  await room.connect(livekitEnv().url, await mintToken({ identity, room: roomName, kind: 'agent' }), {
+    autoSubscribe: true,
+    dynacast: false,
+  });
+  cleanups.push(() => room.disconnect());
+  return room;
+}
+
+async function publishTone(room: Room, freq: number): Promise<void> {
+  const source = new AudioSource(8000, 1, 100);
+  const track = LocalAudioTrack.createAudioTrack('agent-voice', source);
+  await room.localParticipant!.publishTrack(
+    track,
+    new TrackPublishOptions({ source: TrackSource.SOURCE_MICROPHONE }),
+  );
+  let running = true;
+  cleanups.push(() => {
+    running = false;
+  });
+  void (async () => {
+    let n = 0;
+    while (running) {
+      await source.captureFrame(new AudioFrame(generateTone(freq, 8000, 160, 8000, n), 8000, 1, 160));
+      n += 160;
+    }
+    await source.close();
+  })();
+}
+
+async function phoneToken(roomName: string): Promise<string> {
+  const lk = livekitEnv();
+  return createBridgeToken({
+    apiKey: lk.apiKey,
+    apiSecret: lk.apiSecret,
+    roomName,
+    identity: 'sip-phone-+919876543210',
+    metadata: JSON.stringify({ source: 'exotel_bridge', phone: '+919876543210' }),
+    attributes: { 'sip.callStatus': 'dialing' },
+  });
+}
+
+function dominant(samples: Int16Array, freqs: number[]): number {
+  return freqs.reduce((best, f) =>
+    goertzelPower(samples, 8000, f) > goertzelPower(samples, 8000, best) ? f : best,
+  );
+}
+
+describe('PhoneParticipant with a real livekit-server', () => {
+  it('has every room handler attached before connect, and hears an agent track published before it joined', async () => {
+    const roomName = uniqueRoom('phone');
+    const agent = await agentJoin(roomName);
+    await publishTone(agent, 1000);
+
+    const phone = new PhoneParticipant({ url: livekitEnv().url, token: await phoneToken(roomName) });
+    cleanups.push(() => phone.close());
+    expect(phone.handlerCount()).toBe(5);
+    const heard: Int16Array[] = [];
+    phone.on('agentAudio', (s) => {
+      if (heard.length > 0 || s.some((v) => Math.abs(v) > 500)) heard.push(s.slice());
+    });
+    await phone.connect();
+    await phone.publishAudio();
+    await eventually('1 s of agent audio', () => heard.length >= 50, 15_000);
+    const all = new Int16Array(heard.length * 160);
+    heard.forEach((f, i) => all.set(f, i * 160));
+    expect(dominant(all, [300, 440, 1000, 2000])).toBe(1000);
+  });
+
+  it('the agent sees kind SIP with metadata, hears the phone (440 Hz), and can end the call by RPC and receive/send DTMF', async () => {
+    const roomName = uniqueRoom('phone2');
+    const agent = await agentJoin(roomName);
+    let phoneTrack: RemoteTrack | undefined;
+    agent.on(RoomEvent.TrackSubscribed, (t) => {
+      if (t.kind === TrackKind.KIND_AUDIO) phoneTrack = t;
+    });
+    const agentDtmf: string[] = [];
+    agent.on(RoomEvent.DtmfReceived, (_code, digit) => agentDtmf.push(digit));
+
+    const phone = new PhoneParticipant({ url: livekitEnv().url, token: await phoneToken(roomName) });
+    cleanups.push(() => phone.close());
+    await phone.connect();
+    await phone.publishAudio();
+    const p = await eventually('phone participant', () =>
+      agent.remoteParticipants.get('sip-phone-+919876543210'),
+    );
+    expect(p.kind).toBe(ParticipantKind.SIP);
+    expect(JSON.parse(p.metadata ?? '{}')).toEqual({ source: 'exotel_bridge', phone: '+919876543210' });
+
+    // Phone → room: 440 Hz captured at 8 kHz in 20 ms frames, paced in real time.
+    let running = true;
+    cleanups.push(() => {
+      running = false;
+    });
+    void (async () => {
+      let n = 0;
+      while (running) {
+        phone.captureAudio(generateTone(440, 8000, 160, 8000, n));
+        n += 160;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    const track = await eventually('phone track at the agent', () => phoneTrack);
+    const stream = new AudioStream(track, { sampleRate: 8000, numChannels: 1, frameSizeMs: 20 });
+    const got: Int16Array[] = [];
+    for await (const f of stream) {
+      if (got.length > 0 || f.data.some((v) => Math.abs(v) > 500)) got.push(f.data.slice());
+      if (got.length >= 40) break;
+    }
+    await stream.cancel().catch(() => undefined);
+    const all = new Int16Array(got.length * 160);
+    got.forEach((f, i) => all.set(f, i * 160));
+    expect(dominant(all, [300, 440, 1000, 2000])).toBe(440);
+
+    // DTMF both ways through LiveKit.
+    const phoneDtmf: string[] = [];
+    phone.on('dtmf', ({ digit }) => phoneDtmf.push(digit));
+    await agent.localParticipant!.publishDtmf(5, '5');
+    await phone.publishDtmf(9, '9');
+    await eventually('DTMF both ways', () => phoneDtmf.includes('5') && agentDtmf.includes('9'));
+
+    // The agent hangs up through the same RPC as with LiveKit SIP.
+    const ended = new Promise<string>((resolve) =>
+      phone.once('endCallRequested', ({ identity }) => resolve(identity)),
+    );
+    await agent.localParticipant!.performRpc({
+      destinationIdentity: 'sip-phone-+919876543210',
+      method: RPC_END_CALL,
+      payload: '',
+    });
+    expect(await ended).toBe('agent-1');
+
+    await phone.close();
+    await eventually('phone gone from the room', async () => {
+      const ps = await roomService().listParticipants(roomName);
+      return !ps.some((x) => x.identity === 'sip-phone-+919876543210');
+    });
+  });
+
+  it('a refused LiveKit port fails fast with LiveKitConnectError and leaves nothing behind', async () => {
+    const phone = new PhoneParticipant({
+      url: 'ws://127.0.0.1:1',
+      token: await phoneToken('nope'),
+      connectTimeoutMs: 3000,
+    });
+    const t0 = Date.now();
+    await expect(phone.connect()).rejects.toBeInstanceOf(LiveKitConnectError);
+    expect(Date.now() - t0).toBeLessThan(3000);
+  });
+});
