@@ -1,0 +1,300 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+
+import {
+  InvalidHeaderError,
+  InvalidPhoneNumberError,
+  SdpNegotiationError,
+  SipAuthError,
+  SipParseError,
+} from '../../src/errors.js';
+import { buildDigestAuthorization } from '../../src/sip/digest.js';
+import { parseAuthChallenge } from '../../src/sip/headers.js';
+import { assertSafeHeaderValue, normalizePhoneNumber } from '../../src/sip/phone.js';
+import { createSdpAnswer, createSdpOffer, negotiateSdp, parseSdp, serializeSdp } from '../../src/sip/sdp.js';
+
+const RUNS = { numRuns: 400 };
+const OFFER = createSdpOffer({ ip: '203.0.113.10', port: 40000, sessionId: '1' });
+
+/** Runs `fn`; passes when it returns or throws one of `allowed`. */
+function onlyThrows(fn: () => unknown, ...allowed: (abstract new (...args: never[]) => Error)[]): void {
+  try {
+    fn();
+  } catch (err) {
+    if (!allowed.some((cls) => err instanceof cls)) throw err;
+  }
+}
+
+// ------------------------------------------------------------------ arbitraries
+
+const token = fc.stringMatching(/^[A-Za-z0-9-]{1,8}$/);
+const digits = fc.stringMatching(/^[0-9]{1,10}$/);
+const ip4 = fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255), fc.nat(255)).map((p) => p.join('.'));
+const direction = fc.constantFrom('sendrecv', 'sendonly', 'recvonly', 'inactive');
+const attrValue = fc.stringMatching(/^[ -~]{0,20}$/).filter((s) => s.trim() === s && s.length > 0);
+
+const attribute = fc.oneof(
+  fc
+    .tuple(
+      fc.integer({ min: 0, max: 127 }),
+      fc.constantFrom('PCMU', 'PCMA', 'telephone-event', 'opus', 'G729'),
+      fc.constantFrom(8000, 16000, 48000),
+    )
+    .map(([pt, enc, rate]) => `a=rtpmap:${pt} ${enc}/${rate}`),
+  fc.tuple(fc.integer({ min: 0, max: 127 }), attrValue).map(([pt, v]) => `a=fmtp:${pt} ${v}`),
+  fc.integer({ min: 10, max: 120 }).map((n) => `a=ptime:${n}`),
+  fc.integer({ min: 1, max: 65535 }).map((n) => `a=rtcp:${n}`),
+  direction.map((d) => `a=${d}`),
+  fc.constant('a=rtcp-mux'),
+  fc.tuple(token, attrValue).map(([n, v]) => `a=${n}:${v}`),
+);
+
+const mediaSection = fc
+  .record({
+    type: fc.constantFrom('audio', 'audio', 'video'),
+    port: fc.integer({ min: 0, max: 65535 }),
+    proto: fc.constantFrom('RTP/AVP', 'RTP/AVP', 'RTP/SAVP'),
+    formats: fc.array(fc.integer({ min: 0, max: 127 }), { minLength: 1, maxLength: 5 }),
+    conn: fc.option(ip4, { nil: undefined }),
+    bandwidth: fc.option(fc.integer({ min: 1, max: 999 }), { nil: undefined }),
+    attrs: fc.array(attribute, { maxLength: 6 }),
+  })
+  .map((m) => [
+    `m=${m.type} ${m.port} ${m.proto} ${m.formats.join(' ')}`,
+    ...(m.conn === undefined ? [] : [`c=IN IP4 ${m.conn}`]),
+    ...(m.bandwidth === undefined ? [] : [`b=AS:${m.bandwidth}`]),
+    ...m.attrs,
+  ]);
+
+/** Well-formed descriptions written in RFC order. */
+const validSdp = fc
+  .record({
+    user: token,
+    id: digits,
+    version: digits,
+    origin: ip4,
+    name: fc.constantFrom('-', 'call', 'Exotel'),
+    conn: fc.option(ip4, { nil: undefined }),
+    sessionAttrs: fc.array(attribute, { maxLength: 3 }),
+    media: fc.array(mediaSection, { maxLength: 3 }),
+  })
+  .map(
+    (d) =>
+      [
+        'v=0',
+        `o=${d.user} ${d.id} ${d.version} IN IP4 ${d.origin}`,
+        `s=${d.name}`,
+        ...(d.conn === undefined ? [] : [`c=IN IP4 ${d.conn}`]),
+        't=0 0',
+        ...d.sessionAttrs,
+        ...d.media.flat(),
+      ].join('\r\n') + '\r\n',
+  );
+
+/** Valid descriptions with lines dropped, duplicated, swapped or garbled. */
+const mangledSdp = fc
+  .tuple(
+    validSdp,
+    fc.array(fc.tuple(fc.nat(), fc.nat(), fc.constantFrom('drop', 'dup', 'swap', 'garble', 'truncate')), {
+      maxLength: 4,
+    }),
+    fc.string({ unit: 'binary', maxLength: 6 }),
+  )
+  .map(([text, edits, junk]) => {
+    const lines = text.split('\r\n');
+    for (const [a, b, op] of edits) {
+      const i = a % lines.length;
+      const j = b % lines.length;
+      if (op === 'drop') lines.splice(i, 1);
+      else if (op === 'dup') lines.splice(i, 0, lines[i]!);
+      else if (op === 'swap') [lines[i], lines[j]] = [lines[j]!, lines[i]!];
+      else if (op === 'garble') lines[i] = lines[i]!.slice(0, b % 12) + junk + lines[i]!.slice(b % 12);
+      else lines[i] = lines[i]!.slice(0, b % Math.max(1, lines[i]!.length));
+    }
+    return lines.join(lines.length % 2 === 0 ? '\r\n' : '\n');
+  });
+
+// ------------------------------------------------------------------ properties
+
+describe('SDP fuzzing', () => {
+  it('parseSdp throws nothing but SipParseError on arbitrary text', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 300 }), (s) =>
+        onlyThrows(() => parseSdp(s), SipParseError),
+      ),
+      RUNS,
+    );
+  });
+
+  it('parseSdp throws nothing but SipParseError on mangled descriptions', () => {
+    fc.assert(
+      fc.property(mangledSdp, (s) => onlyThrows(() => parseSdp(s), SipParseError)),
+      RUNS,
+    );
+  });
+
+  it('parseSdp throws nothing but SipParseError on arbitrary bytes', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), (b) => onlyThrows(() => parseSdp(b), SipParseError)),
+      RUNS,
+    );
+  });
+
+  it('well-formed descriptions round-trip byte for byte', () => {
+    fc.assert(
+      fc.property(validSdp, (s) => {
+        expect(serializeSdp(parseSdp(s))).toBe(s);
+      }),
+      RUNS,
+    );
+  });
+
+  it('whatever parses serializes, and re-parses to the same model', () => {
+    fc.assert(
+      fc.property(mangledSdp, (s) => {
+        let d;
+        try {
+          d = parseSdp(s);
+        } catch (err) {
+          if (err instanceof SipParseError) return;
+          throw err;
+        }
+        const out = serializeSdp(d);
+        expect(parseSdp(out)).toEqual(d);
+      }),
+      RUNS,
+    );
+  });
+
+  it('negotiateSdp and createSdpAnswer fail only with typed errors, and answers are valid SDP', () => {
+    fc.assert(
+      fc.property(fc.oneof(validSdp, mangledSdp), fc.boolean(), (remote, allowHold) => {
+        onlyThrows(
+          () => {
+            const n = negotiateSdp(OFFER, remote, { allowHold });
+            expect(['PCMU', 'PCMA']).toContain(n.codec);
+            expect(n.remotePort).toBeGreaterThan(0);
+            if (!allowHold) expect(n.direction).not.toBe('inactive');
+          },
+          SdpNegotiationError,
+          SipParseError,
+        );
+        onlyThrows(
+          () => {
+            const answer = createSdpAnswer(remote, { ip: '198.51.100.1', port: 30000, sessionId: 1 });
+            const parsed = parseSdp(answer);
+            expect(parsed.media.length).toBe(parseSdp(remote).media.length);
+            negotiateSdp(answer, remote, { allowHold: true });
+          },
+          SdpNegotiationError,
+          SipParseError,
+        );
+      }),
+      RUNS,
+    );
+  });
+});
+
+describe('digest fuzzing', () => {
+  const paramName = fc.constantFrom(
+    'realm',
+    'nonce',
+    'opaque',
+    'algorithm',
+    'qop',
+    'stale',
+    'userhash',
+    'domain',
+    'x',
+  );
+  const paramValue = fc.oneof(
+    fc.constantFrom(
+      'MD5',
+      'md5-sess',
+      'SHA-256',
+      'SHA-256-sess',
+      'SHA-512-256',
+      'auth',
+      'auth-int',
+      'true',
+      'SHA-1',
+    ),
+    fc.string({ unit: 'binary', maxLength: 12 }).map((s) => JSON.stringify(s)),
+    token,
+  );
+  const challengeText = fc.oneof(
+    fc
+      .tuple(
+        fc.constantFrom('Digest', 'digest', 'Basic', 'Bearer'),
+        fc.array(fc.tuple(paramName, paramValue), { maxLength: 7 }),
+      )
+      .map(([scheme, params]) => `${scheme} ${params.map(([n, v]) => `${n}=${v}`).join(', ')}`),
+    fc.string({ unit: 'binary', maxLength: 80 }),
+  );
+
+  it('parse + answer throw only typed errors; answers are one clean header line', () => {
+    fc.assert(
+      fc.property(
+        challengeText,
+        fc.string({ unit: 'binary', maxLength: 10 }),
+        fc.string({ maxLength: 10 }),
+        (text, user, pass) => {
+          onlyThrows(
+            () => {
+              const c = parseAuthChallenge(text, 'WWW-Authenticate');
+              const { name, value } = buildDigestAuthorization(c, {
+                username: user,
+                password: pass,
+                method: 'INVITE',
+                uri: 'sip:+919876543210@pstn.in1.exotel.com',
+              });
+              expect(name).toBe('Authorization');
+              expect(value.startsWith('Digest username="')).toBe(true);
+              expect(value).not.toMatch(/[\r\n\0]/);
+              expect(value).toMatch(/response="[0-9a-f]{32,64}"/);
+            },
+            SipParseError,
+            SipAuthError,
+            InvalidHeaderError,
+          );
+        },
+      ),
+      RUNS,
+    );
+  });
+});
+
+describe('phone and header fuzzing', () => {
+  it('normalizePhoneNumber returns E.164 or throws InvalidPhoneNumberError', () => {
+    const phoneish = fc.oneof(
+      fc.string({ unit: 'binary', maxLength: 24 }),
+      fc.stringMatching(/^[+0-9 ().-]{0,24}$/),
+    );
+    fc.assert(
+      fc.property(phoneish, (s) =>
+        onlyThrows(
+          () => expect(normalizePhoneNumber(s)).toMatch(/^\+[1-9][0-9]{7,14}$/),
+          InvalidPhoneNumberError,
+        ),
+      ),
+      RUNS,
+    );
+  });
+
+  it('assertSafeHeaderValue accepts only values without CR, LF, NUL or other controls', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 40 }), (v) => {
+        let ok = true;
+        try {
+          assertSafeHeaderValue('X-A', v);
+        } catch (err) {
+          if (!(err instanceof InvalidHeaderError)) throw err;
+          ok = false;
+        }
+        // eslint-disable-next-line no-control-regex
+        expect(ok).toBe(!/[\u0000-\u0008\u000a-\u001f\u007f]/.test(v));
+      }),
+      RUNS,
+    );
+  });
+});
