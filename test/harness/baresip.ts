@@ -14,6 +14,8 @@ export interface BaresipOptions {
   /** Seconds before baresip quits by itself (default 30). */
   lifetimeS?: number;
   codecs?: string;
+  /** User part of baresip's account (default `uas`); calls to another user get 404. */
+  user?: string;
 }
 
 export interface BaresipRun {
@@ -53,7 +55,7 @@ export async function startBaresip(opts: BaresipOptions = {}): Promise<BaresipRu
   await writeFile(join(dir, 'in.wav'), opts.wav ?? wavFile(new Int16Array(8000 * 3)));
   await writeFile(
     join(dir, 'accounts'),
-    `<sip:uas@127.0.0.1>;regint=0;answermode=auto;audio_codecs=${opts.codecs ?? 'PCMU,PCMA'}\n`,
+    `<sip:${opts.user ?? 'uas'}@127.0.0.1>;regint=0;answermode=auto;audio_codecs=${opts.codecs ?? 'PCMU,PCMA'}\n`,
   );
   await writeFile(
     join(dir, 'config'),

@@ -127,7 +127,8 @@ export async function freeRtpPort(host = '127.0.0.1'): Promise<number> {
 export function udpFree(port: number, host = '127.0.0.1'): Promise<boolean> {
   return new Promise((resolve) => {
     const s = createSocket('udp4');
-    s.once('error', () => resolve(false));
+    // A dgram socket whose bind failed stays open until closed: close it (else it leaks).
+    s.once('error', () => s.close(() => resolve(false)));
     s.bind(port, host, () => s.close(() => resolve(true)));
   });
 }
