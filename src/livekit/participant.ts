@@ -95,6 +95,7 @@ export class PhoneParticipant extends EventEmitter<PhoneParticipantEvents> {
   private track: LocalAudioTrack | undefined;
   private publication: LocalTrackPublication | undefined;
   private readonly streams = new Map<string, AudioStream>();
+  private readonly trackInfo = new Map<string, AgentTrackInfo>();
   private readonly mixer: FrameMixer;
   private closing: Promise<void> | undefined;
   private framesCaptured = 0;
@@ -235,6 +236,11 @@ export class PhoneParticipant extends EventEmitter<PhoneParticipantEvents> {
     await lp.publishDtmf(code, digit);
   }
 
+  /** Agent audio tracks currently being read. */
+  agentTracks(): AgentTrackInfo[] {
+    return [...this.trackInfo.values()];
+  }
+
   stats(): { framesCaptured: number; framesDropped: number; agentTracks: number } {
     return {
       framesCaptured: this.framesCaptured,
@@ -290,10 +296,8 @@ export class PhoneParticipant extends EventEmitter<PhoneParticipantEvents> {
     this.streams.set(sid, stream);
     this.mixer.addSource(sid);
     const info = { identity: participant.identity, trackSid: sid };
-    this.log.info(
-      { identity: participant.identity, trackSid: sid },
-      `[BRIDGE] Agent track subscribed: ${participant.identity}`,
-    );
+    this.trackInfo.set(sid, info);
+    this.log.debug({ identity: participant.identity, trackSid: sid }, 'agent audio track subscribed');
     this.emit('agentTrackSubscribed', info);
     void this.readStream(sid, stream, info);
   };
@@ -311,6 +315,7 @@ export class PhoneParticipant extends EventEmitter<PhoneParticipantEvents> {
     } finally {
       reader.releaseLock();
       this.mixer.removeSource(sid);
+      this.trackInfo.delete(sid);
       if (this.streams.delete(sid)) await stream.cancel().catch(() => undefined);
       this.emit('agentTrackEnded', info);
     }
