@@ -26,13 +26,29 @@ const SPECIAL_CANONICAL: Readonly<Record<string, string>> = {
   'www-authenticate': 'WWW-Authenticate',
   'mime-version': 'MIME-Version',
   'record-route': 'Record-Route',
+  // Exotel's own headers, spelled as its documentation does.
+  'x-exotel-accountsid': 'X-Exotel-AccountSid',
+  'x-exotel-callsid': 'X-Exotel-CallSid',
+  'x-exotel-legsid': 'X-Exotel-LegSid',
+  'x-exotel-trunksid': 'X-Exotel-TrunkSid',
 };
+
+const CANONICAL_CACHE = new Map<string, string>();
 
 /**
  * The canonical spelling of a header name: compact forms expanded, known names spelled
- * as RFC 3261 does, others in Title-Case (`x-exotel-callsid` → `X-Exotel-Callsid`).
+ * as RFC 3261 and Exotel do, others in Title-Case (`x-crm-id` → `X-Crm-Id`). Memoized.
  */
 export function canonicalHeaderName(name: string): string {
+  const cached = CANONICAL_CACHE.get(name);
+  if (cached !== undefined) return cached;
+  const out = computeCanonicalName(name);
+  // Bounded: header names come from the network.
+  if (CANONICAL_CACHE.size < 1024) CANONICAL_CACHE.set(name, out);
+  return out;
+}
+
+function computeCanonicalName(name: string): string {
   const lower = name.toLowerCase();
   if (lower.length === 1) {
     const full = COMPACT_HEADER_NAMES[lower];

@@ -9,7 +9,8 @@ describe('canonicalHeaderName', () => {
     ['CSEQ', 'CSeq'],
     ['www-authenticate', 'WWW-Authenticate'],
     ['record-route', 'Record-Route'],
-    ['x-exotel-callsid', 'X-Exotel-Callsid'],
+    ['x-exotel-callsid', 'X-Exotel-CallSid'],
+    ['x-custom-header', 'X-Custom-Header'],
     ['content-length', 'Content-Length'],
     ['l', 'Content-Length'],
   ])('%s → %s', (input, out) => expect(canonicalHeaderName(input)).toBe(out));
