@@ -24,6 +24,7 @@ export type BridgeErrorCode =
   | 'RTP_PARSE'
   | 'RTP_BIND'
   | 'RTP_TIMEOUT'
+  | 'RTP_SOCKET'
   | 'LIVEKIT_CONNECT'
   | 'LIVEKIT_ROOM_NOT_FOUND'
   | 'LIVEKIT';
@@ -168,6 +169,13 @@ export class RtpParseError extends BridgeError {
 export class RtpBindError extends BridgeError {
   constructor(message: string, options?: BridgeErrorOptions) {
     super('RTP_BIND', message, options);
+  }
+}
+
+/** An RTP/RTCP socket failed after it was bound (e.g. a send error). */
+export class RtpSocketError extends BridgeError {
+  constructor(message: string, options?: BridgeErrorOptions) {
+    super('RTP_SOCKET', message, options);
   }
 }
 

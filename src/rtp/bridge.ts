@@ -1,0 +1,426 @@
+/**
+ * `RtpMediaBridge`: the whole media path of one call behind a small surface.
+ *
+ *   inbound:  UDP → RtpSession (latching, payload-type routing, stats) → JitterBuffer
+ *             → G.711 decode by the packet's payload type → LossConcealer → `audio` event
+ *   outbound: writeAudio(any rate, any frame size) → resample to 8 kHz → bounded queue
+ *             → RtpPacketizer (20 ms frames, silence when idle, DTMF) → paced send
+ *
+ * Both directions run on the process-wide {@link PacedScheduler}: each 20 ms tick first
+ * sends this call's packet, then (after every due call has sent) pops one frame from the
+ * jitter buffer and emits it. So `audio` fires every 20 ms once playout has started,
+ * concealing losses, and never more often.
+ *
+ * Events (typed, eventemitter3):
+ * - `firstPacket` ({ address, port, payloadType }): media started flowing; we latched.
+ * - `audio` ({@link BridgeAudioFrame}): 20 ms of 8 kHz audio. The frame object and its `samples`
+ *   array are reused for every event: copy them if you keep them past the listener.
+ * - `dtmf` ({ digit }): one per received RFC 4733 digit.
+ * - `timeout` (RtpTimeoutError): no RTP for the configured time. The bridge stays open;
+ *   the caller decides (usually: hang up).
+ * - `error` (BridgeError): socket or pacing-callback failures.
+ * - `close`: once, after `close()` (or the AbortSignal) tore everything down.
+ *
+ * Log points (with the `[RTP]` prefix, never per packet): "Bridge started. Listening on
+ * <bind ip>:<port>" at open, "First packet received from <ip>:<port>" once, and
+ * "Audio flowing: N packets received, M sent" every `statsLogIntervalMs`.
+ */
+import { EventEmitter } from 'eventemitter3';
+import { systemClock, type Clock } from '../clock.js';
+import { G711Codec, type G711Law } from '../codec/g711.js';
+import { Resampler } from '../codec/pcm.js';
+import {
+  AbortedError,
+  BridgeError,
+  ClosedError,
+  ConfigError,
+  RtpSocketError,
+  type RtpTimeoutError,
+} from '../errors.js';
+import { silentLogger, type Logger } from '../logger.js';
+import { JitterBuffer, LossConcealer, type JitterBufferStats } from './jitter.js';
+import {
+  getSharedScheduler,
+  RtpPacketizer,
+  type PacedScheduler,
+  type PacerClient,
+  type PacerHandle,
+  type RtpPacketizerStats,
+} from './pacer.js';
+import {
+  RtpSession,
+  type RtpAudioPacket,
+  type RtpDtmfEvent,
+  type RtpFirstPacketInfo,
+  type RtpLocalAddress,
+} from './session.js';
+import type { RtpStats } from './stats.js';
+
+/** Options of {@link RtpMediaBridge}. */
+export interface RtpMediaBridgeOptions {
+  /** The local media IP to bind (required; never defaults to the wildcard). */
+  bindIp: string;
+  /** The IP to advertise in SDP (default `bindIp`). */
+  advertisedIp?: string;
+  /** RTP port range (default [10000, 20000]). */
+  portRange?: readonly [number, number];
+  /** An exact RTP port instead of searching the range. */
+  port?: number;
+  /** Bind RTCP on port+1 (default true). */
+  rtcp?: boolean;
+  /** Jitter-buffer target delay in ms (default 40; 0 plays packets as soon as they are in order). */
+  jitterTargetMs?: number;
+  /** Jitter-buffer maximum delay in ms (default 200). */
+  jitterMaxMs?: number;
+  /** Outbound queue bound in ms (default 200); overflow drops the oldest audio. */
+  maxOutboundQueueMs?: number;
+  /** Media timeout before the first packet (default 30 000 ms; 0 disables). */
+  noMediaTimeoutMs?: number;
+  /** Media timeout after media flowed (default 15 000 ms; 0 disables). */
+  mediaTimeoutMs?: number;
+  /** Interval of the "Audio flowing" log line (default 5000 ms; 0 disables). */
+  statsLogIntervalMs?: number;
+  /** DTMF digit duration (default 100 ms) and inter-digit pause (default 100 ms). */
+  dtmfDurationMs?: number;
+  dtmfGapMs?: number;
+  /** A pino-compatible logger (default silent). */
+  logger?: Logger;
+  /** The pacing scheduler (default: the process-wide one). */
+  scheduler?: PacedScheduler;
+  /** Monotonic clock (default `performance.now()`); must be the scheduler's clock. */
+  clock?: Clock;
+  /** Aborting closes the bridge. */
+  signal?: AbortSignal;
+}
+
+/** Where to send and with which codec: the shape of `negotiateSdp()`'s result. */
+export interface RtpMediaStartOptions {
+  /** Remote media address from SDP (IP literal). */
+  remoteAddress: string;
+  /** Remote media port from SDP. */
+  remotePort: number;
+  /** The negotiated codec. */
+  codec: G711Law;
+  /** Its payload type (0 for PCMU, 8 for PCMA). */
+  payloadType: number;
+  /** The negotiated telephone-event payload type (needed for `sendDtmf`). */
+  telephoneEventPayloadType?: number;
+}
+
+/** 20 ms of inbound audio. Reused between events: copy `samples` to keep it. */
+export interface BridgeAudioFrame {
+  samples: Int16Array;
+  sampleRate: 8000;
+}
+
+/** Statistics of a bridge: the session's RTP statistics plus the media stages'. */
+export interface RtpMediaBridgeStats extends RtpStats {
+  /** Jitter-buffer counters (absent before `start`); `late` above is taken from here. */
+  jitterBuffer: JitterBufferStats | undefined;
+  /** Outbound packetizer counters (absent before `start`). */
+  outbound: RtpPacketizerStats | undefined;
+  /** Frames played out through `audio` events. */
+  framesPlayed: number;
+  /** Frames concealed because their packet was lost or late. */
+  framesConcealed: number;
+  /** Samples passed to `writeAudio` before `start` (dropped). */
+  droppedBeforeStart: number;
+}
+
+/** Events of {@link RtpMediaBridge}. */
+export interface RtpMediaBridgeEvents {
+  firstPacket: [info: RtpFirstPacketInfo];
+  audio: [frame: BridgeAudioFrame];
+  dtmf: [event: RtpDtmfEvent];
+  timeout: [error: RtpTimeoutError];
+  error: [error: BridgeError];
+  close: [];
+}
+
+/** Lifecycle of a bridge. */
+export type RtpMediaBridgeState = 'new' | 'open' | 'started' | 'closed';
+
+const FRAME = 160;
+
+/** G.711 RTP media for one call: session, jitter buffer, codec and paced sender. */
+export class RtpMediaBridge extends EventEmitter<RtpMediaBridgeEvents> {
+  private readonly opts: RtpMediaBridgeOptions;
+  private readonly log: Logger;
+  private readonly clock: Clock;
+  private readonly session: RtpSession;
+  private readonly scheduler: PacedScheduler;
+  private stateValue: RtpMediaBridgeState = 'new';
+  private packetizer: RtpPacketizer | undefined;
+  private jitter: JitterBuffer | undefined;
+  private readonly concealer = new LossConcealer();
+  private handle: PacerHandle | undefined;
+  private statsTimer: NodeJS.Timeout | undefined;
+  private resampler: Resampler | undefined;
+  private resamplerRate = 0;
+  private readonly decoded = new Int16Array(FRAME);
+  private readonly pcmu = new G711Codec('PCMU');
+  private readonly pcma = new G711Codec('PCMA');
+  private readonly frame: BridgeAudioFrame = { samples: new Int16Array(FRAME), sampleRate: 8000 };
+  private framesPlayed = 0;
+  private framesConcealed = 0;
+  private droppedBeforeStart = 0;
+  private closing: Promise<void> | undefined;
+  private readonly pacerClient: PacerClient = {
+    onTick: () => this.sendTick(),
+    onAfterTick: (now) => this.playoutTick(now),
+    onSkip: (periods) => this.packetizer?.skip(periods),
+    onError: (err) => this.fail(err),
+  };
+  private readonly onAbort = (): void => void this.close();
+
+  /** Validates the options (throws ConfigError); call {@link open} next. */
+  constructor(opts: RtpMediaBridgeOptions) {
+    super();
+    const issues: string[] = [];
+    for (const k of ['jitterTargetMs', 'jitterMaxMs', 'maxOutboundQueueMs', 'statsLogIntervalMs'] as const) {
+      const v = opts[k];
+      if (v !== undefined && (!Number.isFinite(v) || v < 0)) issues.push(`${k} must be >= 0, got ${v}`);
+    }
+    if (issues.length > 0) throw new ConfigError(issues);
+    this.opts = opts;
+    this.log = opts.logger ?? silentLogger;
+    this.clock = opts.clock ?? systemClock;
+    this.scheduler = opts.scheduler ?? getSharedScheduler();
+    this.session = new RtpSession({
+      bindIp: opts.bindIp,
+      advertisedIp: opts.advertisedIp,
+      portRange: opts.portRange,
+      port: opts.port,
+      rtcp: opts.rtcp,
+      noMediaTimeoutMs: opts.noMediaTimeoutMs,
+      mediaTimeoutMs: opts.mediaTimeoutMs,
+      logger: this.log,
+      clock: this.clock,
+    });
+    this.session.on('audio', (p) => this.onPacket(p));
+    this.session.on('dtmf', (e) => this.emit('dtmf', e));
+    this.session.on('timeout', (e) => this.emit('timeout', e));
+    this.session.on('error', (e) => this.emit('error', e));
+    this.session.on('firstPacket', (info) => {
+      this.log.info(
+        { address: info.address, port: info.port, payloadType: info.payloadType },
+        `[RTP] First packet received from ${info.address}:${info.port}`,
+      );
+      this.emit('firstPacket', info);
+    });
+  }
+
+  /** 'new' → 'open' → 'started' → 'closed'. */
+  get state(): RtpMediaBridgeState {
+    return this.stateValue;
+  }
+
+  /** The underlying RTP session (for its latching state and socket address). */
+  get rtp(): RtpSession {
+    return this.session;
+  }
+
+  /** Binds the sockets; resolves with the address and port to put in the SDP offer. */
+  async open(): Promise<RtpLocalAddress> {
+    if (this.stateValue === 'closed') throw new ClosedError('RtpMediaBridge');
+    const signal = this.opts.signal;
+    if (signal?.aborted) throw new AbortedError('RtpMediaBridge.open() aborted', { cause: signal.reason });
+    signal?.addEventListener('abort', this.onAbort, { once: true });
+    const local = await this.session.open();
+    // close() may have run while binding
+    if ((this.stateValue as RtpMediaBridgeState) === 'closed') {
+      await this.session.close();
+      throw new ClosedError('RtpMediaBridge');
+    }
+    this.stateValue = 'open';
+    this.log.info(
+      { bindIp: this.opts.bindIp, port: local.port, advertisedIp: local.ip },
+      `[RTP] Bridge started. Listening on ${this.opts.bindIp}:${local.port}`,
+    );
+    return local;
+  }
+
+  /**
+   * Starts media towards the negotiated remote: sets the send target, creates the
+   * packetizer for the negotiated codec and joins the pacing schedule. Calling it again
+   * (re-INVITE) updates the remote; the outbound stream continues.
+   */
+  start(remote: RtpMediaStartOptions): void {
+    if (this.stateValue === 'closed') throw new ClosedError('RtpMediaBridge');
+    if (this.stateValue === 'new') throw new ConfigError(['RtpMediaBridge.start() before open()']);
+    const expectedPt = remote.codec === 'PCMU' ? 0 : remote.codec === 'PCMA' ? 8 : -1;
+    if (expectedPt < 0 || remote.payloadType !== expectedPt) {
+      throw new ConfigError([
+        `codec ${String(remote.codec)} needs payload type ${expectedPt}, got ${remote.payloadType}`,
+      ]);
+    }
+    this.session.setRemote({
+      address: remote.remoteAddress,
+      port: remote.remotePort,
+      payloadType: remote.payloadType,
+      telephoneEventPayloadType: remote.telephoneEventPayloadType,
+    });
+    if (this.packetizer !== undefined) return;
+    this.packetizer = new RtpPacketizer({
+      payloadType: remote.payloadType,
+      telephoneEventPayloadType: remote.telephoneEventPayloadType,
+      maxQueueMs: this.opts.maxOutboundQueueMs ?? 200,
+      dtmfDurationMs: this.opts.dtmfDurationMs,
+      dtmfGapMs: this.opts.dtmfGapMs,
+    });
+    this.jitter = new JitterBuffer({
+      targetDelayMs: this.opts.jitterTargetMs ?? 40,
+      maxDelayMs: this.opts.jitterMaxMs ?? 200,
+      frameMs: 20,
+      clockRate: 8000,
+    });
+    this.stateValue = 'started';
+    this.handle = this.scheduler.register(this.pacerClient);
+    const every = this.opts.statsLogIntervalMs ?? 5000;
+    if (every > 0) {
+      this.statsTimer = setInterval(() => this.logFlow(), every);
+    }
+  }
+
+  /**
+   * Queues outbound audio of any length at any sample rate (converted to 8 kHz with a
+   * stateful resampler, re-chunked into 20 ms packets). The queue is bounded
+   * (`maxOutboundQueueMs`): a burst drops the oldest audio rather than adding latency.
+   * Audio written before `start()` is dropped (and counted); after `close()` it is ignored
+   * (a producer may deliver one last frame while the call is torn down).
+   * Throws ConfigError for a sample rate outside 1000..384000.
+   */
+  writeAudio(samples: Int16Array, sampleRate: number): void {
+    if (this.stateValue === 'closed') return;
+    if (!Number.isInteger(sampleRate) || sampleRate < 1000 || sampleRate > 384_000) {
+      throw new ConfigError([`sampleRate must be an integer in 1000..384000, got ${sampleRate}`]);
+    }
+    const p = this.packetizer;
+    if (p === undefined) {
+      this.droppedBeforeStart += samples.length;
+      return;
+    }
+    if (sampleRate === 8000) {
+      p.write(samples);
+      return;
+    }
+    if (this.resampler === undefined || this.resamplerRate !== sampleRate) {
+      this.resampler = new Resampler(sampleRate, 8000);
+      this.resamplerRate = sampleRate;
+    }
+    p.write(this.resampler.process(samples));
+  }
+
+  /** Drops the audio queued for sending (e.g. when the agent is interrupted). */
+  clearAudio(): void {
+    this.packetizer?.clearAudio();
+  }
+
+  /**
+   * Sends DTMF digits ('0'–'9', '*', '#', 'A'–'D') as RFC 4733 events, replacing audio
+   * while they play. Resolves once the last digit's end packets were sent.
+   */
+  sendDtmf(digits: string): Promise<void> {
+    if (this.stateValue === 'closed') return Promise.reject(new ClosedError('RtpMediaBridge'));
+    const p = this.packetizer;
+    if (p === undefined) return Promise.reject(new ConfigError(['sendDtmf() before start()']));
+    return p.sendDtmf(digits);
+  }
+
+  /** A snapshot of every counter. */
+  stats(): RtpMediaBridgeStats {
+    const s = this.session.stats();
+    const jb = this.jitter?.stats();
+    return {
+      ...s,
+      // the jitter buffer also drops packets that went stale while queued
+      late: jb?.late ?? s.late,
+      jitterBuffer: jb,
+      outbound: this.packetizer?.stats(),
+      framesPlayed: this.framesPlayed,
+      framesConcealed: this.framesConcealed,
+      droppedBeforeStart: this.droppedBeforeStart,
+    };
+  }
+
+  /**
+   * Leaves the pacing schedule, stops the timers, rejects pending DTMF and closes the
+   * sockets, in reverse order of setup. Idempotent; emits `close` once.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.doClose();
+    return this.closing;
+  }
+
+  private async doClose(): Promise<void> {
+    this.stateValue = 'closed';
+    this.opts.signal?.removeEventListener('abort', this.onAbort);
+    if (this.statsTimer !== undefined) clearInterval(this.statsTimer);
+    this.statsTimer = undefined;
+    this.handle?.unregister();
+    this.handle = undefined;
+    this.packetizer?.cancelDtmf(new ClosedError('RtpMediaBridge'));
+    await this.session.close();
+    this.emit('close');
+  }
+
+  // -- per tick ------------------------------------------------------------------------------
+
+  private sendTick(): void {
+    const p = this.packetizer;
+    if (p === undefined) return;
+    const len = p.next();
+    this.session.send(p.packet, len);
+  }
+
+  private onPacket(pkt: RtpAudioPacket): void {
+    const jb = this.jitter;
+    if (jb === undefined) return;
+    const verdict = jb.push(pkt, pkt.arrivalMs);
+    if (verdict === 'duplicate') this.session.countDuplicate();
+    else if (verdict === 'late') this.session.countLate();
+  }
+
+  private playoutTick(now: number): void {
+    const jb = this.jitter;
+    if (jb === undefined) return;
+    const out = jb.pop(now);
+    if (out.kind === 'idle') return;
+    const samples = this.frame.samples;
+    if (out.kind === 'audio') {
+      // decode by the packet's own payload type, never by what was negotiated
+      const codec = out.payloadType === 8 ? this.pcma : this.pcmu;
+      const n = codec.decodeInto(out.payload, this.decoded, 0);
+      if (n < FRAME) this.decoded.fill(0, n); // a short packet: pad (longer ones are cut at 20 ms)
+      this.concealer.good(this.decoded, samples);
+      this.framesPlayed++;
+    } else {
+      this.concealer.conceal(samples);
+      this.framesConcealed++;
+    }
+    this.emit('audio', this.frame);
+  }
+
+  private logFlow(): void {
+    const s = this.session.stats();
+    this.log.info(
+      {
+        received: s.packetsReceived,
+        sent: s.packetsSent,
+        lost: s.lost,
+        jitterMs: Math.round(s.jitterMs * 10) / 10,
+      },
+      `[RTP] Audio flowing: ${s.packetsReceived} packets received, ${s.packetsSent} sent`,
+    );
+  }
+
+  private fail(err: unknown): void {
+    const e =
+      err instanceof BridgeError
+        ? err
+        : new RtpSocketError(`media tick failed: ${err instanceof Error ? err.message : String(err)}`, {
+            cause: err,
+          });
+    this.emit('error', e);
+  }
+}
