@@ -22,9 +22,9 @@ export default defineConfig({
           globalSetup: ['test/harness/global-setup.ts'],
           testTimeout: 60_000,
           hookTimeout: 60_000,
-          // Real servers and sockets: run files one after another so timings stay honest on 2 cores.
+          // Real servers and sockets: each file in its own process (rtc-node's native
+          // runtime is disposed per file); `npm test` runs the files one at a time.
           pool: 'forks',
-          poolOptions: { forks: { maxForks: 1, minForks: 1 } },
         },
       },
     ],

@@ -25,7 +25,7 @@ describe('errors', () => {
     expect(e).toBeInstanceOf(Error);
     expect(e instanceof SipParseError).toBe(false);
     expect(new Error('x') instanceof BridgeError).toBe(false);
-    expect(null instanceof BridgeError).toBe(false);
+    expect((null as unknown as object) instanceof BridgeError).toBe(false);
   });
 
   it('a parse error names the header', () => {
