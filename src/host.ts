@@ -3,7 +3,11 @@
  * `outbound_call.py` flow: one room, one agent dispatch, then the bridge into that room.
  */
 import { randomUUID } from 'node:crypto';
-import { ConfigError } from './errors.js';
+import { AgentDispatchClient, RoomServiceClient } from 'livekit-server-sdk';
+import { runBridge, type BridgeCall, type RunBridgeOptions } from './bridge.js';
+import { resolveConfig } from './config.js';
+import { ConfigError, LiveKitConnectError, LiveKitError } from './errors.js';
+import { normalizePhoneNumber } from './sip/phone.js';
 
 const AGENT_TYPE_RE = /^[a-z0-9][a-z0-9_]{0,31}$/;
 
@@ -33,4 +37,74 @@ export function createOutboundRoomName(
 export function agentTypeFromRoomName(roomName: string): string {
   const i = roomName.indexOf('-');
   return (i < 0 ? roomName : roomName.slice(0, i)).toLowerCase();
+}
+
+export interface PlaceOutboundCallOptions extends Omit<RunBridgeOptions, 'roomName'> {
+  /** The agent type: names the room and is passed to the agent in the dispatch metadata. */
+  agentType: string;
+  /** The agent worker's registered name (`agentName` in LiveKit Agents). */
+  agentName: string;
+  /** Extra dispatch metadata (JSON-serialisable), merged with `{ phone, agentType }`. */
+  dispatchMetadata?: Readonly<Record<string, unknown>>;
+  /** Room empty timeout in seconds (default 60). */
+  emptyTimeoutSec?: number;
+  /** Delete the room when the call ends (default true: this helper created it). */
+  deleteRoomOnEnd?: boolean;
+}
+
+export interface PlacedCall {
+  roomName: string;
+  dispatchId: string;
+  call: BridgeCall;
+}
+
+/**
+ * The seed's `outbound_call.py` flow in one call: creates exactly one room and exactly one
+ * agent dispatch, then runs the bridge into that same room (never a second one).
+ */
+export async function placeOutboundCall(options: PlaceOutboundCallOptions): Promise<PlacedCall> {
+  const config = resolveConfig(
+    { livekit: options.livekit, exotel: options.exotel },
+    options.env ?? process.env,
+  );
+  const { url, apiKey, apiSecret } = config.livekit;
+  if (!apiKey || !apiSecret) {
+    throw new ConfigError([
+      'placeOutboundCall needs LIVEKIT_API_KEY and LIVEKIT_API_SECRET to create the room and dispatch',
+    ]);
+  }
+  const phone = normalizePhoneNumber(options.phoneNumber, {
+    defaultCountryCode: options.defaultCountryCode ?? '91',
+  });
+  const roomName = createOutboundRoomName(options.agentType, phone);
+  const http = url.replace(/^ws(s?):\/\//, 'http$1://');
+  const rooms = new RoomServiceClient(http, apiKey, apiSecret);
+  const dispatches = new AgentDispatchClient(http, apiKey, apiSecret);
+  try {
+    await rooms.createRoom({ name: roomName, emptyTimeout: options.emptyTimeoutSec ?? 60 });
+  } catch (err) {
+    throw new LiveKitConnectError(`creating room ${roomName} failed: ${String(err)}`, { cause: err });
+  }
+  let dispatchId: string;
+  try {
+    const d = await dispatches.createDispatch(roomName, options.agentName, {
+      metadata: JSON.stringify({ ...options.dispatchMetadata, phone, agentType: options.agentType }),
+    });
+    dispatchId = d.id;
+  } catch (err) {
+    await rooms.deleteRoom(roomName).catch(() => undefined);
+    throw new LiveKitError(`dispatching agent ${options.agentName} failed: ${String(err)}`, { cause: err });
+  }
+  const {
+    agentName: _a,
+    dispatchMetadata: _m,
+    emptyTimeoutSec: _e,
+    deleteRoomOnEnd,
+    ...bridgeOptions
+  } = options;
+  const call = runBridge({ ...bridgeOptions, roomName, phoneNumber: phone });
+  if (deleteRoomOnEnd !== false) {
+    void call.ended.then(() => rooms.deleteRoom(roomName).catch(() => undefined));
+  }
+  return { roomName, dispatchId, call };
 }
