@@ -26,7 +26,7 @@ export interface ExotelSettings {
   transport: SipTransportName;
   /** Our public IP, advertised in Via and Contact. */
   customerIp: string;
-  /** Our SIP listening port (default 5061). */
+  /** Our SIP listening port (default 5061; 0 picks a free one and advertises it). */
   customerSipPort: number;
   /** Local address the SIP sockets bind to (default: customerIp). */
   sipBindIp: string;
@@ -106,10 +106,16 @@ export function resolveConfig(input: ConfigInput = {}, env: Env = process.env): 
   const lk = input.livekit ?? {};
   const ex = input.exotel ?? {};
 
-  const port = (name: string, explicit: number | undefined, raw: string | undefined, dflt?: number) => {
+  const port = (
+    name: string,
+    explicit: number | undefined,
+    raw: string | undefined,
+    dflt?: number,
+    min = 1,
+  ) => {
     if (explicit !== undefined) {
-      if (!Number.isInteger(explicit) || explicit < 1 || explicit > 65535)
-        issues.push(`${name} must be a port number 1–65535 (got ${explicit})`);
+      if (!Number.isInteger(explicit) || explicit < min || explicit > 65535)
+        issues.push(`${name} must be a port number ${min}–65535 (got ${explicit})`);
       return explicit;
     }
     const r = nonEmpty(raw);
@@ -118,8 +124,8 @@ export function resolveConfig(input: ConfigInput = {}, env: Env = process.env): 
       return dflt ?? 0;
     }
     const n = Number(r);
-    if (!/^\d+$/.test(r) || n < 1 || n > 65535) {
-      issues.push(`${name} must be a port number 1–65535 (got ${JSON.stringify(r)})`);
+    if (!/^\d+$/.test(r) || n < min || n > 65535) {
+      issues.push(`${name} must be a port number ${min}–65535 (got ${JSON.stringify(r)})`);
       return 0;
     }
     return n;
@@ -173,6 +179,7 @@ export function resolveConfig(input: ConfigInput = {}, env: Env = process.env): 
     ex.customerSipPort,
     env.EXOTEL_CUSTOMER_SIP_PORT,
     EXOTEL_DEFAULTS.customerSipPort,
+    0, // 0: listen on a free port and advertise it
   );
   const sipBindIp = ip('EXOTEL_SIP_BIND_IP', ex.sipBindIp ?? env.EXOTEL_SIP_BIND_IP, false) || customerIp;
   const mediaIp = ip('EXOTEL_MEDIA_IP', ex.mediaIp ?? env.EXOTEL_MEDIA_IP, false) || customerIp;
