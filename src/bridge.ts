@@ -491,19 +491,14 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
       'local-bye': 'host-hangup',
       rejected: 'rejected',
       cancelled: 'aborted',
-      timeout: this.answer === undefined && e.error === undefined ? 'no-answer' : 'sip-error',
+      // The ringing timeout cancels the call; Timer B (no response at all) ends it as a 408.
+      timeout: e.status === 408 || this.answer !== undefined ? 'sip-error' : 'no-answer',
       'transport-error': 'sip-error',
       'max-duration': 'max-duration',
       'auth-failed': 'sip-error',
       'negotiation-failed': 'error',
     };
-    let reason = map[e.reason];
-    if (e.reason === 'timeout' && e.error?.code === 'SIP_TIMEOUT' && this.answer === undefined) {
-      // Timer B (nothing at all) vs the ringing timeout (ringing, nobody answered).
-      reason = e.status === 487 || e.status === undefined ? 'no-answer' : 'sip-error';
-      if (e.error.message.includes('Timer B')) reason = 'sip-error';
-    }
-    this.end(reason, e.error, e.status);
+    this.end(map[e.reason], e.error, e.status);
   };
 
   /** Starts teardown once; the first reason wins. */

@@ -679,7 +679,8 @@ export class OutboundCall extends EventEmitter<OutboundCallEvents> {
       onTimeout: () => {
         const e = new SipTimeoutError('no response to INVITE (Timer B)');
         this.log.warn('[SIP] INVITE timed out (Timer B)');
-        this.finish({ reason: 'timeout', error: e }, this.cancelCause?.error ?? e);
+        // RFC 3261 8.1.3.1: a transaction timeout is treated as a 408 Request Timeout.
+        this.finish({ reason: 'timeout', status: 408, error: e }, this.cancelCause?.error ?? e);
       },
       onTransportError: (e) => {
         this.log.warn({ err: e.message }, '[SIP] transport error on INVITE');

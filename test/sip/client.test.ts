@@ -219,8 +219,15 @@ describe('ExotelSipClient (scripted UDP peer)', () => {
     expect(await rejection(call.answered)).toBeInstanceOf(SipTimeoutError);
     expect(await call.ended).toMatchObject({ reason: 'timeout' });
     expect(Date.now() - t0).toBeGreaterThanOrEqual(600);
-    // Timer A: 0, 10, 30, 70, 150, 310, 630 ms → 7 copies of the INVITE.
-    expect(peer.methods()).toEqual(Array(7).fill('INVITE'));
+    expect(await call.ended).toMatchObject({ status: 408 });
+    await new Promise((r) => setTimeout(r, 50)); // let the last datagram land at the peer
+    // Timer A: 0, 10, 30, 70, 150, 310, 630 ms → 7 copies of the INVITE before Timer B at
+    // 640 ms; on a loaded machine a late Timer A can push the 7th past Timer B (real clock
+    // here; the exact schedule is pinned with the fake clock in transaction-client-invite).
+    const methods = peer.methods();
+    expect(methods.every((m) => m === 'INVITE')).toBe(true);
+    expect(methods.length).toBeGreaterThanOrEqual(6);
+    expect(methods.length).toBeLessThanOrEqual(7);
   });
 
   it('an SDP answer with no common codec: BYE, and answered rejects with SdpNegotiationError', async () => {
