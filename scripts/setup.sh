@@ -22,7 +22,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
-sipp -v 2>&1 | grep -m1 SIPp || { echo "setup: sipp does not run" >&2; exit 1; }
+# `sipp -v` prints its version and exits 99.
+{ sipp -v 2>&1 || true; } | grep -m1 -o 'SIPp v[^ ]*' || { echo "setup: sipp does not run" >&2; exit 1; }
 
 if [ -z "${LIVEKIT_SERVER_BIN:-}" ] && ! command -v go >/dev/null; then
   echo "setup: Go >= 1.26 is needed once to build the local livekit-server (or set LIVEKIT_SERVER_BIN)" >&2; exit 1
