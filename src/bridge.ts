@@ -429,7 +429,7 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
     void participant
       .setAttributes({ 'sip.callIDFull': answer.callId, 'sip.callTag': answer.remoteTag })
       .catch(() => undefined);
-    this.emit('answered', {
+    const info: BridgeAnswered = {
       callId: this.callId,
       sipCallId: answer.callId,
       codec: neg.codec,
@@ -437,16 +437,9 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
       remotePort: neg.remotePort,
       setupMs: this.timings.answered ?? 0,
       remoteHeaders: answer.remoteHeaders,
-    });
-    this.resolveAnswered({
-      callId: this.callId,
-      sipCallId: answer.callId,
-      codec: neg.codec,
-      remoteAddress: neg.remoteAddress,
-      remotePort: neg.remotePort,
-      setupMs: this.timings.answered ?? 0,
-      remoteHeaders: answer.remoteHeaders,
-    });
+    };
+    this.emit('answered', info);
+    this.resolveAnswered(info);
     for (const info of participant.agentTracks())
       this.log.info(`[BRIDGE] Agent track subscribed: ${info.identity}`);
     if (this.gotFirstRtp) this.becomeActive();
