@@ -352,10 +352,9 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
       if (this.stage === 'answered') this.log.info(`[BRIDGE] Agent track subscribed: ${identity}`);
     });
     participant.on('agentAudio', this.onAgentAudio);
-    participant.on('dtmf', ({ code, digit }) => {
+    participant.on('dtmf', ({ digit }) => {
       this.emit('dtmf', { digit, from: 'room' });
       if (this.stage === 'answered') void this.media?.sendDtmf(digit).catch(() => undefined);
-      void code;
     });
 
     this.log.info(`[BRIDGE] Connecting to LiveKit room: ${this.roomName}`);
