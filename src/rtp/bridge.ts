@@ -150,6 +150,7 @@ export class RtpMediaBridge extends EventEmitter<RtpMediaBridgeEvents> {
   private readonly session: RtpSession;
   private readonly scheduler: PacedScheduler;
   private stateValue: RtpMediaBridgeState = 'new';
+  private local: RtpLocalAddress | undefined;
   private packetizer: RtpPacketizer | undefined;
   private jitter: JitterBuffer | undefined;
   private readonly concealer = new LossConcealer();
@@ -233,9 +234,10 @@ export class RtpMediaBridge extends EventEmitter<RtpMediaBridgeEvents> {
       throw new ClosedError('RtpMediaBridge');
     }
     this.stateValue = 'open';
-    this.log.info(
+    this.local = local;
+    this.log.debug(
       { bindIp: this.opts.bindIp, port: local.port, advertisedIp: local.ip },
-      `[RTP] Bridge started. Listening on ${this.opts.bindIp}:${local.port}`,
+      'RTP socket bound',
     );
     return local;
   }
@@ -261,6 +263,10 @@ export class RtpMediaBridge extends EventEmitter<RtpMediaBridgeEvents> {
       telephoneEventPayloadType: remote.telephoneEventPayloadType,
     });
     if (this.packetizer !== undefined) return;
+    this.log.info(
+      { bindIp: this.opts.bindIp, port: this.local?.port, advertisedIp: this.local?.ip },
+      `[RTP] Bridge started. Listening on ${this.opts.bindIp}:${this.local?.port ?? 0}`,
+    );
     this.packetizer = new RtpPacketizer({
       payloadType: remote.payloadType,
       telephoneEventPayloadType: remote.telephoneEventPayloadType,

@@ -807,6 +807,27 @@ export class OutboundCall extends EventEmitter<OutboundCallEvents> {
       if (v !== undefined) this.ack.headers.append(h, v);
     }
     this.ackTarget = this.inDialogTarget();
+    // Negotiate before the ACK so the log reads answered → ACK; the ACK goes out either way.
+    let negotiated: NegotiatedSdp | undefined;
+    let negotiationError: SdpNegotiationError | undefined;
+    const answerSdp = bodyText(res) ?? '';
+    if (this.cancelCause === undefined) {
+      if (this.localSdp !== undefined) {
+        try {
+          negotiated = negotiateSdp(this.localSdp, answerSdp);
+          this.log.info(
+            `[SIP] Call answered. Remote RTP endpoint: ${negotiated.remoteAddress}:${negotiated.remotePort}`,
+          );
+        } catch (err) {
+          negotiationError =
+            err instanceof SdpNegotiationError
+              ? err
+              : new SdpNegotiationError(String((err as Error).message), { cause: err });
+        }
+      } else {
+        this.log.info(`[SIP] Call answered. Remote RTP endpoint: ${sdpEndpoint(answerSdp) ?? 'unknown'}`);
+      }
+    }
     this.sendAck();
 
     if (this.cancelCause !== undefined) {
@@ -817,32 +838,17 @@ export class OutboundCall extends EventEmitter<OutboundCallEvents> {
       return;
     }
 
-    const sdp = bodyText(res) ?? '';
+    const sdp = answerSdp;
     const remoteHeaders: Record<string, string> = {};
     for (const h of res.headers) {
       if (/^x-/i.test(h.name) && remoteHeaders[h.name] === undefined) remoteHeaders[h.name] = h.value;
     }
     this.remoteHeaders = remoteHeaders;
-    let negotiated: NegotiatedSdp | undefined;
-    if (this.localSdp !== undefined) {
-      try {
-        negotiated = negotiateSdp(this.localSdp, sdp);
-      } catch (err) {
-        const e =
-          err instanceof SdpNegotiationError
-            ? err
-            : new SdpNegotiationError(String((err as Error).message), { cause: err });
-        this.log.warn({ err: e.message }, '[SIP] SDP answer not usable: hanging up');
-        this.currentState = 'answered';
-        this.sendBye('negotiation-failed', e);
-        return;
-      }
-      this.log.info(
-        `[SIP] Call answered. Remote RTP endpoint: ${negotiated.remoteAddress}:${negotiated.remotePort}`,
-      );
-    } else {
-      const ep = sdpEndpoint(sdp);
-      this.log.info(`[SIP] Call answered. Remote RTP endpoint: ${ep ?? 'unknown'}`);
+    if (negotiationError !== undefined) {
+      this.log.warn({ err: negotiationError.message }, '[SIP] SDP answer not usable: hanging up');
+      this.currentState = 'answered';
+      this.sendBye('negotiation-failed', negotiationError);
+      return;
     }
     this.currentState = 'answered';
     const answer: CallAnswer = {
