@@ -27,7 +27,16 @@ beforeAll(() => {
 
 describe('package exports', () => {
   it('builds dist/index.js, dist/index.cjs and declarations for both', () => {
-    for (const f of ['index.js', 'index.cjs', 'index.d.ts', 'index.d.cts']) {
+    for (const f of [
+      'index.js',
+      'index.cjs',
+      'index.d.ts',
+      'index.d.cts',
+      'testing.js',
+      'testing.cjs',
+      'testing.d.ts',
+      'testing.d.cts',
+    ]) {
       expect(existsSync(join(root, 'dist', f)), f).toBe(true);
     }
   });
@@ -44,6 +53,8 @@ describe('package exports', () => {
         crossInstanceof: e instanceof esm.CallRejectedError && e instanceof esm.BridgeError,
         notOther: e instanceof esm.SipParseError,
         code: e.code, status: e.status,
+        testingEsm: typeof (await import('exotel-livekit-bridge/testing')).ExotelSimulator,
+        testingCjs: typeof createRequire(process.cwd() + '/x.js')('exotel-livekit-bridge/testing').ExotelSimulator,
       }));`;
     const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
       cwd: root,
@@ -57,6 +68,8 @@ describe('package exports', () => {
     expect(r.notOther).toBe(false);
     expect(r.code).toBe('CALL_REJECTED');
     expect(r.status).toBe(486);
+    expect(r.testingEsm).toBe('function');
+    expect(r.testingCjs).toBe('function');
   });
 
   it('npm pack ships dist, README, CHANGELOG and LICENSE only', () => {
