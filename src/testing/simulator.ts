@@ -391,7 +391,7 @@ export class ExotelSimulator extends EventEmitter<ExotelSimulatorEvents> {
   /** @internal builds a response to `req`, copying Via (with received/rport), From, To, Call-ID, CSeq. */
   response(req: SipRequest, status: number, flow: Flow, toTag?: string): SipResponse {
     const res = createResponse(status, REASON_PHRASES[status] ?? 'Unknown');
-    let vias: ReturnType<typeof getVias> = [];
+    let vias: ReturnType<typeof getVias>;
     try {
       vias = getVias(req);
     } catch {
