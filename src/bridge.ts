@@ -110,6 +110,8 @@ export interface RunBridgeOptions {
     mediaMs?: number;
     /** No RTP at all after the answer (default 30 s). */
     noMediaMs?: number;
+    /** How long a lost LiveKit connection may take to resume before the call is ended (default 10 s). */
+    livekitReconnectMs?: number;
   };
   /** Check that the room exists before joining (needs apiKey/apiSecret; default true). */
   requireExistingRoom?: boolean;
@@ -213,6 +215,7 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
   private forwardingAgent = false;
   private answeredAt = 0;
   private teardown: Promise<void> | undefined;
+  private reconnectTimer: NodeJS.Timeout | undefined;
 
   /** @internal use `runBridge()` */
   constructor(
@@ -347,6 +350,23 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
             ? 'room-deleted'
             : 'livekit-disconnected',
       );
+    });
+    // The SDK retries a lost connection silently for a long time; a phone call cannot wait.
+    participant.on('reconnecting', () => {
+      this.log.warn('[BRIDGE] LiveKit connection lost; waiting for it to resume');
+      clearTimeout(this.reconnectTimer);
+      this.reconnectTimer = setTimeout(
+        () =>
+          this.end(
+            'livekit-disconnected',
+            new LiveKitConnectError('the LiveKit connection was lost and did not resume in time'),
+          ),
+        timeouts.livekitReconnectMs ?? 10_000,
+      );
+    });
+    participant.on('reconnected', () => {
+      clearTimeout(this.reconnectTimer);
+      this.reconnectTimer = undefined;
     });
     participant.on('agentTrackSubscribed', ({ identity }) => {
       if (this.stage === 'answered') this.log.info(`[BRIDGE] Agent track subscribed: ${identity}`);
@@ -506,6 +526,7 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
   private async doTeardown(): Promise<void> {
     const prev = this.stage;
     this.stage = 'ending';
+    clearTimeout(this.reconnectTimer);
     this.ac.abort();
     this.opts.signal?.removeEventListener('abort', this.onAbort);
     const info = this.endInfo!;

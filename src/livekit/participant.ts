@@ -79,6 +79,10 @@ export interface PhoneParticipantEvents {
   /** An agent called `lk.sip.EndCall` on this participant. */
   endCallRequested: [info: { identity: string }];
   participantDisconnected: [info: { identity: string; kind: ParticipantKind }];
+  /** The connection to the server dropped and the SDK is trying to resume it. */
+  reconnecting: [];
+  /** The connection was resumed. */
+  reconnected: [];
   /** The room connection ended (removed, room deleted, server lost, or `close()`). */
   disconnected: [info: { reason: DisconnectReason; byClose: boolean }];
 }
@@ -113,6 +117,8 @@ export class PhoneParticipant extends EventEmitter<PhoneParticipantEvents> {
     this.room.on(RoomEvent.ParticipantDisconnected, this.onParticipantDisconnected);
     this.room.on(RoomEvent.DtmfReceived, this.onDtmf);
     this.room.on(RoomEvent.Disconnected, this.onDisconnected);
+    this.room.on(RoomEvent.Reconnecting, this.onReconnecting);
+    this.room.on(RoomEvent.Reconnected, this.onReconnected);
   }
 
   /** Number of room event handlers attached (for tests: all of them exist before connect). */
@@ -123,6 +129,8 @@ export class PhoneParticipant extends EventEmitter<PhoneParticipantEvents> {
       RoomEvent.ParticipantDisconnected,
       RoomEvent.DtmfReceived,
       RoomEvent.Disconnected,
+      RoomEvent.Reconnecting,
+      RoomEvent.Reconnected,
     ].reduce((n, e) => n + this.room.listenerCount(e), 0);
   }
 
@@ -278,6 +286,8 @@ export class PhoneParticipant extends EventEmitter<PhoneParticipantEvents> {
     this.room.off(RoomEvent.ParticipantDisconnected, this.onParticipantDisconnected);
     this.room.off(RoomEvent.DtmfReceived, this.onDtmf);
     this.room.off(RoomEvent.Disconnected, this.onDisconnected);
+    this.room.off(RoomEvent.Reconnecting, this.onReconnecting);
+    this.room.off(RoomEvent.Reconnected, this.onReconnected);
   }
 
   private readonly onTrackSubscribed = (
@@ -342,6 +352,14 @@ export class PhoneParticipant extends EventEmitter<PhoneParticipantEvents> {
   private readonly onDisconnected = (reason: DisconnectReason): void => {
     const byClose = this.state === 'closed';
     this.emit('disconnected', { reason: reason ?? DisconnectReason.UNKNOWN_REASON, byClose });
+  };
+
+  private readonly onReconnecting = (): void => {
+    if (this.state !== 'closed') this.emit('reconnecting');
+  };
+
+  private readonly onReconnected = (): void => {
+    if (this.state !== 'closed') this.emit('reconnected');
   };
 
   private readonly onEndCallRpc = async (data: RpcInvocationData): Promise<string> => {

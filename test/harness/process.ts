@@ -3,7 +3,7 @@
  * the test run: each runs under a small bash watchdog that kills it as soon as this Node
  * process disappears, even after SIGKILL. `stop()` ends it (TERM, then KILL).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { createSocket } from 'node:dgram';
 
@@ -16,6 +16,8 @@ export interface ManagedProcess {
   stderr(): string;
   /** Terminates the peer; resolves after it exited. Idempotent. */
   stop(graceMs?: number): Promise<void>;
+  /** Sends a signal to the peer itself (not its watchdog), e.g. SIGKILL to simulate a crash. */
+  signalPeer(signal: NodeJS.Signals): void;
 }
 
 const live = new Set<ManagedProcess>();
@@ -72,6 +74,10 @@ export function spawnManaged(
     exited,
     stdout: () => out,
     stderr: () => err,
+    signalPeer(signal) {
+      if (child.pid !== undefined)
+        spawnSync('pkill', [`-${signal.replace(/^SIG/, '')}`, '-P', String(child.pid)]);
+    },
     stop(graceMs = 3000) {
       stopping ??= (async () => {
         if (child.exitCode === null && child.signalCode === null) {

@@ -88,7 +88,7 @@ describe('PhoneParticipant with a real livekit-server', () => {
 
     const phone = new PhoneParticipant({ url: livekitEnv().url, token: await phoneToken(roomName) });
     cleanups.push(() => phone.close());
-    expect(phone.handlerCount()).toBe(5);
+    expect(phone.handlerCount()).toBe(7);
     const heard: Int16Array[] = [];
     phone.on('agentAudio', (s) => {
       if (heard.length > 0 || s.some((v) => Math.abs(v) > 500)) heard.push(s.slice());
