@@ -5,16 +5,11 @@
  */
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
-  AudioFrame,
-  AudioSource,
   AudioStream,
-  LocalAudioTrack,
   ParticipantKind,
   Room,
   RoomEvent,
   TrackKind,
-  TrackPublishOptions,
-  TrackSource,
   dispose,
   type RemoteParticipant,
 } from '@livekit/rtc-node';
@@ -34,9 +29,10 @@ import {
   type RunBridgeOptions,
 } from '../../src/index.js';
 import { ExotelSimulator, type CallBehaviour } from '../../src/testing/index.js';
-import { dominantFrequency, generateTone } from '../../src/rtp/goertzel.js';
+import { dominantFrequency } from '../../src/rtp/goertzel.js';
 import { eventually, livekitEnv, mintToken, roomService, uniqueRoom } from '../harness/livekit.js';
 import { startSipp } from '../harness/sipp.js';
+import { publishTone } from '../harness/tone.js';
 
 const PROBES = [300, 440, 700, 1000, 2000];
 const cleanups: (() => Promise<unknown> | void)[] = [];
@@ -106,30 +102,10 @@ async function startAgent(roomName: string, freq = 1000, identity = 'agent'): Pr
     autoSubscribe: true,
     dynacast: false,
   });
-  const source = new AudioSource(8000, 1, 100);
-  await room.localParticipant!.publishTrack(
-    LocalAudioTrack.createAudioTrack('agent-voice', source),
-    new TrackPublishOptions({ source: TrackSource.SOURCE_MICROPHONE }),
-  );
-  let speaking = true;
-  const loop = (async () => {
-    let n = 0;
-    while (speaking) {
-      await source.captureFrame(new AudioFrame(generateTone(freq, 8000, 160, 8000, n), 8000, 1, 160));
-      n += 160;
-    }
-    await source.close();
-  })();
-  const agent: TestAgent = {
-    room,
-    heard,
-    stopSpeaking: () => {
-      speaking = false;
-    },
-  };
+  const tone = await publishTone(room, freq, 'agent-voice');
+  const agent: TestAgent = { room, heard, stopSpeaking: () => void tone.stop() };
   cleanups.push(async () => {
-    agent.stopSpeaking();
-    await loop.catch(() => undefined);
+    await tone.stop();
     await room.disconnect();
   });
   return agent;

@@ -4,22 +4,12 @@
  * agent hears itself through the phone participant.
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import {
-  AudioFrame,
-  AudioSource,
-  AudioStream,
-  LocalAudioTrack,
-  Room,
-  RoomEvent,
-  TrackKind,
-  TrackPublishOptions,
-  TrackSource,
-  dispose,
-} from '@livekit/rtc-node';
+import { AudioStream, Room, RoomEvent, TrackKind, dispose } from '@livekit/rtc-node';
 import { isBridgeParticipant, runBridge } from '../../src/index.js';
-import { dominantFrequency, generateTone } from '../../src/rtp/goertzel.js';
+import { dominantFrequency } from '../../src/rtp/goertzel.js';
 import { eventually, livekitEnv, mintToken, roomService, uniqueRoom } from '../harness/livekit.js';
 import { startSipp } from '../harness/sipp.js';
+import { publishTone } from '../harness/tone.js';
 
 const cleanups: (() => Promise<unknown> | void)[] = [];
 afterEach(async () => {
@@ -63,22 +53,8 @@ describe('runBridge ↔ SIPp (-rtp_echo)', () => {
         dynacast: false,
       });
       cleanups.push(() => agent.disconnect());
-      const source = new AudioSource(8000, 1, 100);
-      await agent.localParticipant!.publishTrack(
-        LocalAudioTrack.createAudioTrack('voice', source),
-        new TrackPublishOptions({ source: TrackSource.SOURCE_MICROPHONE }),
-      );
-      let speaking = true;
-      const loop = (async () => {
-        for (let n = 0; speaking; n += 160) {
-          await source.captureFrame(new AudioFrame(generateTone(1000, 8000, 160, 8000, n), 8000, 1, 160));
-        }
-        await source.close();
-      })();
-      cleanups.push(async () => {
-        speaking = false;
-        await loop;
-      });
+      const tone = await publishTone(agent, 1000, 'voice');
+      cleanups.push(() => tone.stop());
 
       const call = runBridge({
         roomName,

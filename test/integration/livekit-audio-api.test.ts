@@ -5,22 +5,19 @@
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import {
-  AudioFrame,
-  AudioSource,
+  type AudioFrame,
   AudioStream,
-  LocalAudioTrack,
   ParticipantKind,
   Room,
   RoomEvent,
   TrackKind,
-  TrackPublishOptions,
-  TrackSource,
   dispose,
   type RemoteParticipant,
   type RemoteTrack,
 } from '@livekit/rtc-node';
+import { publishTone as startTone, type TonePublisher } from '../harness/tone.js';
 import { eventually, livekitEnv, mintToken, roomService, uniqueRoom } from '../harness/livekit.js';
-import { generateTone, goertzelPower } from '../../src/rtp/goertzel.js';
+import { goertzelPower } from '../../src/rtp/goertzel.js';
 
 const rooms: Room[] = [];
 const stops: (() => void)[] = [];
@@ -48,35 +45,10 @@ async function join(
   return room;
 }
 
-/** Publishes an 8 kHz mono tone in real time (20 ms AudioFrames) until stopped. */
-async function publishTone(
-  room: Room,
-  freq: number,
-): Promise<{ stop: () => void; framesSent: () => number }> {
-  const source = new AudioSource(8000, 1, 100);
-  const track = LocalAudioTrack.createAudioTrack('tone', source);
-  await room.localParticipant!.publishTrack(
-    track,
-    new TrackPublishOptions({ source: TrackSource.SOURCE_MICROPHONE }),
-  );
-  let running = true;
-  let sent = 0;
-  void (async () => {
-    let phase = 0;
-    while (running) {
-      const samples = generateTone(freq, 8000, 160, 8000, phase);
-      phase += 160;
-      const frame = new AudioFrame(samples, 8000, 1, 160);
-      await source.captureFrame(frame);
-      sent += 1;
-    }
-    await source.close();
-  })();
-  const stop = () => {
-    running = false;
-  };
-  stops.push(stop);
-  return { stop, framesSent: () => sent };
+async function publishTone(room: Room, freq: number): Promise<TonePublisher> {
+  const tone = await startTone(room, freq);
+  stops.push(() => void tone.stop());
+  return tone;
 }
 
 /** Reads a subscribed track at 8 kHz / 20 ms and collects `ms` of audio after the first non-silent frame. */

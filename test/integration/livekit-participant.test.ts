@@ -4,19 +4,15 @@
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import {
-  AudioFrame,
-  AudioSource,
   AudioStream,
-  LocalAudioTrack,
   ParticipantKind,
   Room,
   RoomEvent,
   TrackKind,
-  TrackPublishOptions,
-  TrackSource,
   dispose,
   type RemoteTrack,
 } from '@livekit/rtc-node';
+import { publishTone as startTone } from '../harness/tone.js';
 import { eventually, livekitEnv, mintToken, roomService, uniqueRoom } from '../harness/livekit.js';
 import { generateTone, goertzelPower } from '../../src/rtp/goertzel.js';
 import { PhoneParticipant, RPC_END_CALL } from '../../src/livekit/participant.js';
@@ -42,24 +38,8 @@ async function agentJoin(roomName: string, identity = 'agent-1'): Promise<Room> 
 }
 
 async function publishTone(room: Room, freq: number): Promise<void> {
-  const source = new AudioSource(8000, 1, 100);
-  const track = LocalAudioTrack.createAudioTrack('agent-voice', source);
-  await room.localParticipant!.publishTrack(
-    track,
-    new TrackPublishOptions({ source: TrackSource.SOURCE_MICROPHONE }),
-  );
-  let running = true;
-  cleanups.push(() => {
-    running = false;
-  });
-  void (async () => {
-    let n = 0;
-    while (running) {
-      await source.captureFrame(new AudioFrame(generateTone(freq, 8000, 160, 8000, n), 8000, 1, 160));
-      n += 160;
-    }
-    await source.close();
-  })();
+  const tone = await startTone(room, freq, 'agent-voice');
+  cleanups.push(() => tone.stop());
 }
 
 async function phoneToken(roomName: string): Promise<string> {
