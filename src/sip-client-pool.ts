@@ -6,6 +6,13 @@
 import type { ExotelSettings } from './config.js';
 import type { Logger } from './logger.js';
 import { ExotelSipClient } from './sip/client.js';
+import type { SipTimerValues } from './sip/timers.js';
+
+/** Client settings beyond the trunk configuration (part of the sharing key). */
+export interface SipClientTuning {
+  /** RFC 3261 timer base values (T1, T2, T4). */
+  timers?: Partial<SipTimerValues>;
+}
 
 export interface SipClientLease {
   readonly client: ExotelSipClient;
@@ -21,8 +28,9 @@ interface Entry {
 
 const pool = new Map<string, Entry>();
 
-function keyOf(s: ExotelSettings): string {
+function keyOf(s: ExotelSettings, t: SipClientTuning): string {
   return JSON.stringify([
+    t.timers ?? {},
     s.sipHost,
     s.sipPort,
     s.transport,
@@ -38,8 +46,12 @@ function keyOf(s: ExotelSettings): string {
 }
 
 /** Leases the shared client for these settings, starting it on first use. */
-export async function acquireSipClient(settings: ExotelSettings, logger: Logger): Promise<SipClientLease> {
-  const key = keyOf(settings);
+export async function acquireSipClient(
+  settings: ExotelSettings,
+  logger: Logger,
+  tuning: SipClientTuning = {},
+): Promise<SipClientLease> {
+  const key = keyOf(settings, tuning);
   let entry = pool.get(key);
   if (entry === undefined) {
     const client = new ExotelSipClient({
@@ -53,6 +65,7 @@ export async function acquireSipClient(settings: ExotelSettings, logger: Logger)
       callerId: settings.callerId,
       accountSid: settings.accountSid,
       auth: settings.auth,
+      ...(tuning.timers !== undefined ? { timers: tuning.timers } : {}),
       logger,
     });
     const created: Entry = { client, started: client.start(), refs: 0 };

@@ -78,7 +78,8 @@ export interface PhoneParticipantEvents {
   dtmf: [info: { digit: string; code: number; identity: string }];
   /** An agent called `lk.sip.EndCall` on this participant. */
   endCallRequested: [info: { identity: string }];
-  participantDisconnected: [info: { identity: string; kind: ParticipantKind }];
+  /** A remote participant left; `agent` tells whether it matched `isAgent`. */
+  participantDisconnected: [info: { identity: string; kind: ParticipantKind; agent: boolean }];
   /** The connection to the server dropped and the SDK is trying to resume it. */
   reconnecting: [];
   /** The connection was resumed. */
@@ -136,6 +137,15 @@ export class PhoneParticipant extends EventEmitter<PhoneParticipantEvents> {
 
   get identity(): string | undefined {
     return this.room.localParticipant?.identity;
+  }
+
+  /** Remote participants in the room that match `isAgent` (besides `except`). */
+  agentsPresent(except?: string): number {
+    let n = 0;
+    for (const p of this.room.remoteParticipants.values()) {
+      if (p.identity !== except && this.isAgent(p)) n++;
+    }
+    return n;
   }
 
   get isConnected(): boolean {
@@ -342,7 +352,7 @@ export class PhoneParticipant extends EventEmitter<PhoneParticipantEvents> {
   };
 
   private readonly onParticipantDisconnected = (p: RemoteParticipant): void => {
-    this.emit('participantDisconnected', { identity: p.identity, kind: p.kind });
+    this.emit('participantDisconnected', { identity: p.identity, kind: p.kind, agent: this.isAgent(p) });
   };
 
   private readonly onDtmf = (code: number, digit: string, p: RemoteParticipant): void => {

@@ -406,16 +406,16 @@ export class RtpSession extends EventEmitter<RtpSessionEvents> {
   // -- inbound ----------------------------------------------------------------------------
 
   private handleRtp(msg: Buffer, rinfo: RemoteInfo): void {
-    if (msg.length >= 2 && isRtcpPacket(msg)) {
-      this.counters.rtcpReceived++; // rtcp-mux (RFC 5761)
-      return;
-    }
     if (this.remote === undefined) {
       this.counters.strangers++; // nobody was negotiated yet: unsolicited
       return;
     }
     if (this.latched && (rinfo.port !== this.latchedPort || rinfo.address !== this.latchedAddress)) {
       this.counters.strangers++;
+      return;
+    }
+    if (msg.length >= 2 && isRtcpPacket(msg)) {
+      this.counters.rtcpReceived++; // rtcp-mux (RFC 5761)
       return;
     }
     const h = this.header;

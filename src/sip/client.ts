@@ -28,7 +28,7 @@ import { silentLogger, type Logger } from '../logger.js';
 import { VERSION } from '../version.js';
 import { buildDigestAuthorization } from './digest.js';
 import { Dialog, tagOf, type NextHop } from './dialog.js';
-import { formatVia, getCSeq, getTopVia, parseAuthChallenge } from './headers.js';
+import { formatVia, getCSeq, getTopVia, parseAuthChallenge, type Via } from './headers.js';
 import { newBranch, newCallId, newTag } from './ids.js';
 import { EXOTEL_ALLOW, buildExotelInvite } from './invite.js';
 import {
@@ -47,9 +47,15 @@ import {
   type TimerClock,
 } from './timers.js';
 import type { InviteClientTransaction } from './transaction-client-invite.js';
-import { TransactionLayer, type ServerTransaction } from './transaction-layer.js';
+import { TransactionLayer, responseTarget, type ServerTransaction } from './transaction-layer.js';
 import type { InviteServerTransaction } from './transaction-server.js';
-import { SipTransport, type SipFlow, type SipTarget, type SipTransportProtocol } from './transport.js';
+import {
+  SipTransport,
+  type SipFlow,
+  type SipTarget,
+  type SipTransportProtocol,
+  type SipTransportStats,
+} from './transport.js';
 
 // ----------------------------------------------------------------------------- public types
 
@@ -95,11 +101,31 @@ export interface ExotelSipClientOptions {
   closeTimeoutMs?: number;
   /** Value of the User-Agent header. Default `exotel-livekit-bridge/<version>`. */
   userAgent?: string;
+  /** A SIP message on a TCP/TLS connection must arrive whole within this long (default 10000 ms; 0 = no limit). */
+  messageTimeoutMs?: number;
+  /** Connections accepted by the listener close after this long without a message (default 300000 ms; 0 = never). */
+  inboundIdleTimeoutMs?: number;
+  /** At most this many server transactions at once; more requests are dropped and counted (default 1024). */
+  maxServerTransactions?: number;
   /**
    * More addresses allowed to send out-of-dialog requests (OPTIONS), besides the resolved
    * `sipHost` and the peers of connections we opened. Others get 403.
    */
   trustedAddresses?: readonly string[];
+}
+
+/** What an {@link ExotelSipClient} refused or dropped, and what it holds now. */
+export interface SipClientStats extends SipTransportStats {
+  /** Requests from unknown addresses answered 403 statelessly. */
+  requestsRefused: number;
+  /** Requests dropped because `maxServerTransactions` were live. */
+  requestsDropped: number;
+  /** Live server transactions. */
+  serverTransactions: number;
+  /** Live client transactions. */
+  clientTransactions: number;
+  /** Open TCP/TLS connections. */
+  connections: number;
 }
 
 /** Options of {@link ExotelSipClient.invite}. */
@@ -282,6 +308,10 @@ export class ExotelSipClient {
         ...(options.maxInboundConnections !== undefined
           ? { maxInboundConnections: options.maxInboundConnections }
           : {}),
+        ...(options.messageTimeoutMs !== undefined ? { messageTimeoutMs: options.messageTimeoutMs } : {}),
+        ...(options.inboundIdleTimeoutMs !== undefined
+          ? { inboundIdleTimeoutMs: options.inboundIdleTimeoutMs }
+          : {}),
         logger: this.log,
       },
       {
@@ -297,7 +327,11 @@ export class ExotelSipClient {
       clock: this.clock,
       timers: this.timers,
       logger: this.log,
+      ...(options.maxServerTransactions !== undefined
+        ? { maxServerTransactions: options.maxServerTransactions }
+        : {}),
       user: {
+        admit: (req, flow) => this.admit(req, flow),
         onRequest: (req, tx, flow) => this.onRequest(req, tx, flow),
         onStrayResponse: (res) => this.calls.get(res.headers.get('Call-ID') ?? '')?.strayResponse(res),
       },
@@ -466,22 +500,60 @@ export class ExotelSipClient {
     }
   }
 
+  /** Counters of what was refused or dropped: transport and transaction layer. */
+  stats(): SipClientStats {
+    return {
+      ...this.transport.stats(),
+      requestsRefused: this.layer.refusedRequests,
+      requestsDropped: this.layer.droppedRequests,
+      serverTransactions: this.layer.serverCount,
+      clientTransactions: this.layer.clientCount,
+      connections: this.transport.connectionCount,
+    };
+  }
+
+  private isTrusted(flow: SipFlow): boolean {
+    return (
+      this.trustedAddresses.has(flow.remoteAddress) ||
+      (flow.connectionId !== undefined &&
+        this.transport.hasOpenConnection(flow) &&
+        !isInbound(flow, this.localPort)) ||
+      [...this.calls.values()].some((c) => c.usesFlow(flow))
+    );
+  }
+
+  /**
+   * Before a request gets a server transaction: requests of our calls and from the trunk
+   * are admitted; anyone else gets a stateless 403 and leaves no state behind.
+   */
+  private admit(req: SipRequest, flow: SipFlow): boolean {
+    if (this.calls.has(req.headers.get('Call-ID') ?? '') || this.isTrusted(flow)) return true;
+    this.log.warn(
+      { method: req.method, from: `${flow.remoteAddress}:${flow.remotePort}` },
+      '[SIP] request from an unknown address refused',
+    );
+    if (req.method !== 'ACK') {
+      let via: Via | undefined;
+      try {
+        via = getTopVia(req);
+      } catch {
+        via = undefined;
+      }
+      if (via !== undefined) {
+        void this.transport
+          .send(buildResponse(req, 403, 'Forbidden', this.host), responseTarget(flow, via))
+          .catch(() => undefined);
+      }
+    }
+    return false;
+  }
+
   /** Requests from the far end: in-dialog ones go to their call; the rest are answered here. */
   private onRequest(req: SipRequest, tx: ServerTransaction | undefined, flow: SipFlow): void {
     const call = this.calls.get(req.headers.get('Call-ID') ?? '');
     if (call !== undefined && call.handleRequest(req, tx, flow)) return;
     if (tx === undefined) return; // a stray ACK
-    const trusted =
-      this.trustedAddresses.has(flow.remoteAddress) ||
-      (flow.connectionId !== undefined &&
-        this.transport.hasOpenConnection(flow) &&
-        !isInbound(flow, this.localPort)) ||
-      [...this.calls.values()].some((c) => c.usesFlow(flow));
-    if (!trusted) {
-      this.log.warn(
-        { method: req.method, from: `${flow.remoteAddress}:${flow.remotePort}` },
-        '[SIP] request from an unknown address refused',
-      );
+    if (!this.isTrusted(flow)) {
       tx.respond(buildResponse(req, 403, 'Forbidden', this.host));
       return;
     }

@@ -38,6 +38,11 @@ export interface TransactionLayerUser {
   onRequest(req: SipRequest, tx: ServerTransaction | undefined, flow: SipFlow): void;
   /** A response that matched no client transaction (e.g. a 2xx retransmitted late). */
   onStrayResponse(res: SipResponse, flow: SipFlow): void;
+  /**
+   * Asked before a new request gets a server transaction: `false` drops it (the TU may
+   * have answered it statelessly), so a stranger's flood keeps no state. Default: admit.
+   */
+  admit?(req: SipRequest, flow: SipFlow): boolean;
 }
 
 /** Options of {@link TransactionLayer}. */
@@ -46,8 +51,16 @@ export interface TransactionLayerOptions {
   clock: TimerClock;
   timers: SipTimerValues;
   user: TransactionLayerUser;
+  /**
+   * At most this many server transactions live at once (default 1024); requests beyond it
+   * are dropped and counted, so a request flood is bounded in memory.
+   */
+  maxServerTransactions?: number;
   logger?: Logger;
 }
+
+/** Default of {@link TransactionLayerOptions.maxServerTransactions}. */
+export const DEFAULT_MAX_SERVER_TRANSACTIONS = 1024;
 
 interface ClientEntry {
   readonly tx: ClientTransaction;
@@ -60,6 +73,8 @@ export class TransactionLayer {
   private readonly servers = new Map<string, ServerTransaction>();
   private readonly log: Logger;
   private closed = false;
+  private dropped = 0;
+  private refused = 0;
 
   constructor(private readonly opts: TransactionLayerOptions) {
     this.log = opts.logger ?? silentLogger;
@@ -73,6 +88,16 @@ export class TransactionLayer {
   /** Live server transactions (for tests and leak checks). */
   get serverCount(): number {
     return this.servers.size;
+  }
+
+  /** New requests dropped because `maxServerTransactions` were live. */
+  get droppedRequests(): number {
+    return this.dropped;
+  }
+
+  /** New requests the TU refused to admit (`admit` returned false). */
+  get refusedRequests(): number {
+    return this.refused;
   }
 
   /**
@@ -181,6 +206,18 @@ export class TransactionLayer {
     }
     if (existing !== undefined) {
       existing.receiveRequest(req); // a retransmission: absorbed or answered again
+      return;
+    }
+    if (this.opts.user.admit?.(req, flow) === false) {
+      this.refused++;
+      return;
+    }
+    if (this.servers.size >= (this.opts.maxServerTransactions ?? DEFAULT_MAX_SERVER_TRANSACTIONS)) {
+      this.dropped++;
+      this.log.warn(
+        { method: req.method, from: `${flow.remoteAddress}:${flow.remotePort}` },
+        '[SIP] too many server transactions: request dropped',
+      );
       return;
     }
     const target = responseTarget(flow, via);

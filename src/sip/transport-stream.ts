@@ -15,8 +15,8 @@ export interface StreamConnectionEvents {
   onOpen(conn: StreamConnection): void;
   onMessage(msg: SipMessage, conn: StreamConnection): void;
   onClose(conn: StreamConnection, error: BridgeError | undefined): void;
-  /** The framer rejected the input; the connection is being closed. */
-  onBadInput(conn: StreamConnection, error: BridgeError): void;
+  /** The framer rejected the input, or a message or the connection timed out; it is being closed. */
+  onBadInput(conn: StreamConnection, error: BridgeError, cause: StreamCloseCause): void;
 }
 
 /** Options of {@link StreamConnection}. */
@@ -29,8 +29,18 @@ export interface StreamConnectionOptions {
   maxMessageBytes: number;
   /** Fail the connect after this long (outbound only). */
   connectTimeoutMs?: number | undefined;
+  /**
+   * Close the connection when a message has been arriving for longer than this (a peer
+   * that sends a message one byte at a time, "slow loris"). 0 = never.
+   */
+  messageTimeoutMs?: number | undefined;
+  /** Close the connection after this long without a whole message or keep-alive. 0 = never. */
+  idleTimeoutMs?: number | undefined;
   events: StreamConnectionEvents;
 }
+
+/** Why a connection was closed by us rather than by the peer. */
+export type StreamCloseCause = 'bad-input' | 'slow-message' | 'idle';
 
 const PONG = new Uint8Array([13, 10]);
 
@@ -48,6 +58,10 @@ export class StreamConnection {
   private state: 'connecting' | 'open' | 'closed' = 'connecting';
   private closeError: BridgeError | undefined;
   private currentFlow: SipFlow;
+  private readonly messageTimeoutMs: number;
+  private readonly idleTimeoutMs: number;
+  private messageTimer: ReturnType<typeof setTimeout> | undefined;
+  private idleTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(opts: StreamConnectionOptions) {
     this.id = opts.id;
@@ -55,6 +69,8 @@ export class StreamConnection {
     this.socket = opts.socket;
     this.events = opts.events;
     this.framer = new SipStreamFramer({ maxMessageBytes: opts.maxMessageBytes });
+    this.messageTimeoutMs = opts.messageTimeoutMs ?? 0;
+    this.idleTimeoutMs = opts.idleTimeoutMs ?? 0;
     this.currentFlow = this.readFlow();
     const sock = opts.socket;
     sock.setNoDelay(true);
@@ -76,6 +92,7 @@ export class StreamConnection {
       if (this.state !== 'connecting') return;
       this.state = 'open';
       this.currentFlow = this.readFlow();
+      this.armIdle();
       this.events.onOpen(this);
       resolveReady();
     };
@@ -102,6 +119,7 @@ export class StreamConnection {
     });
     sock.once('close', () => {
       if (timer !== undefined) clearTimeout(timer);
+      this.clearTimers();
       const wasConnecting = this.state === 'connecting';
       this.state = 'closed';
       const error =
@@ -155,6 +173,53 @@ export class StreamConnection {
     if (this.state !== 'closed') this.socket.destroy();
   }
 
+  private clearTimers(): void {
+    if (this.messageTimer !== undefined) clearTimeout(this.messageTimer);
+    if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
+    this.messageTimer = undefined;
+    this.idleTimer = undefined;
+  }
+
+  private armIdle(): void {
+    if (this.idleTimeoutMs <= 0 || this.state !== 'open') return;
+    if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = undefined;
+      this.close(
+        new SipTransportError(`no SIP message for ${this.idleTimeoutMs} ms: connection closed`),
+        'idle',
+      );
+    }, this.idleTimeoutMs);
+    this.idleTimer.unref();
+  }
+
+  /** A message is arriving: it must be whole within `messageTimeoutMs`. */
+  private watchPartial(): void {
+    if (this.messageTimeoutMs <= 0) return;
+    if (this.framer.bufferedBytes === 0) {
+      if (this.messageTimer !== undefined) clearTimeout(this.messageTimer);
+      this.messageTimer = undefined;
+      return;
+    }
+    if (this.messageTimer !== undefined) return;
+    this.messageTimer = setTimeout(() => {
+      this.messageTimer = undefined;
+      this.close(
+        new SipTransportError(
+          `a SIP message took longer than ${this.messageTimeoutMs} ms to arrive (${this.framer.bufferedBytes} bytes so far): connection closed`,
+        ),
+        'slow-message',
+      );
+    }, this.messageTimeoutMs);
+    this.messageTimer.unref();
+  }
+
+  private close(error: BridgeError, cause: StreamCloseCause): void {
+    if (this.state === 'closed') return;
+    this.events.onBadInput(this, error, cause);
+    this.fail(error);
+  }
+
   private fail(error: BridgeError): void {
     this.closeError ??= error;
     this.socket.destroy();
@@ -167,10 +232,11 @@ export class StreamConnection {
       result = this.framer.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length));
     } catch (err) {
       const e = err instanceof BridgeError ? err : new SipTransportError('framing failed', { cause: err });
-      this.events.onBadInput(this, e);
-      this.fail(e);
+      this.close(e, 'bad-input');
       return;
     }
+    this.watchPartial();
+    if (result.messages.length > 0 || result.keepAlivePings > 0) this.armIdle();
     if (result.keepAlivePings > 0 && this.state === 'open') this.socket.write(PONG);
     for (const msg of result.messages) {
       if (this.isClosed) return;

@@ -79,8 +79,36 @@ export interface SipTransportOptions {
   maxInboundConnections?: number;
   /** Connect timeout for outgoing stream connections (default 10 s). */
   connectTimeoutMs?: number;
+  /**
+   * A message on a stream connection must arrive whole within this long once its first
+   * byte came (default 10 s; 0 = no limit): a slow-loris peer is cut off.
+   */
+  messageTimeoutMs?: number;
+  /** Connections accepted by a listener are closed after this long without a message (default 300 s; 0 = never). */
+  inboundIdleTimeoutMs?: number;
   logger?: Logger;
 }
+
+/** Counters of what the transport refused or dropped (cumulative). */
+export interface SipTransportStats {
+  /** Datagrams dropped: larger than the message limit. */
+  oversizeDatagrams: number;
+  /** Datagrams dropped: not a SIP message. */
+  malformedDatagrams: number;
+  /** Connections refused at accept (over `maxInboundConnections`). */
+  connectionsRefused: number;
+  /** Connections closed after bad input (framing or parse error, oversize message, too many headers). */
+  connectionsClosedBadInput: number;
+  /** Connections closed because a message took longer than `messageTimeoutMs`. */
+  connectionsClosedSlow: number;
+  /** Inbound connections closed after `inboundIdleTimeoutMs` without a message. */
+  connectionsClosedIdle: number;
+}
+
+/** Default of {@link SipTransportOptions.messageTimeoutMs}. */
+export const DEFAULT_SIP_MESSAGE_TIMEOUT_MS = 10_000;
+/** Default of {@link SipTransportOptions.inboundIdleTimeoutMs}. */
+export const DEFAULT_SIP_INBOUND_IDLE_TIMEOUT_MS = 300_000;
 
 /** Largest SIP message accepted by default. */
 export const DEFAULT_MAX_SIP_MESSAGE_BYTES = 65_535;
@@ -106,6 +134,14 @@ export class SipTransport {
   private readonly connections = new Map<number, StreamConnection>();
   private readonly byKey = new Map<string, StreamConnection>();
   private inbound = 0;
+  private readonly counters: SipTransportStats = {
+    oversizeDatagrams: 0,
+    malformedDatagrams: 0,
+    connectionsRefused: 0,
+    connectionsClosedBadInput: 0,
+    connectionsClosedSlow: 0,
+    connectionsClosedIdle: 0,
+  };
   private starting: Promise<void> | undefined;
   private closed = false;
 
@@ -125,6 +161,11 @@ export class SipTransport {
   /** Number of open stream connections (both directions). */
   get connectionCount(): number {
     return this.connections.size;
+  }
+
+  /** What was refused or dropped so far (a copy). */
+  stats(): SipTransportStats {
+    return { ...this.counters };
   }
 
   /** Opens the UDP socket and the listeners. Idempotent. */
@@ -203,6 +244,7 @@ export class SipTransport {
   private accept(protocol: 'tcp' | 'tls', socket: Socket): void {
     const max = this.opts.maxInboundConnections ?? 64;
     if (this.closed || this.inbound >= max) {
+      if (!this.closed) this.counters.connectionsRefused++;
       this.log.warn(
         { remote: `${socket.remoteAddress}:${socket.remotePort}` },
         '[SIP] connection refused (limit)',
@@ -310,8 +352,14 @@ export class SipTransport {
         this.log.debug({ id, error: error?.message }, '[SIP] connection closed');
         if (!this.closed) this.listener.onConnectionClosed?.(c.flow, error);
       },
-      onBadInput: (_c, error) => {
-        this.log.warn({ id, err: error.message }, '[SIP] closing connection after bad input');
+      onBadInput: (c, error, cause) => {
+        if (cause === 'slow-message') this.counters.connectionsClosedSlow++;
+        else if (cause === 'idle') this.counters.connectionsClosedIdle++;
+        else this.counters.connectionsClosedBadInput++;
+        this.log.warn(
+          { id, remote: `${c.flow.remoteAddress}:${c.flow.remotePort}`, err: error.message, cause },
+          '[SIP] closing connection',
+        );
       },
     };
     const conn = new StreamConnection({
@@ -321,6 +369,8 @@ export class SipTransport {
       inbound,
       maxMessageBytes: this.maxBytes,
       connectTimeoutMs,
+      messageTimeoutMs: this.opts.messageTimeoutMs ?? DEFAULT_SIP_MESSAGE_TIMEOUT_MS,
+      idleTimeoutMs: inbound ? (this.opts.inboundIdleTimeoutMs ?? DEFAULT_SIP_INBOUND_IDLE_TIMEOUT_MS) : 0,
       events,
     });
     this.connections.set(id, conn);
@@ -340,6 +390,7 @@ export class SipTransport {
     // Keep-alives (CRLF, double CRLF) and stray bytes shorter than a start line.
     if (data.length < 16) return;
     if (data.length > this.maxBytes) {
+      this.counters.oversizeDatagrams++;
       this.log.warn({ from: `${address}:${port}`, bytes: data.length }, '[SIP] oversized datagram dropped');
       return;
     }
@@ -349,6 +400,7 @@ export class SipTransport {
         transport: 'datagram',
       });
     } catch (err) {
+      this.counters.malformedDatagrams++;
       this.log.warn(
         { from: `${address}:${port}`, err: (err as Error).message },
         '[SIP] bad datagram dropped',

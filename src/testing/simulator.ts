@@ -183,6 +183,14 @@ export class ExotelSimulator extends EventEmitter<ExotelSimulatorEvents> {
     await this.closeListeners();
   }
 
+  /**
+   * Resets every TCP connection (RST, no FIN), as a trunk that crashed or lost its state
+   * would. Calls in progress are left as they are: no BYE is sent.
+   */
+  resetConnections(): void {
+    for (const s of this.sockets) s.resetAndDestroy();
+  }
+
   private listenTcp(host: string, port: number): Promise<number> {
     return new Promise((resolve, reject) => {
       const srv = createServer((sock) => this.onConnection(sock));
