@@ -35,10 +35,12 @@ import { BRIDGE_CALL_ID_PREFIX } from './agent.js';
 import { PhoneParticipant, type ParticipantPredicate } from './livekit/participant.js';
 import { createBridgeToken } from './livekit/token.js';
 import { RtpMediaBridge, type RtpMediaBridgeStats } from './rtp/bridge.js';
+import type { MediaLatencyProbe } from './rtp/latency-probe.js';
 import { dtmfDigitToEvent } from './rtp/dtmf.js';
 import { createSdpOffer } from './sip/sdp.js';
-import { normalizePhoneNumber } from './sip/phone.js';
+import { assertHeaderName, assertSafeHeaderValue, normalizePhoneNumber } from './sip/phone.js';
 import type { CallAnswer, CallEnded, OutboundCall } from './sip/client.js';
+import type { SipTimerValues } from './sip/timers.js';
 import { acquireSipClient, type SipClientLease } from './sip-client-pool.js';
 
 /** `sip.callStatus` values, as LiveKit SIP sets them. */
@@ -54,6 +56,8 @@ export type BridgeEndReason =
   | 'aborted'
   /** An agent called `lk.sip.EndCall`. */
   | 'agent-hangup'
+  /** Every agent left the room and none came back within `timeouts.agentGoneMs`. */
+  | 'agent-left'
   /** The bridge participant was removed from the room. */
   | 'participant-removed'
   /** The room was deleted. */
@@ -112,11 +116,20 @@ export interface RunBridgeOptions {
     noMediaMs?: number;
     /** How long a lost LiveKit connection may take to resume before the call is ended (default 10 s). */
     livekitReconnectMs?: number;
+    /**
+     * After the last agent left the room, end the call (BYE, reason `agent-left`) unless an
+     * agent is back within this long (default 5 s; `Infinity` keeps the phone on the line).
+     */
+    agentGoneMs?: number;
   };
+  /** RFC 3261 timer base values for the SIP client (T1 500, T2 4000, T4 5000 ms); tests shorten them. */
+  sipTimers?: Partial<SipTimerValues>;
   /** Check that the room exists before joining (needs apiKey/apiSecret; default true). */
   requireExistingRoom?: boolean;
   /** Jitter-buffer target delay in ms (default 40). */
   jitterTargetMs?: number;
+  /** Records the latency the media path adds each way (benchmarks; default none). */
+  latencyProbe?: MediaLatencyProbe;
   /** Interval of the `[RTP] Audio flowing` log line (default 5000 ms). */
   statsLogIntervalMs?: number;
 }
@@ -216,6 +229,7 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
   private answeredAt = 0;
   private teardown: Promise<void> | undefined;
   private reconnectTimer: NodeJS.Timeout | undefined;
+  private agentGoneTimer: NodeJS.Timeout | undefined;
 
   /** @internal use `runBridge()` */
   constructor(
@@ -368,6 +382,19 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
       clearTimeout(this.reconnectTimer);
       this.reconnectTimer = undefined;
     });
+    participant.on('participantDisconnected', ({ identity, agent }) => {
+      const grace = timeouts.agentGoneMs ?? 5000;
+      if (!agent || !Number.isFinite(grace) || participant.agentsPresent(identity) > 0) return;
+      this.log.info(
+        { agent: identity },
+        `[BRIDGE] The last agent left; ending the call unless one returns within ${grace} ms`,
+      );
+      clearTimeout(this.agentGoneTimer);
+      this.agentGoneTimer = setTimeout(() => {
+        this.agentGoneTimer = undefined;
+        if (participant.agentsPresent() === 0) this.end('agent-left');
+      }, grace);
+    });
     participant.on('agentTrackSubscribed', ({ identity }) => {
       if (this.stage === 'answered') this.log.info(`[BRIDGE] Agent track subscribed: ${identity}`);
     });
@@ -393,6 +420,7 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
       advertisedIp: exotel.mediaIp,
       portRange: exotel.rtpPortRange,
       jitterTargetMs: this.opts.jitterTargetMs,
+      latencyProbe: this.opts.latencyProbe,
       mediaTimeoutMs: timeouts.mediaMs,
       noMediaTimeoutMs: timeouts.noMediaMs,
       statsLogIntervalMs: this.opts.statsLogIntervalMs,
@@ -411,7 +439,11 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
     if (stop.aborted) return;
 
     this.log.info(`[BRIDGE] Audio track published. Starting SIP call to ${this.phoneNumber}...`);
-    this.lease = await acquireSipClient(exotel, this.log);
+    this.lease = await acquireSipClient(
+      exotel,
+      this.log,
+      this.opts.sipTimers !== undefined ? { timers: this.opts.sipTimers } : {},
+    );
     if (stop.aborted) return;
     this.stage = 'calling';
     const call = this.lease.client.invite({
@@ -527,6 +559,7 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
     const prev = this.stage;
     this.stage = 'ending';
     clearTimeout(this.reconnectTimer);
+    clearTimeout(this.agentGoneTimer);
     this.ac.abort();
     this.opts.signal?.removeEventListener('abort', this.onAbort);
     const info = this.endInfo!;
@@ -580,6 +613,11 @@ export function runBridge(options: RunBridgeOptions): BridgeCall {
   const phone = normalizePhoneNumber(options.phoneNumber, {
     defaultCountryCode: options.defaultCountryCode ?? '91',
   });
+  // Refuse injected headers before anything is opened (the client checks them again).
+  for (const [name, value] of Object.entries(options.sipHeaders ?? {})) {
+    assertHeaderName(name);
+    assertSafeHeaderValue(name, value);
+  }
   const call = new BridgeCall(config, options, phone);
   void call.run();
   return call;

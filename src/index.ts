@@ -120,11 +120,17 @@ export type {
   CallEnded,
   MediaUpdate,
   OutboundCallEvents,
+  SipClientStats,
 } from './sip/client.js';
 export { DEFAULT_SIP_TIMERS, resolveSipTimers, systemTimerClock } from './sip/timers.js';
 export type { TimerClock, TimerHandle, SipTimerValues } from './sip/timers.js';
 export { FakeTimerClock } from './testing/fake-clock.js';
-export type { SipTransportProtocol } from './sip/transport.js';
+export type { SipTransportProtocol, SipTransportStats } from './sip/transport.js';
+export {
+  DEFAULT_MAX_SIP_MESSAGE_BYTES,
+  DEFAULT_SIP_MESSAGE_TIMEOUT_MS,
+  DEFAULT_SIP_INBOUND_IDLE_TIMEOUT_MS,
+} from './sip/transport.js';
 
 // --- media: codec and RTP (src/codec, src/rtp) ---
 export {
@@ -229,6 +235,7 @@ export type {
   RtpPacketizerStats,
 } from './rtp/pacer.js';
 export { RtpMediaBridge } from './rtp/bridge.js';
+export { MediaLatencyProbe, LatencyHistograms } from './rtp/latency-probe.js';
 export type {
   RtpMediaBridgeOptions,
   RtpMediaBridgeEvents,

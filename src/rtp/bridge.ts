@@ -39,6 +39,7 @@ import {
 } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { JitterBuffer, LossConcealer, type JitterBufferStats } from './jitter.js';
+import type { MediaLatencyProbe } from './latency-probe.js';
 import {
   getSharedScheduler,
   RtpPacketizer,
@@ -91,6 +92,8 @@ export interface RtpMediaBridgeOptions {
   clock?: Clock;
   /** Aborting closes the bridge. */
   signal?: AbortSignal;
+  /** Records the latency this bridge adds each way (benchmarks; default none, no cost). */
+  latencyProbe?: MediaLatencyProbe;
 }
 
 /** Where to send and with which codec: the shape of `negotiateSdp()`'s result. */
@@ -166,6 +169,7 @@ export class RtpMediaBridge extends EventEmitter<RtpMediaBridgeEvents> {
   private framesConcealed = 0;
   private droppedBeforeStart = 0;
   private closing: Promise<void> | undefined;
+  private readonly probe: MediaLatencyProbe | undefined;
   private readonly pacerClient: PacerClient = {
     onTick: () => this.sendTick(),
     onAfterTick: (now) => this.playoutTick(now),
@@ -187,6 +191,7 @@ export class RtpMediaBridge extends EventEmitter<RtpMediaBridgeEvents> {
     this.log = opts.logger ?? silentLogger;
     this.clock = opts.clock ?? systemClock;
     this.scheduler = opts.scheduler ?? getSharedScheduler();
+    this.probe = opts.latencyProbe;
     this.session = new RtpSession({
       bindIp: opts.bindIp,
       advertisedIp: opts.advertisedIp,
@@ -306,15 +311,19 @@ export class RtpMediaBridge extends EventEmitter<RtpMediaBridgeEvents> {
       this.droppedBeforeStart += samples.length;
       return;
     }
+    const probe = this.probe;
+    const t0 = probe === undefined ? 0 : this.clock.now();
+    const queued = probe === undefined ? 0 : p.queuedSamples;
     if (sampleRate === 8000) {
       p.write(samples);
-      return;
+    } else {
+      if (this.resampler === undefined || this.resamplerRate !== sampleRate) {
+        this.resampler = new Resampler(sampleRate, 8000);
+        this.resamplerRate = sampleRate;
+      }
+      p.write(this.resampler.process(samples));
     }
-    if (this.resampler === undefined || this.resamplerRate !== sampleRate) {
-      this.resampler = new Resampler(sampleRate, 8000);
-      this.resamplerRate = sampleRate;
-    }
-    p.write(this.resampler.process(samples));
+    if (probe !== undefined) probe.audioWritten(t0, this.clock.now(), p.queuedSamples - queued);
   }
 
   /** Drops the audio queued for sending (e.g. when the agent is interrupted). */
@@ -375,13 +384,17 @@ export class RtpMediaBridge extends EventEmitter<RtpMediaBridgeEvents> {
   private sendTick(): void {
     const p = this.packetizer;
     if (p === undefined) return;
+    const probe = this.probe;
+    const t0 = probe === undefined ? 0 : this.clock.now();
     const len = p.next();
     this.session.send(p.packet, len);
+    if (probe !== undefined) probe.packetSent(t0, this.clock.now(), p.queuedSamples);
   }
 
   private onPacket(pkt: RtpAudioPacket): void {
     const jb = this.jitter;
     if (jb === undefined) return;
+    this.probe?.packetArrived(pkt.sequenceNumber, pkt.arrivalMs);
     const verdict = jb.push(pkt, pkt.arrivalMs);
     if (verdict === 'duplicate') this.session.countDuplicate();
     else if (verdict === 'late') this.session.countLate();
@@ -395,6 +408,7 @@ export class RtpMediaBridge extends EventEmitter<RtpMediaBridgeEvents> {
     const samples = this.frame.samples;
     if (out.kind === 'audio') {
       // decode by the packet's own payload type, never by what was negotiated
+      this.probe?.framePopped(out.sequenceNumber, now);
       const codec = out.payloadType === 8 ? this.pcma : this.pcmu;
       const n = codec.decodeInto(out.payload, this.decoded, 0);
       if (n < FRAME) this.decoded.fill(0, n); // a short packet: pad (longer ones are cut at 20 ms)
@@ -405,6 +419,7 @@ export class RtpMediaBridge extends EventEmitter<RtpMediaBridgeEvents> {
       this.framesConcealed++;
     }
     this.emit('audio', this.frame);
+    if (out.kind === 'audio') this.probe?.frameDelivered(this.clock.now());
   }
 
   private logFlow(): void {

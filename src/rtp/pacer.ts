@@ -627,6 +627,11 @@ export class RtpPacketizer {
     return this.ts;
   }
 
+  /** Samples currently queued (8 kHz), without allocating a stats object. */
+  get queuedSamples(): number {
+    return this.qLen;
+  }
+
   /** Counters. */
   stats(): RtpPacketizerStats {
     return { ...this.counters, queuedSamples: this.qLen };

@@ -1030,13 +1030,24 @@ export class OutboundCall extends EventEmitter<OutboundCallEvents> {
     ack.headers.prepend('Via', this.host.via());
     const target = this.targetFor(d.nextHop(this.host.protocol));
     void this.host.layer.sendStateless(ack, target).catch(() => undefined);
+    this.byeAndForget(d, target);
+  }
+
+  /** A BYE whose outcome changes nothing here (the call already ended on our side). */
+  private byeAndForget(d: Dialog, target: SipTarget): void {
     const bye = d.createRequest('BYE');
     bye.headers.prepend('Via', this.host.via());
-    this.host.layer.sendRequest(bye, target, {
-      onResponse: () => {},
-      onTimeout: () => {},
-      onTransportError: () => {},
-    });
+    bye.headers.append('User-Agent', this.host.userAgent);
+    this.log.info('[SIP] Sending BYE');
+    try {
+      this.host.layer.sendRequest(bye, target, {
+        onResponse: () => {},
+        onTimeout: () => {},
+        onTransportError: () => {},
+      });
+    } catch {
+      // the client is closing: nothing left to send on
+    }
   }
 
   /** @internal A response that matched no transaction: a late 2xx retransmission. */
@@ -1186,7 +1197,12 @@ export class OutboundCall extends EventEmitter<OutboundCallEvents> {
       const e = error ?? new SipTransportError('the signalling connection closed');
       this.log.warn({ err: e.message }, '[SIP] signalling connection lost during the call');
       this.flow = undefined;
+      const d = this.dialog;
+      const wasAnswered = this.currentState === 'answered';
       this.finish({ reason: 'transport-error', error: e }, e);
+      // The trunk may still hold the call (a proxy restart, a NAT flush): release it with a
+      // BYE on a new connection, best effort. The call has ended here either way.
+      if (wasAnswered && d !== undefined) this.byeAndForget(d, this.inDialogTarget());
     }
     // Before the answer the INVITE transaction reports the failure itself.
   }

@@ -18,17 +18,27 @@ export interface LiveKitServerHandle {
   apiKey: string;
   apiSecret: string;
   process: ManagedProcess;
+  /** The ports it listens on (pass them back to restart a server at the same address). */
+  ports: LiveKitServerPorts;
   stop(): Promise<void>;
+}
+
+export interface LiveKitServerPorts {
+  port: number;
+  tcpPort: number;
+  udpPort: number;
 }
 
 export const DEV_API_KEY = 'devkey';
 export const DEV_API_SECRET = 'secret';
 
-export async function startLiveKitServer(opts: { quiet?: boolean } = {}): Promise<LiveKitServerHandle> {
+export async function startLiveKitServer(
+  opts: { quiet?: boolean; ports?: LiveKitServerPorts } = {},
+): Promise<LiveKitServerHandle> {
   const bin = (ensureLivekitServer as (o: { quiet: boolean }) => string)({ quiet: opts.quiet ?? true });
-  const port = await freePort();
-  const tcpPort = await freePort();
-  const udpPort = await freePort();
+  const port = opts.ports?.port ?? (await freePort());
+  const tcpPort = opts.ports?.tcpPort ?? (await freePort());
+  const udpPort = opts.ports?.udpPort ?? (await freePort());
   const dir = await mkdtemp(join(tmpdir(), 'lk-server-'));
   const proc = spawnManaged(
     'livekit-server',
@@ -74,6 +84,7 @@ export async function startLiveKitServer(opts: { quiet?: boolean } = {}): Promis
     apiKey: DEV_API_KEY,
     apiSecret: DEV_API_SECRET,
     process: proc,
+    ports: { port, tcpPort, udpPort },
     async stop() {
       await proc.stop();
       await rm(dir, { recursive: true, force: true });

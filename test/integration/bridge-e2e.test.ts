@@ -4,155 +4,46 @@
  * here that would fail if it came back.
  */
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  AudioStream,
-  ParticipantKind,
-  Room,
-  RoomEvent,
-  TrackKind,
-  dispose,
-  type RemoteParticipant,
-} from '@livekit/rtc-node';
+import { ParticipantKind, RoomEvent, dispose, type RemoteParticipant } from '@livekit/rtc-node';
 import { AgentDispatchClient } from 'livekit-server-sdk';
 import { createSocket } from 'node:dgram';
 import {
   createMemoryLogger,
   placeOutboundCall,
-  runBridge,
   waitForAudioReady,
   isBridgeParticipant,
   RPC_END_CALL,
   RoomNotFoundError,
-  type BridgeCall,
   type BridgeEnded,
-  type ExotelSettings,
   type RunBridgeOptions,
 } from '../../src/index.js';
-import { ExotelSimulator, type CallBehaviour } from '../../src/testing/index.js';
+import type { ExotelSimulator } from '../../src/testing/index.js';
 import { dominantFrequency } from '../../src/rtp/goertzel.js';
-import { eventually, livekitEnv, mintToken, roomService, uniqueRoom } from '../harness/livekit.js';
+import {
+  bridge,
+  createRoom,
+  exotelFor,
+  livekitOpts,
+  loudPart,
+  phoneParticipantGone,
+  runCleanups,
+  startAgent,
+  startSim,
+  type Cleanups,
+} from '../harness/e2e.js';
+import { eventually, livekitEnv, roomService } from '../harness/livekit.js';
 import { startSipp } from '../harness/sipp.js';
-import { publishTone } from '../harness/tone.js';
 
 const PROBES = [300, 440, 700, 1000, 2000];
-const cleanups: (() => Promise<unknown> | void)[] = [];
+const cleanups: Cleanups = [];
 let sim: ExotelSimulator;
 
-async function startSim(behaviour: Partial<CallBehaviour> = {}): Promise<ExotelSimulator> {
-  const s = new ExotelSimulator({
-    host: '127.0.0.1',
-    fromDomain: 'test.sip.exotel.com',
-    callerIds: ['08044319240'],
-    behaviour: { ringAfterMs: 50, answerAfterMs: 150, play: { toneHz: 440, amplitude: 8000 }, ...behaviour },
-  });
-  await s.start();
-  cleanups.push(() => s.close());
-  return s;
-}
-
-function exotelFor(port: number, transport: 'tcp' | 'udp' = 'tcp'): Partial<ExotelSettings> {
-  return {
-    sipHost: '127.0.0.1',
-    sipPort: port,
-    transport,
-    customerIp: '127.0.0.1',
-    customerSipPort: 0,
-    mediaIp: '127.0.0.1',
-    callerId: '08044319240',
-    fromDomain: 'test.sip.exotel.com',
-  };
-}
-
-function livekitOpts() {
-  const lk = livekitEnv();
-  return { url: lk.url, apiKey: lk.apiKey, apiSecret: lk.apiSecret };
-}
-
-async function createRoom(prefix = 'e2e'): Promise<string> {
-  const name = uniqueRoom(prefix);
-  await roomService().createRoom({ name, emptyTimeout: 30 });
-  cleanups.push(() =>
-    roomService()
-      .deleteRoom(name)
-      .catch(() => undefined),
-  );
-  return name;
-}
-
-interface TestAgent {
-  room: Room;
-  heard: Int16Array[];
-  stopSpeaking(): void;
-}
-
-/** A kind-AGENT participant that says `freq` Hz and records what the phone says. */
-async function startAgent(roomName: string, freq = 1000, identity = 'agent'): Promise<TestAgent> {
-  const room = new Room();
-  const heard: Int16Array[] = [];
-  room.on(RoomEvent.TrackSubscribed, (track, _pub, p) => {
-    if (track.kind !== TrackKind.KIND_AUDIO || !isBridgeParticipant(p)) return;
-    void (async () => {
-      const stream = new AudioStream(track, { sampleRate: 8000, numChannels: 1, frameSizeMs: 20 });
-      for await (const f of stream) {
-        if (heard.length < 1500) heard.push(f.data.slice());
-      }
-    })().catch(() => undefined);
-  });
-  await room.connect(livekitEnv().url, await mintToken({ identity, room: roomName, kind: 'agent' }), {
-    autoSubscribe: true,
-    dynacast: false,
-  });
-  const tone = await publishTone(room, freq, 'agent-voice');
-  const agent: TestAgent = { room, heard, stopSpeaking: () => void tone.stop() };
-  cleanups.push(async () => {
-    await tone.stop();
-    await room.disconnect();
-  });
-  return agent;
-}
-
-function concat(frames: Int16Array[]): Int16Array {
-  const out = new Int16Array(frames.reduce((n, f) => n + f.length, 0));
-  let o = 0;
-  for (const f of frames) {
-    out.set(f, o);
-    o += f.length;
-  }
-  return out;
-}
-
-function loudPart(frames: Int16Array[]): Int16Array {
-  return concat(frames.filter((f) => f.some((v) => Math.abs(v) > 500)));
-}
-
-function bridge(roomName: string, port: number, extra: Partial<RunBridgeOptions> = {}): BridgeCall {
-  const call = runBridge({
-    roomName,
-    phoneNumber: '+919876543210',
-    agentType: 'test',
-    livekit: livekitOpts(),
-    exotel: exotelFor(port),
-    env: {},
-    statsLogIntervalMs: 500,
-    ...extra,
-  });
-  cleanups.push(() => call.hangup());
-  return call;
-}
-
-async function phoneParticipantGone(roomName: string): Promise<boolean> {
-  const ps = await roomService()
-    .listParticipants(roomName)
-    .catch(() => []);
-  return !ps.some((p) => p.identity.startsWith('sip-phone-'));
-}
-
 beforeEach(async () => {
-  sim = await startSim();
+  sim = await startSim(cleanups);
 });
 
 afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
+  await runCleanups(cleanups);
 });
 
 afterAll(async () => {
@@ -164,10 +55,10 @@ describe('runBridge end to end', () => {
     '%s: the agent hears the phone (440 Hz) and the phone hears the agent (1 kHz); agent sees kind SIP with attributes',
     async (codec) => {
       await sim.close();
-      sim = await startSim({ codecs: [codec] });
-      const roomName = await createRoom();
-      const agent = await startAgent(roomName, 1000);
-      const call = bridge(roomName, sim.address.port);
+      sim = await startSim(cleanups, { codecs: [codec] });
+      const roomName = await createRoom(cleanups);
+      const agent = await startAgent(cleanups, roomName, 1000);
+      const call = bridge(cleanups, roomName, sim.address.port);
       const answered = await call.answered;
       expect(answered.codec).toBe(codec);
       const phone = await eventually('phone participant', () =>
@@ -237,7 +128,7 @@ describe('runBridge end to end', () => {
   });
 
   it('never creates a room: a room that does not exist is a RoomNotFoundError and nothing is dialled', async () => {
-    const call = bridge('no-such-room-' + Date.now(), sim.address.port);
+    const call = bridge(cleanups, 'no-such-room-' + Date.now(), sim.address.port);
     await expect(call.answered).rejects.toBeInstanceOf(RoomNotFoundError);
     const ended = await call.ended;
     expect(ended.reason).toBe('livekit-disconnected');
@@ -246,14 +137,14 @@ describe('runBridge end to end', () => {
   });
 
   it('an agent track published before the bridge joined still reaches the phone (BUG-2)', async () => {
-    const roomName = await createRoom();
-    const agent = await startAgent(roomName, 1000);
+    const roomName = await createRoom(cleanups);
+    const agent = await startAgent(cleanups, roomName, 1000);
     await eventually('agent track live', async () =>
       (await roomService().listParticipants(roomName)).some(
         (p) => p.identity === 'agent' && p.tracks.length > 0,
       ),
     );
-    const call = bridge(roomName, sim.address.port);
+    const call = bridge(cleanups, roomName, sim.address.port);
     await call.answered;
     const simCall = sim.calls[0]!;
     await eventually('phone heard the agent', () => simCall.heard().length >= 16000, 10_000);
@@ -264,9 +155,9 @@ describe('runBridge end to end', () => {
   it('waitForAudioReady resolves only after the first RTP packet (SIPp answers without media)', async () => {
     const sipp = await startSipp({ scenario: 'uas-answer.xml', transport: 'tcp' });
     cleanups.push(() => sipp.stop());
-    const roomName = await createRoom();
-    const agent = await startAgent(roomName, 1000);
-    const call = bridge(roomName, sipp.port);
+    const roomName = await createRoom(cleanups);
+    const agent = await startAgent(cleanups, roomName, 1000);
+    const call = bridge(cleanups, roomName, sipp.port);
     await call.answered;
     const phone = await eventually('phone participant', () =>
       [...agent.room.remoteParticipants.values()].find(isBridgeParticipant),
@@ -301,11 +192,11 @@ describe('runBridge end to end', () => {
   });
 
   it('DTMF both ways: phone digits reach the room, agent digits go out as RFC 4733', async () => {
-    const roomName = await createRoom();
-    const agent = await startAgent(roomName, 1000);
+    const roomName = await createRoom(cleanups);
+    const agent = await startAgent(cleanups, roomName, 1000);
     const roomDigits: string[] = [];
     agent.room.on(RoomEvent.DtmfReceived, (_c, digit) => roomDigits.push(digit));
-    const call = bridge(roomName, sim.address.port);
+    const call = bridge(cleanups, roomName, sim.address.port);
     await call.answered;
     const simCall = sim.calls[0]!;
     await simCall.answered;
@@ -319,9 +210,9 @@ describe('runBridge end to end', () => {
 
   describe('every hangup path ends with a BYE (or CANCEL) and the participant gone', () => {
     async function answeredCall(extra: Partial<RunBridgeOptions> = {}) {
-      const roomName = await createRoom();
-      const agent = await startAgent(roomName, 1000);
-      const call = bridge(roomName, sim.address.port, extra);
+      const roomName = await createRoom(cleanups);
+      const agent = await startAgent(cleanups, roomName, 1000);
+      const call = bridge(cleanups, roomName, sim.address.port, extra);
       await call.answered;
       await eventually('active', () => call.status === 'active', 10_000);
       return { roomName, agent, call };
@@ -335,7 +226,7 @@ describe('runBridge end to end', () => {
 
     it('the phone hangs up (BYE from the far end)', async () => {
       await sim.close();
-      sim = await startSim({ hangupAfterMs: 800 });
+      sim = await startSim(cleanups, { hangupAfterMs: 800 });
       const { roomName, call } = await answeredCall();
       const ended = await call.ended;
       expect(ended.reason).toBe('phone-hangup');
@@ -390,7 +281,7 @@ describe('runBridge end to end', () => {
 
     it('RTP stops arriving (media timeout)', async () => {
       await sim.close();
-      sim = await startSim({ dropRtpAfterMs: 500 });
+      sim = await startSim(cleanups, { dropRtpAfterMs: 500 });
       const { roomName, call } = await answeredCall({ timeouts: { mediaMs: 700 } });
       const ended = await call.ended;
       expect(ended.reason).toBe('media-timeout');
@@ -399,9 +290,9 @@ describe('runBridge end to end', () => {
 
     it('the call is rejected (486): no BYE, participant gone, CallRejectedError', async () => {
       await sim.close();
-      sim = await startSim({ reject: { status: 486, reason: 'Busy Here' } });
-      const roomName = await createRoom();
-      const call = bridge(roomName, sim.address.port);
+      sim = await startSim(cleanups, { reject: { status: 486, reason: 'Busy Here' } });
+      const roomName = await createRoom(cleanups);
+      const call = bridge(cleanups, roomName, sim.address.port);
       await expect(call.answered).rejects.toMatchObject({ code: 'CALL_REJECTED', status: 486 });
       const ended = await call.ended;
       expect(ended).toMatchObject({ reason: 'rejected', sipStatus: 486 });
@@ -411,9 +302,9 @@ describe('runBridge end to end', () => {
 
     it('nobody answers: CANCEL at the ringing timeout', async () => {
       await sim.close();
-      sim = await startSim({ noAnswer: true });
-      const roomName = await createRoom();
-      const call = bridge(roomName, sim.address.port, { timeouts: { ringingMs: 800 } });
+      sim = await startSim(cleanups, { noAnswer: true });
+      const roomName = await createRoom(cleanups);
+      const call = bridge(cleanups, roomName, sim.address.port, { timeouts: { ringingMs: 800 } });
       const ended = await call.ended;
       expect(ended.reason).toBe('no-answer');
       expect(sim.requests.filter((r) => r.method === 'CANCEL')).toHaveLength(1);
@@ -422,10 +313,10 @@ describe('runBridge end to end', () => {
   });
 
   it('the 13 log points appear in order, through a per-call child logger', async () => {
-    const roomName = await createRoom();
-    await startAgent(roomName, 1000);
+    const roomName = await createRoom(cleanups);
+    await startAgent(cleanups, roomName, 1000);
     const logger = createMemoryLogger();
-    const call = bridge(roomName, sim.address.port, { logger, statsLogIntervalMs: 300 });
+    const call = bridge(cleanups, roomName, sim.address.port, { logger, statsLogIntervalMs: 300 });
     await call.answered;
     await eventually(
       'agent audio forwarded',
@@ -473,15 +364,15 @@ describe('runBridge end to end', () => {
   });
 
   it('20 calls in a row: active resources return to baseline and RSS does not grow with calls', async () => {
-    const roomName = await createRoom('seq');
-    await startAgent(roomName, 1000);
+    const roomName = await createRoom(cleanups, 'seq');
+    await startAgent(cleanups, roomName, 1000);
     const count = (): Record<string, number> => {
       const out: Record<string, number> = {};
       for (const r of process.getActiveResourcesInfo()) out[r] = (out[r] ?? 0) + 1;
       return out;
     };
     const one = async () => {
-      const call = bridge(roomName, sim.address.port);
+      const call = bridge(cleanups, roomName, sim.address.port);
       await call.answered;
       await eventually('active', () => call.status === 'active', 10_000);
       await new Promise((r) => setTimeout(r, 100));
