@@ -113,6 +113,7 @@ export class PhoneParticipant extends EventEmitter<PhoneParticipantEvents> {
     this.room = new Room();
     this.mixer = new FrameMixer(FRAME_SAMPLES, (samples) => this.emit('agentAudio', samples));
     // Handlers first: before connect() there is nothing to miss.
+    this.room.on(RoomEvent.TrackPublished, this.onTrackPublished);
     this.room.on(RoomEvent.TrackSubscribed, this.onTrackSubscribed);
     this.room.on(RoomEvent.TrackUnsubscribed, this.onTrackUnsubscribed);
     this.room.on(RoomEvent.ParticipantDisconnected, this.onParticipantDisconnected);
@@ -125,6 +126,7 @@ export class PhoneParticipant extends EventEmitter<PhoneParticipantEvents> {
   /** Number of room event handlers attached (for tests: all of them exist before connect). */
   handlerCount(): number {
     return [
+      RoomEvent.TrackPublished,
       RoomEvent.TrackSubscribed,
       RoomEvent.TrackUnsubscribed,
       RoomEvent.ParticipantDisconnected,
@@ -158,8 +160,10 @@ export class PhoneParticipant extends EventEmitter<PhoneParticipantEvents> {
     this.state = 'connecting';
     const timeoutMs = this.opts.connectTimeoutMs ?? 10_000;
     // Native options absent from the TS type: a bounded connect and no silent retries.
+    // Only agents' audio is subscribed (onTrackPublished, subscribeAgents): in a room with
+    // many phones, receiving every other phone's track would cost CPU and memory per call.
     const options = {
-      autoSubscribe: true,
+      autoSubscribe: false,
       dynacast: false,
       connectTimeoutMs: BigInt(timeoutMs),
       joinRetries: 0,
@@ -203,6 +207,10 @@ export class PhoneParticipant extends EventEmitter<PhoneParticipantEvents> {
       throw new ClosedError('PhoneParticipant');
     }
     this.state = 'connected';
+    // Tracks published before we joined arrive with the room state, not as events.
+    for (const p of this.room.remoteParticipants.values()) {
+      for (const pub of p.trackPublications.values()) this.onTrackPublished(pub, p);
+    }
     const lp = this.room.localParticipant;
     if (lp) {
       lp.registerRpcMethod(RPC_END_CALL, this.onEndCallRpc);
@@ -291,6 +299,7 @@ export class PhoneParticipant extends EventEmitter<PhoneParticipantEvents> {
     await this.source?.close().catch(() => undefined);
     this.source = undefined;
     await this.room.disconnect().catch(() => undefined);
+    this.room.off(RoomEvent.TrackPublished, this.onTrackPublished);
     this.room.off(RoomEvent.TrackSubscribed, this.onTrackSubscribed);
     this.room.off(RoomEvent.TrackUnsubscribed, this.onTrackUnsubscribed);
     this.room.off(RoomEvent.ParticipantDisconnected, this.onParticipantDisconnected);
@@ -299,6 +308,23 @@ export class PhoneParticipant extends EventEmitter<PhoneParticipantEvents> {
     this.room.off(RoomEvent.Reconnecting, this.onReconnecting);
     this.room.off(RoomEvent.Reconnected, this.onReconnected);
   }
+
+  private readonly onTrackPublished = (
+    publication: RemoteTrackPublication,
+    participant: RemoteParticipant,
+  ): void => {
+    if (this.state === 'closed' || publication.kind !== TrackKind.KIND_AUDIO || !this.isAgent(participant))
+      return;
+    if (publication.subscribed) return;
+    try {
+      publication.setSubscribed(true);
+    } catch (err) {
+      this.log.warn(
+        { err: String(err), identity: participant.identity },
+        '[BRIDGE] cannot subscribe to agent audio',
+      );
+    }
+  };
 
   private readonly onTrackSubscribed = (
     track: RemoteTrack,

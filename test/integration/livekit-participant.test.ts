@@ -61,6 +61,45 @@ function dominant(samples: Int16Array, freqs: number[]): number {
 }
 
 describe('PhoneParticipant with a real livekit-server', () => {
+  it('subscribes only to agents: another phone or a standard participant in the room is not received', async () => {
+    const roomName = uniqueRoom('subs');
+    const agent = await agentJoin(roomName);
+    await publishTone(agent, 1000);
+    const other = new Room();
+    await other.connect(
+      livekitEnv().url,
+      await mintToken({ identity: 'other-phone', room: roomName, kind: 'sip' }),
+      { autoSubscribe: false, dynacast: false },
+    );
+    cleanups.push(() => other.disconnect());
+    await publishTone(other, 700);
+    const phone = new PhoneParticipant({ url: livekitEnv().url, token: await phoneToken(roomName) });
+    cleanups.push(() => phone.close());
+    await phone.connect();
+    const late = new Room(); // a standard participant that publishes after we joined
+    await late.connect(livekitEnv().url, await mintToken({ identity: 'late', room: roomName }), {
+      autoSubscribe: false,
+      dynacast: false,
+    });
+    cleanups.push(() => late.disconnect());
+    await publishTone(late, 300);
+    await eventually('agent track subscribed', () => phone.stats().agentTracks === 1, 10_000);
+    await eventually(
+      'every publication seen',
+      () =>
+        [...phone.room.remoteParticipants.values()].reduce((n, p) => n + p.trackPublications.size, 0) === 3,
+      10_000,
+    );
+    await new Promise((r) => setTimeout(r, 500));
+    const subscribed = Object.fromEntries(
+      [...phone.room.remoteParticipants.values()].map((p) => [
+        p.identity,
+        [...p.trackPublications.values()].map((pub) => pub.subscribed),
+      ]),
+    );
+    expect(subscribed).toEqual({ 'agent-1': [true], 'other-phone': [false], late: [false] });
+  });
+
   it('has every room handler attached before connect, and hears an agent track published before it joined', async () => {
     const roomName = uniqueRoom('phone');
     const agent = await agentJoin(roomName);
@@ -68,7 +107,7 @@ describe('PhoneParticipant with a real livekit-server', () => {
 
     const phone = new PhoneParticipant({ url: livekitEnv().url, token: await phoneToken(roomName) });
     cleanups.push(() => phone.close());
-    expect(phone.handlerCount()).toBe(7);
+    expect(phone.handlerCount()).toBe(8);
     const heard: Int16Array[] = [];
     phone.on('agentAudio', (s) => {
       if (heard.length > 0 || s.some((v) => Math.abs(v) > 500)) heard.push(s.slice());

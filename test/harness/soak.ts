@@ -1,0 +1,301 @@
+/**
+ * The soak run shared by `npm run soak` (1 000 sequential + 100 concurrent calls) and its
+ * CI-sized version in the integration suite (50 + 10): real calls through a real
+ * livekit-server and the Exotel simulator, each with an agent in the room speaking a tone,
+ * each answered, carried until audio flows both ways, and hung up. File descriptors,
+ * Node's active handles, RSS and heap are read after a warm-up call and again at the end.
+ */
+import { readdirSync } from 'node:fs';
+import { Room } from '@livekit/rtc-node';
+import { AccessToken, RoomServiceClient } from 'livekit-server-sdk';
+import { runBridge, type BridgeCall, type BridgeEnded } from '../../src/index.js';
+import { sharedSipClientCount } from '../../src/sip-client-pool.js';
+import { ExotelSimulator } from '../../src/testing/index.js';
+import { publishTone } from './tone.js';
+
+export interface SoakServer {
+  url: string;
+  httpUrl: string;
+  apiKey: string;
+  apiSecret: string;
+}
+
+export interface SoakOptions {
+  server: SoakServer;
+  sequential: number;
+  concurrent: number;
+  /** How long each call stays up once media flows both ways (default 100 ms sequential, 2 s concurrent). */
+  holdMs?: { sequential?: number; concurrent?: number };
+  /** Called after every finished call (progress output). */
+  onProgress?: (phase: 'sequential' | 'concurrent', done: number, total: number) => void;
+}
+
+export interface ProcessFigures {
+  fds: number;
+  /** Node active handles by kind, e.g. `{ TCPSocketWrap: 2, UDPWrap: 1, Timeout: 3 }`. */
+  handles: Record<string, number>;
+  rssMiB: number;
+  heapUsedMiB: number;
+}
+
+export interface SoakReport {
+  date: string;
+  sequential: { calls: number; failures: string[]; seconds: number; setupMsP50: number; setupMsMax: number };
+  concurrent: {
+    calls: number;
+    failures: string[];
+    seconds: number;
+    peakRssMiB: number;
+    /** Time per call besides the hold (setup, media both ways, teardown), p50 and max. */
+    setupMsP50: number;
+    setupMsMax: number;
+  };
+  /** Calls of the warm-up that failed (reported, not judged). */
+  warmUpFailures: string[];
+  start: ProcessFigures;
+  end: ProcessFigures;
+  /** end − start for the figures the acceptance check looks at. */
+  growth: { fds: number; sockets: number; rssMiB: number; heapUsedMiB: number };
+  sharedSipClientsLeft: number;
+}
+
+const SOCKET_HANDLES = ['TCPSocketWrap', 'TCPServerWrap', 'UDPWrap', 'TCPWRAP', 'UDPWRAP'];
+
+export function processFigures(): ProcessFigures {
+  const handles: Record<string, number> = {};
+  for (const r of process.getActiveResourcesInfo()) handles[r] = (handles[r] ?? 0) + 1;
+  const mem = process.memoryUsage();
+  let fds = -1;
+  try {
+    fds = readdirSync('/proc/self/fd').length;
+  } catch {
+    // not Linux: leave -1
+  }
+  return {
+    fds,
+    handles,
+    rssMiB: Math.round((mem.rss / 2 ** 20) * 10) / 10,
+    heapUsedMiB: Math.round((mem.heapUsed / 2 ** 20) * 10) / 10,
+  };
+}
+
+function sockets(f: ProcessFigures): number {
+  return SOCKET_HANDLES.reduce((n, k) => n + (f.handles[k] ?? 0), 0);
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function settle(): Promise<void> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  for (let i = 0; i < 3; i++) {
+    gc?.();
+    await sleep(300);
+  }
+}
+
+async function waitFor(pred: () => boolean, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms;
+  while (!pred()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+const pct = (xs: number[], p: number): number => {
+  if (xs.length === 0) return 0;
+  const s = [...xs].sort((a, b) => a - b);
+  return Math.round(s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!);
+};
+
+/** Runs the soak; never throws for a failed call (it is listed in `failures`). */
+export async function runSoak(o: SoakOptions): Promise<SoakReport> {
+  const rooms = new RoomServiceClient(o.server.httpUrl, o.server.apiKey, o.server.apiSecret);
+  const sim = new ExotelSimulator({
+    host: '127.0.0.1',
+    behaviour: { ringAfterMs: 5, answerAfterMs: 30, play: { toneHz: 440, amplitude: 8000 } },
+  });
+  await sim.start();
+  const agents: { room: Room; stop: () => Promise<void> }[] = [];
+  const startAgent = async (roomName: string): Promise<void> => {
+    const at = new AccessToken(o.server.apiKey, o.server.apiSecret, { identity: 'soak-agent' });
+    at.kind = 'agent';
+    at.addGrant({ roomJoin: true, room: roomName, canPublish: true, canSubscribe: true });
+    const room = new Room();
+    await room.connect(o.server.url, await at.toJwt(), { autoSubscribe: false, dynacast: false });
+    const tone = await publishTone(room, 1000, 'agent-voice');
+    agents.push({ room, stop: () => tone.stop() });
+  };
+  const exotel = {
+    sipHost: '127.0.0.1',
+    sipPort: sim.address.port,
+    customerIp: '127.0.0.1',
+    customerSipPort: 0,
+    callerId: '08044319240',
+    fromDomain: 'soak.sip.exotel.com',
+  };
+  const oneCall = async (roomName: string, phoneNumber: string, holdMs: number): Promise<BridgeEnded> => {
+    const call: BridgeCall = runBridge({
+      roomName,
+      phoneNumber,
+      livekit: { url: o.server.url, apiKey: o.server.apiKey, apiSecret: o.server.apiSecret },
+      exotel,
+      env: {},
+      timeouts: { connectMs: 20_000, ringingMs: 20_000 },
+    });
+    try {
+      await call.answered;
+      await waitFor(() => call.status === 'active', 20_000, 'active');
+      // Audio both ways: the phone's RTP reached the room, the agent's tone went out as RTP.
+      await waitFor(
+        () =>
+          (call.stats().livekit?.framesCaptured ?? 0) > 3 &&
+          (call.stats().rtp?.outbound?.audioPackets ?? 0) > 3,
+        20_000,
+        'media both ways',
+      ).catch((err: Error) => {
+        const st = call.stats();
+        throw new Error(
+          `${err.message} (framesCaptured ${st.livekit?.framesCaptured ?? 0}, agentTracks ${st.livekit?.agentTracks ?? 0}, RTP in ${st.rtp?.packetsReceived ?? 0}, agent audio out ${st.rtp?.outbound?.audioPackets ?? 0})`,
+        );
+      });
+      await sleep(holdMs);
+    } finally {
+      await call.hangup();
+    }
+    return call.ended;
+  };
+
+  try {
+    // Rooms close once only agents are left in them for a while (LiveKit's departure
+    // timeout), so each phase gets fresh rooms, agents first.
+    const usedRooms: string[] = [];
+    const newRoom = async (prefix: string): Promise<string> => {
+      const name = `soak-${prefix}-${Date.now()}-${usedRooms.length}`;
+      await rooms.createRoom({ name, emptyTimeout: 60, departureTimeout: 60 });
+      await startAgent(name);
+      usedRooms.push(name);
+      return name;
+    };
+    const stopAgents = async (): Promise<void> => {
+      for (const a of agents.splice(0)) {
+        await a.stop();
+        await a.room.disconnect();
+      }
+      for (const name of usedRooms.splice(0)) await rooms.deleteRoom(name).catch(() => undefined);
+    };
+    // Concurrent calls: rooms of up to 10 calls, one agent each; distinct numbers per call.
+    const perRoom = 10;
+    const burst = async (holdMs: number, failures: string[], onDone?: () => void): Promise<number[]> => {
+      const roomNames: string[] = [];
+      for (let r = 0; r * perRoom < o.concurrent; r++) roomNames.push(await newRoom(`con${r}`));
+      const took: number[] = [];
+      await Promise.all(
+        Array.from({ length: o.concurrent }, async (_, i) => {
+          const c0 = performance.now();
+          try {
+            const number = `+9198765${String(10000 + i).padStart(5, '0')}`;
+            const ended = await oneCall(roomNames[Math.floor(i / perRoom)]!, number, holdMs);
+            if (ended.reason !== 'host-hangup') failures.push(`call ${i}: ended ${ended.reason}`);
+          } catch (err) {
+            failures.push(`call ${i}: ${(err as Error).message}`);
+          }
+          took.push(performance.now() - c0 - holdMs);
+          onDone?.();
+        }),
+      );
+      await stopAgents();
+      return took;
+    };
+    // Warm-up: one call loads the native runtime; one concurrent burst of the same size
+    // puts the allocators' high-water mark into the baseline, so the end figures show what
+    // the calls left behind rather than memory malloc keeps for reuse after a peak.
+    const warmFailures: string[] = [];
+    const warmRoom = await newRoom('warm');
+    await oneCall(warmRoom, '+919876500000', 100).catch((err: Error) => warmFailures.push(err.message));
+    await stopAgents();
+    if (o.concurrent > 0) await burst(200, warmFailures);
+    await settle();
+    const start = processFigures();
+
+    const seqRoom = await newRoom('seq');
+    const seqFailures: string[] = [];
+    const setup: number[] = [];
+    const t0 = Date.now();
+    for (let i = 0; i < o.sequential; i++) {
+      const c0 = performance.now();
+      try {
+        const ended = await oneCall(seqRoom, '+919876500001', o.holdMs?.sequential ?? 100);
+        if (ended.reason !== 'host-hangup') seqFailures.push(`call ${i}: ended ${ended.reason}`);
+      } catch (err) {
+        seqFailures.push(`call ${i}: ${(err as Error).message}`);
+      }
+      setup.push(performance.now() - c0);
+      o.onProgress?.('sequential', i + 1, o.sequential);
+    }
+    const seqSeconds = (Date.now() - t0) / 1000;
+    await stopAgents();
+
+    const conFailures: string[] = [];
+    let peakRss = 0;
+    const rssTimer = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 250);
+    const t1 = Date.now();
+    let done = 0;
+    const conSetup = await burst(o.holdMs?.concurrent ?? 2000, conFailures, () =>
+      o.onProgress?.('concurrent', ++done, o.concurrent),
+    );
+    clearInterval(rssTimer);
+    const conSeconds = (Date.now() - t1) / 1000;
+
+    await settle();
+    const end = processFigures();
+    return {
+      date: new Date().toISOString(),
+      sequential: {
+        calls: o.sequential,
+        failures: seqFailures,
+        seconds: Math.round(seqSeconds * 10) / 10,
+        setupMsP50: pct(setup, 50),
+        setupMsMax: pct(setup, 100),
+      },
+      concurrent: {
+        calls: o.concurrent,
+        failures: conFailures,
+        seconds: Math.round(conSeconds * 10) / 10,
+        peakRssMiB: Math.round((peakRss / 2 ** 20) * 10) / 10,
+        setupMsP50: pct(conSetup, 50),
+        setupMsMax: pct(conSetup, 100),
+      },
+      warmUpFailures: warmFailures,
+      start,
+      end,
+      growth: {
+        fds: end.fds - start.fds,
+        sockets: sockets(end) - sockets(start),
+        rssMiB: Math.round((end.rssMiB - start.rssMiB) * 10) / 10,
+        heapUsedMiB: Math.round((end.heapUsedMiB - start.heapUsedMiB) * 10) / 10,
+      },
+      sharedSipClientsLeft: sharedSipClientCount(),
+    };
+  } finally {
+    for (const a of agents.splice(0)) {
+      await a.stop().catch(() => undefined);
+      await a.room.disconnect().catch(() => undefined);
+    }
+    await sim.close();
+  }
+}
+
+/** The acceptance check: what is wrong with a report (empty when it passes). */
+export function soakProblems(r: SoakReport, margins = { fds: 8, rssMiB: 64, heapUsedMiB: 16 }): string[] {
+  const out: string[] = [];
+  if (r.warmUpFailures.length > 0) out.push(`${r.warmUpFailures.length} warm-up call(s) failed`);
+  if (r.sequential.failures.length > 0) out.push(`${r.sequential.failures.length} sequential call(s) failed`);
+  if (r.concurrent.failures.length > 0) out.push(`${r.concurrent.failures.length} concurrent call(s) failed`);
+  if (r.growth.fds > margins.fds) out.push(`file descriptors grew by ${r.growth.fds} (> ${margins.fds})`);
+  if (r.growth.sockets > 0) out.push(`socket handles grew by ${r.growth.sockets}`);
+  if (r.growth.rssMiB > margins.rssMiB) out.push(`RSS grew by ${r.growth.rssMiB} MiB (> ${margins.rssMiB})`);
+  if (r.growth.heapUsedMiB > margins.heapUsedMiB)
+    out.push(`heap grew by ${r.growth.heapUsedMiB} MiB (> ${margins.heapUsedMiB})`);
+  if (r.sharedSipClientsLeft !== 0) out.push(`${r.sharedSipClientsLeft} shared SIP client(s) left open`);
+  return out;
+}
