@@ -22,7 +22,7 @@ const arg = (name: string, dflt: number): number => {
 const sequential = arg('sequential', 1000);
 const concurrent = arg('concurrent', 100);
 const server = await startLiveKitServer({ quiet: true });
-let code = 1;
+let code: number;
 try {
   console.log(`soak: ${sequential} sequential + ${concurrent} concurrent calls against ${server.url}`);
   let last = 0;

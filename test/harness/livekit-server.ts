@@ -33,7 +33,7 @@ export const DEV_API_KEY = 'devkey';
 export const DEV_API_SECRET = 'secret';
 
 export async function startLiveKitServer(
-  opts: { quiet?: boolean; ports?: LiveKitServerPorts } = {},
+  opts: { quiet?: boolean; ports?: LiveKitServerPorts; keys?: { apiKey: string; apiSecret: string } } = {},
 ): Promise<LiveKitServerHandle> {
   const bin = (ensureLivekitServer as (o: { quiet: boolean }) => string)({ quiet: opts.quiet ?? true });
   const port = opts.ports?.port ?? (await freePort());
@@ -56,6 +56,7 @@ export async function startLiveKitServer(
       '--rtc.tcp_port',
       String(tcpPort),
       '--rtc.enable_loopback_candidate',
+      ...(opts.keys !== undefined ? ['--keys', `${opts.keys.apiKey}: ${opts.keys.apiSecret}`] : []),
     ],
     { cwd: dir },
   );
@@ -81,8 +82,8 @@ export async function startLiveKitServer(
   return {
     url: `ws://127.0.0.1:${port}`,
     httpUrl,
-    apiKey: DEV_API_KEY,
-    apiSecret: DEV_API_SECRET,
+    apiKey: opts.keys?.apiKey ?? DEV_API_KEY,
+    apiSecret: opts.keys?.apiSecret ?? DEV_API_SECRET,
     process: proc,
     ports: { port, tcpPort, udpPort },
     async stop() {

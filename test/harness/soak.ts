@@ -46,7 +46,7 @@ export interface SoakReport {
     failures: string[];
     seconds: number;
     peakRssMiB: number;
-    /** Time per call besides the hold (setup, media both ways, teardown), p50 and max. */
+    /** Time per call from its start to its end (setup, waiting for the others, hold, teardown). */
     setupMsP50: number;
     setupMsMax: number;
   };
@@ -133,24 +133,30 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     callerId: '08044319240',
     fromDomain: 'soak.sip.exotel.com',
   };
-  const oneCall = async (roomName: string, phoneNumber: string, holdMs: number): Promise<BridgeEnded> => {
+  const oneCall = async (
+    roomName: string,
+    phoneNumber: string,
+    holdMs: number,
+    allUp?: (ok: boolean) => Promise<void>,
+  ): Promise<BridgeEnded> => {
     const call: BridgeCall = runBridge({
       roomName,
       phoneNumber,
       livekit: { url: o.server.url, apiKey: o.server.apiKey, apiSecret: o.server.apiSecret },
       exotel,
       env: {},
-      timeouts: { connectMs: 20_000, ringingMs: 20_000 },
+      timeouts: { connectMs: 30_000, ringingMs: 30_000 },
     });
+    let reported = false;
     try {
       await call.answered;
-      await waitFor(() => call.status === 'active', 20_000, 'active');
+      await waitFor(() => call.status === 'active', 30_000, 'active');
       // Audio both ways: the phone's RTP reached the room, the agent's tone went out as RTP.
       await waitFor(
         () =>
           (call.stats().livekit?.framesCaptured ?? 0) > 3 &&
           (call.stats().rtp?.outbound?.audioPackets ?? 0) > 3,
-        20_000,
+        30_000,
         'media both ways',
       ).catch((err: Error) => {
         const st = call.stats();
@@ -158,8 +164,11 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
           `${err.message} (framesCaptured ${st.livekit?.framesCaptured ?? 0}, agentTracks ${st.livekit?.agentTracks ?? 0}, RTP in ${st.rtp?.packetsReceived ?? 0}, agent audio out ${st.rtp?.outbound?.audioPackets ?? 0})`,
         );
       });
+      reported = true;
+      await allUp?.(true); // concurrent calls: wait until every call is up, then hold
       await sleep(holdMs);
     } finally {
+      if (!reported) void allUp?.(false);
       await call.hangup();
     }
     return call.ended;
@@ -189,17 +198,28 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       const roomNames: string[] = [];
       for (let r = 0; r * perRoom < o.concurrent; r++) roomNames.push(await newRoom(`con${r}`));
       const took: number[] = [];
+      // A barrier: every call holds until all of them carry media (or failed), so the
+      // `concurrent` calls really overlap; starts are staggered 50 ms apart so 100 LiveKit
+      // joins do not land in the same instant.
+      let arrived = 0;
+      let release!: () => void;
+      const everyoneUp = new Promise<void>((r) => (release = r));
+      const allUp = (): Promise<void> => {
+        if (++arrived === o.concurrent) release();
+        return everyoneUp;
+      };
       await Promise.all(
         Array.from({ length: o.concurrent }, async (_, i) => {
+          await sleep(i * 50);
           const c0 = performance.now();
           try {
             const number = `+9198765${String(10000 + i).padStart(5, '0')}`;
-            const ended = await oneCall(roomNames[Math.floor(i / perRoom)]!, number, holdMs);
+            const ended = await oneCall(roomNames[Math.floor(i / perRoom)]!, number, holdMs, allUp);
             if (ended.reason !== 'host-hangup') failures.push(`call ${i}: ended ${ended.reason}`);
           } catch (err) {
             failures.push(`call ${i}: ${(err as Error).message}`);
           }
-          took.push(performance.now() - c0 - holdMs);
+          took.push(performance.now() - c0);
           onDone?.();
         }),
       );
