@@ -59,3 +59,30 @@ export function createMemoryLogger(
     child: (more) => createMemoryLogger(records, { ...bindings, ...more }),
   };
 }
+
+/**
+ * Rate limit for log lines an attacker can trigger (refused requests, bad datagrams): at
+ * most one line per `key` per `intervalMs`. `take(key)` returns `undefined` when the line
+ * should be skipped, or how many were skipped since the last one logged.
+ */
+export class LogThrottle {
+  private readonly last = new Map<string, { at: number; skipped: number }>();
+
+  constructor(
+    private readonly intervalMs = 1000,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
+
+  take(key: string): number | undefined {
+    const t = this.now();
+    const e = this.last.get(key);
+    if (e !== undefined && t - e.at < this.intervalMs) {
+      e.skipped++;
+      return undefined;
+    }
+    const skipped = e?.skipped ?? 0;
+    if (this.last.size >= 256 && e === undefined) this.last.clear(); // bounded
+    this.last.set(key, { at: t, skipped: 0 });
+    return skipped;
+  }
+}

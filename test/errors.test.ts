@@ -70,3 +70,19 @@ describe('version', () => {
     expect(VERSION).toBe(pkg.version);
   });
 });
+
+describe('LogThrottle', () => {
+  it('lets one line per key per interval through and reports how many it skipped', async () => {
+    const { LogThrottle } = await import('../src/logger.js');
+    let now = 0;
+    const t = new LogThrottle(1000, () => now);
+    expect(t.take('a')).toBe(0);
+    expect(t.take('a')).toBeUndefined();
+    expect(t.take('b')).toBe(0);
+    now = 500;
+    expect(t.take('a')).toBeUndefined();
+    now = 1000;
+    expect(t.take('a')).toBe(2);
+    expect(t.take('a')).toBeUndefined();
+  });
+});

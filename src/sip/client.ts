@@ -24,7 +24,7 @@ import {
   SipTimeoutError,
   SipTransportError,
 } from '../errors.js';
-import { silentLogger, type Logger } from '../logger.js';
+import { LogThrottle, silentLogger, type Logger } from '../logger.js';
 import { VERSION } from '../version.js';
 import { buildDigestAuthorization } from './digest.js';
 import { Dialog, tagOf, type NextHop } from './dialog.js';
@@ -276,6 +276,7 @@ export class ExotelSipClient {
   private readonly layer: TransactionLayer;
   private readonly calls = new Map<string, OutboundCall>();
   private readonly trustedAddresses = new Set<string>();
+  private readonly throttle = new LogThrottle();
   private readonly host: CallHost;
   private starting: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
@@ -528,10 +529,17 @@ export class ExotelSipClient {
    */
   private admit(req: SipRequest, flow: SipFlow): boolean {
     if (this.calls.has(req.headers.get('Call-ID') ?? '') || this.isTrusted(flow)) return true;
-    this.log.warn(
-      { method: req.method, from: `${flow.remoteAddress}:${flow.remotePort}` },
-      '[SIP] request from an unknown address refused',
-    );
+    const skipped = this.throttle.take('refused');
+    if (skipped !== undefined) {
+      this.log.warn(
+        {
+          method: req.method,
+          from: `${flow.remoteAddress}:${flow.remotePort}`,
+          alsoRefusedSinceLastLine: skipped,
+        },
+        '[SIP] request from an unknown address refused',
+      );
+    }
     if (req.method !== 'ACK') {
       let via: Via | undefined;
       try {

@@ -23,7 +23,7 @@ import {
   type TlsOptions,
 } from 'node:tls';
 import { BridgeError, SipTransportError } from '../errors.js';
-import { silentLogger, type Logger } from '../logger.js';
+import { LogThrottle, silentLogger, type Logger } from '../logger.js';
 import type { SipMessage } from './message.js';
 import { parseSipMessage } from './parser.js';
 import { serializeSipMessage } from './serializer.js';
@@ -134,6 +134,7 @@ export class SipTransport {
   private readonly connections = new Map<number, StreamConnection>();
   private readonly byKey = new Map<string, StreamConnection>();
   private inbound = 0;
+  private readonly throttle = new LogThrottle();
   private readonly counters: SipTransportStats = {
     oversizeDatagrams: 0,
     malformedDatagrams: 0,
@@ -245,10 +246,13 @@ export class SipTransport {
     const max = this.opts.maxInboundConnections ?? 64;
     if (this.closed || this.inbound >= max) {
       if (!this.closed) this.counters.connectionsRefused++;
-      this.log.warn(
-        { remote: `${socket.remoteAddress}:${socket.remotePort}` },
-        '[SIP] connection refused (limit)',
-      );
+      const skipped = this.throttle.take('refused');
+      if (skipped !== undefined) {
+        this.log.warn(
+          { remote: `${socket.remoteAddress}:${socket.remotePort}`, alsoRefusedSinceLastLine: skipped },
+          '[SIP] connection refused (limit)',
+        );
+      }
       socket.destroy();
       return;
     }
@@ -356,10 +360,19 @@ export class SipTransport {
         if (cause === 'slow-message') this.counters.connectionsClosedSlow++;
         else if (cause === 'idle') this.counters.connectionsClosedIdle++;
         else this.counters.connectionsClosedBadInput++;
-        this.log.warn(
-          { id, remote: `${c.flow.remoteAddress}:${c.flow.remotePort}`, err: error.message, cause },
-          '[SIP] closing connection',
-        );
+        const skipped = this.throttle.take(`close-${cause}`);
+        if (skipped !== undefined) {
+          this.log.warn(
+            {
+              id,
+              remote: `${c.flow.remoteAddress}:${c.flow.remotePort}`,
+              err: error.message,
+              cause,
+              alsoClosedSinceLastLine: skipped,
+            },
+            '[SIP] closing connection',
+          );
+        }
       },
     };
     const conn = new StreamConnection({
@@ -391,7 +404,13 @@ export class SipTransport {
     if (data.length < 16) return;
     if (data.length > this.maxBytes) {
       this.counters.oversizeDatagrams++;
-      this.log.warn({ from: `${address}:${port}`, bytes: data.length }, '[SIP] oversized datagram dropped');
+      const skipped = this.throttle.take('oversize');
+      if (skipped !== undefined) {
+        this.log.warn(
+          { from: `${address}:${port}`, bytes: data.length, alsoDroppedSinceLastLine: skipped },
+          '[SIP] oversized datagram dropped',
+        );
+      }
       return;
     }
     let msg: SipMessage;
@@ -401,10 +420,13 @@ export class SipTransport {
       });
     } catch (err) {
       this.counters.malformedDatagrams++;
-      this.log.warn(
-        { from: `${address}:${port}`, err: (err as Error).message },
-        '[SIP] bad datagram dropped',
-      );
+      const skipped = this.throttle.take('malformed');
+      if (skipped !== undefined) {
+        this.log.warn(
+          { from: `${address}:${port}`, err: (err as Error).message, alsoDroppedSinceLastLine: skipped },
+          '[SIP] bad datagram dropped',
+        );
+      }
       return;
     }
     const local = this.udp?.address();
