@@ -1,17 +1,30 @@
 /**
  * `npm run soak`: 1 000 sequential and 100 concurrent bridged calls (or --sequential N
- * --concurrent M) through a local livekit-server and the Exotel simulator, every call
- * with audio both ways. Prints start and end figures (file descriptors, socket handles,
- * RSS, heap), writes bench/results/soak.json, and exits 1 if a call failed or anything
- * grew beyond a small margin. Run with --expose-gc for steadier heap figures (the npm
- * script does).
+ * --concurrent M) through a local livekit-server and the Exotel simulator, every call with
+ * audio both ways, then file descriptors, socket handles, RSS and heap compared with where
+ * they were after a warm-up.
+ *
+ * The sequential calls run in this process (after a warm-up that includes one burst of
+ * --per-process calls, so allocator high-water marks are in the baseline). The concurrent
+ * calls run in --concurrent / --per-process (default 10) bridge processes at once, held at
+ * a barrier until every call in every process carries media, so all of them are up
+ * together: one Node process cannot carry 100 `@livekit/rtc-node` rooms (the SDK hands
+ * every native event to every room in the process; at 100 rooms that backlog exhausted
+ * the JS heap here), so a deployment runs several bridge processes, and so does the soak.
+ * The simulator, in this process, counts the calls it has up at the same time.
+ *
+ * Prints start and end figures of every process, writes bench/results/soak.json, exits 1
+ * if a call failed, fewer calls than asked were up at once, or anything grew beyond a
+ * small margin.
  */
+import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { dispose } from '@livekit/rtc-node';
+import { ExotelSimulator } from '../src/testing/index.js';
 import { startLiveKitServer } from '../test/harness/livekit-server.js';
-import { runSoak, soakProblems, type ProcessFigures } from '../test/harness/soak.js';
+import { runSoak, soakProblems, type ProcessFigures, type SoakReport } from '../test/harness/soak.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const arg = (name: string, dflt: number): number => {
@@ -21,52 +34,150 @@ const arg = (name: string, dflt: number): number => {
 
 const sequential = arg('sequential', 1000);
 const concurrent = arg('concurrent', 100);
+const perProcess = Math.min(concurrent, arg('per-process', 10));
+const workers = Math.ceil(concurrent / perProcess);
+
+const fmt = (f: ProcessFigures): string => {
+  const sockets = ['TCPSocketWrap', 'TCPServerWrap', 'UDPWrap']
+    .map((k) => `${k} ${f.handles[k] ?? 0}`)
+    .join(', ');
+  return `fds ${f.fds}, ${sockets}, Timeout ${f.handles.Timeout ?? 0}, RSS ${f.rssMiB} MiB, heap ${f.heapUsedMiB} MiB`;
+};
+
 const server = await startLiveKitServer({ quiet: true });
+const sim = new ExotelSimulator({
+  host: '127.0.0.1',
+  behaviour: { ringAfterMs: 5, answerAfterMs: 30, play: { toneHz: 440, amplitude: 8000 } },
+});
+await sim.start();
+const farEnd = { host: '127.0.0.1', port: sim.address.port };
+// Live calls at the far end, and the most at once (sampled every 100 ms).
+let peakUp = 0;
+const sampler = setInterval(() => {
+  let up = 0;
+  for (const c of sim.calls) if (c.state === 'answered' || c.state === 'confirmed') up++;
+  peakUp = Math.max(peakUp, up);
+  // forget ended calls so the simulator's own records stay small
+  for (let i = sim.calls.length - 1; i >= 0; i--) {
+    if (sim.calls[i]!.state === 'ended') {
+      sim.forget(sim.calls[i]!);
+      sim.calls.splice(i, 1);
+    }
+  }
+  sim.requests.length = 0;
+}, 100);
+
 let code: number;
 try {
-  console.log(`soak: ${sequential} sequential + ${concurrent} concurrent calls against ${server.url}`);
+  console.log(
+    `soak: ${sequential} sequential calls (this process) + ${concurrent} concurrent calls ` +
+      `(${workers} process(es) × ${perProcess}) against ${server.url}`,
+  );
   let last = 0;
-  const report = await runSoak({
+  const main = await runSoak({
     server,
+    farEnd,
     sequential,
-    concurrent,
+    concurrent: perProcess,
     onProgress: (phase, done, total) => {
       const now = Date.now();
-      if (done === total || now - last > 2000) {
+      if (phase === 'sequential' && (done === total || now - last > 5000)) {
         last = now;
-        process.stdout.write(`\r  ${phase} ${done}/${total}   `);
-        if (done === total) process.stdout.write('\n');
+        console.log(`  sequential ${done}/${total}`);
       }
     },
   });
-  const fmt = (f: ProcessFigures): string => {
-    const sockets = ['TCPSocketWrap', 'TCPServerWrap', 'UDPWrap']
-      .map((k) => `${k} ${f.handles[k] ?? 0}`)
-      .join(', ');
-    return `fds ${f.fds}, ${sockets}, Timeout ${f.handles.Timeout ?? 0}, RSS ${f.rssMiB} MiB, heap ${f.heapUsedMiB} MiB`;
-  };
-  console.log(`  start: ${fmt(report.start)}`);
-  console.log(`  end:   ${fmt(report.end)}`);
+  const mainProblems = soakProblems(main);
+  console.log(`  this process start: ${fmt(main.start)}`);
+  console.log(`  this process end:   ${fmt(main.end)}`);
   console.log(
-    `  sequential: ${report.sequential.calls} calls in ${report.sequential.seconds} s ` +
-      `(per call p50 ${report.sequential.setupMsP50} ms, max ${report.sequential.setupMsMax} ms), ` +
-      `${report.sequential.failures.length} failed`,
+    `  sequential: ${main.sequential.calls} calls in ${main.sequential.seconds} s ` +
+      `(per call p50 ${main.sequential.setupMsP50} ms, max ${main.sequential.setupMsMax} ms), ` +
+      `${main.sequential.failures.length} failed`,
   );
+
+  // The concurrent phase: `workers` processes, each with `perProcess` calls, one barrier.
+  peakUp = 0;
+  const t0 = Date.now();
+  const children = Array.from({ length: workers }, (_, w) => {
+    const n = Math.min(perProcess, concurrent - w * perProcess);
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', '--expose-gc', join(root, 'scripts/soak-worker.ts')],
+      {
+        cwd: root,
+        stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+        env: {
+          ...process.env,
+          NODE_ENV: process.env.NODE_ENV ?? 'production',
+          SOAK_WORKER: JSON.stringify({ server, farEnd, concurrent: n, holdMs: 5000 }),
+        },
+      },
+    );
+    return child;
+  });
+  let up = 0;
+  const results = await Promise.all(
+    children.map(
+      (child, w) =>
+        new Promise<{ report?: SoakReport; error?: string }>((resolve) => {
+          let out: { report?: SoakReport; error?: string } = { error: 'exited without a report' };
+          child.on('message', (m: { type: string; report?: SoakReport; message?: string }) => {
+            if (m.type === 'up' && ++up === workers) for (const c of children) c.send({ type: 'go' });
+            if (m.type === 'report') out = { report: m.report! };
+            if (m.type === 'error') out = { error: m.message ?? 'error' };
+          });
+          child.on('exit', (codeOrNull, signal) => {
+            if (out.report === undefined && out.error === 'exited without a report') {
+              out = { error: `worker ${w} exited (${codeOrNull ?? signal})` };
+            }
+            // a worker that failed before its barrier must not hold the others forever
+            if (out.report === undefined && ++up === workers)
+              for (const c of children) c.send({ type: 'go' });
+            resolve(out);
+          });
+        }),
+    ),
+  );
+  const conSeconds = (Date.now() - t0) / 1000;
+  const problems = mainProblems.map((p) => `main: ${p}`);
+  results.forEach((r, w) => {
+    if (r.report === undefined) return void problems.push(`worker ${w}: ${r.error}`);
+    const rep = r.report;
+    console.log(
+      `  worker ${w}: ${rep.concurrent.calls} calls, ${rep.concurrent.failures.length} failed, ` +
+        `peak RSS ${rep.concurrent.peakRssMiB} MiB; start ${fmt(rep.start)}; end ${fmt(rep.end)}`,
+    );
+    for (const f of rep.concurrent.failures.slice(0, 3)) console.log(`    ${f}`);
+    for (const p of soakProblems(rep)) problems.push(`worker ${w}: ${p}`);
+  });
   console.log(
-    `  concurrent: ${report.concurrent.calls} calls in ${report.concurrent.seconds} s, ` +
-      `peak RSS ${report.concurrent.peakRssMiB} MiB, ${report.concurrent.failures.length} failed`,
+    `  concurrent: ${concurrent} calls in ${conSeconds.toFixed(1)} s; at most ${peakUp} up at once at the far end`,
   );
-  for (const f of [...report.sequential.failures, ...report.concurrent.failures].slice(0, 10))
-    console.log(`    ${f}`);
-  const problems = soakProblems(report);
+  if (peakUp < concurrent) problems.push(`only ${peakUp} of ${concurrent} calls were up at the same time`);
   mkdirSync(join(root, 'bench/results'), { recursive: true });
   writeFileSync(
     join(root, 'bench/results/soak.json'),
-    JSON.stringify({ ...report, problems }, null, 2) + '\n',
+    JSON.stringify(
+      {
+        date: new Date().toISOString(),
+        sequential,
+        concurrent,
+        perProcess,
+        peakUp,
+        main,
+        workers: results,
+        problems,
+      },
+      null,
+      2,
+    ) + '\n',
   );
   console.log(problems.length === 0 ? 'soak passed' : `soak FAILED: ${problems.join('; ')}`);
   code = problems.length === 0 ? 0 : 1;
 } finally {
+  clearInterval(sampler);
+  await sim.close();
   await server.stop();
   await dispose();
 }

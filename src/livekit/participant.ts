@@ -30,6 +30,7 @@ import {
 import { AbortedError, ClosedError, LiveKitConnectError, LiveKitError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { FrameMixer } from './frame-mixer.js';
+import { installFfiDisposeGuard } from './ffi-guard.js';
 
 /** Sample rate both directions use inside the bridge. */
 export const BRIDGE_SAMPLE_RATE = 8000;
@@ -110,6 +111,7 @@ export class PhoneParticipant extends EventEmitter<PhoneParticipantEvents> {
     super();
     this.log = opts.logger ?? silentLogger;
     this.isAgent = opts.isAgent ?? isAgentParticipant;
+    installFfiDisposeGuard();
     this.room = new Room();
     this.mixer = new FrameMixer(FRAME_SAMPLES, (samples) => this.emit('agentAudio', samples));
     // Handlers first: before connect() there is nothing to miss.

@@ -28,6 +28,16 @@ export interface SoakOptions {
   holdMs?: { sequential?: number; concurrent?: number };
   /** Called after every finished call (progress output). */
   onProgress?: (phase: 'sequential' | 'concurrent', done: number, total: number) => void;
+  /**
+   * The far end to call (an Exotel simulator another process runs); default: a simulator
+   * started in this process.
+   */
+  farEnd?: { host: string; port: number };
+  /**
+   * In the measured concurrent burst, called once every call of this process carries
+   * media; the calls start their hold when it resolves (a barrier across processes).
+   */
+  onAllUp?: () => Promise<void>;
 }
 
 export interface ProcessFigures {
@@ -110,11 +120,28 @@ const pct = (xs: number[], p: number): number => {
 /** Runs the soak; never throws for a failed call (it is listed in `failures`). */
 export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   const rooms = new RoomServiceClient(o.server.httpUrl, o.server.apiKey, o.server.apiSecret);
-  const sim = new ExotelSimulator({
-    host: '127.0.0.1',
-    behaviour: { ringAfterMs: 5, answerAfterMs: 30, play: { toneHz: 440, amplitude: 8000 } },
-  });
-  await sim.start();
+  const sim =
+    o.farEnd === undefined
+      ? new ExotelSimulator({
+          host: '127.0.0.1',
+          behaviour: { ringAfterMs: 5, answerAfterMs: 30, play: { toneHz: 440, amplitude: 8000 } },
+        })
+      : undefined;
+  await sim?.start();
+  const farEnd = o.farEnd ?? { host: '127.0.0.1', port: sim!.address.port };
+  // The simulator keeps every call and request it saw: forget them as calls end, or the
+  // soak would measure the simulator's records growing rather than the bridge.
+  const prune = (): void => {
+    if (sim === undefined) return;
+    for (let i = sim.calls.length - 1; i >= 0; i--) {
+      const c = sim.calls[i]!;
+      if (c.state === 'ended') {
+        sim.forget(c);
+        sim.calls.splice(i, 1);
+      }
+    }
+    sim.requests.length = 0;
+  };
   const agents: { room: Room; stop: () => Promise<void> }[] = [];
   const startAgent = async (roomName: string): Promise<void> => {
     const at = new AccessToken(o.server.apiKey, o.server.apiSecret, { identity: 'soak-agent' });
@@ -126,8 +153,8 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     agents.push({ room, stop: () => tone.stop() });
   };
   const exotel = {
-    sipHost: '127.0.0.1',
-    sipPort: sim.address.port,
+    sipHost: farEnd.host,
+    sipPort: farEnd.port,
     customerIp: '127.0.0.1',
     customerSipPort: 0,
     callerId: '08044319240',
@@ -194,7 +221,12 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     };
     // Concurrent calls: rooms of up to 10 calls, one agent each; distinct numbers per call.
     const perRoom = 10;
-    const burst = async (holdMs: number, failures: string[], onDone?: () => void): Promise<number[]> => {
+    const burst = async (
+      holdMs: number,
+      failures: string[],
+      onDone?: () => void,
+      onAllUp?: () => Promise<void>,
+    ): Promise<number[]> => {
       const roomNames: string[] = [];
       for (let r = 0; r * perRoom < o.concurrent; r++) roomNames.push(await newRoom(`con${r}`));
       const took: number[] = [];
@@ -205,7 +237,10 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       let release!: () => void;
       const everyoneUp = new Promise<void>((r) => (release = r));
       const allUp = (): Promise<void> => {
-        if (++arrived === o.concurrent) release();
+        if (++arrived === o.concurrent) {
+          if (onAllUp === undefined) release();
+          else void onAllUp().then(release, release);
+        }
         return everyoneUp;
       };
       await Promise.all(
@@ -223,6 +258,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
           onDone?.();
         }),
       );
+      prune();
       await stopAgents();
       return took;
     };
@@ -250,6 +286,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
         seqFailures.push(`call ${i}: ${(err as Error).message}`);
       }
       setup.push(performance.now() - c0);
+      prune();
       o.onProgress?.('sequential', i + 1, o.sequential);
     }
     const seqSeconds = (Date.now() - t0) / 1000;
@@ -260,8 +297,11 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     const rssTimer = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 250);
     const t1 = Date.now();
     let done = 0;
-    const conSetup = await burst(o.holdMs?.concurrent ?? 2000, conFailures, () =>
-      o.onProgress?.('concurrent', ++done, o.concurrent),
+    const conSetup = await burst(
+      o.holdMs?.concurrent ?? 2000,
+      conFailures,
+      () => o.onProgress?.('concurrent', ++done, o.concurrent),
+      o.onAllUp,
     );
     clearInterval(rssTimer);
     const conSeconds = (Date.now() - t1) / 1000;
@@ -301,7 +341,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       await a.stop().catch(() => undefined);
       await a.room.disconnect().catch(() => undefined);
     }
-    await sim.close();
+    await sim?.close();
   }
 }
 
