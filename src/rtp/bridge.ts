@@ -75,6 +75,11 @@ export interface RtpMediaBridgeOptions {
   jitterMaxMs?: number;
   /** Outbound queue bound in ms (default 200); overflow drops the oldest audio. */
   maxOutboundQueueMs?: number;
+  /**
+   * Outbound standing-delay bound in ms (default 60; `Infinity` disables): audio that stayed
+   * queued for a whole second beyond it (a burst that never drained) is dropped once.
+   */
+  maxStandingQueueMs?: number;
   /** Media timeout before the first packet (default 30 000 ms; 0 disables). */
   noMediaTimeoutMs?: number;
   /** Media timeout after media flowed (default 15 000 ms; 0 disables). */
@@ -144,6 +149,8 @@ export interface RtpMediaBridgeEvents {
 export type RtpMediaBridgeState = 'new' | 'open' | 'started' | 'closed';
 
 const FRAME = 160;
+/** Most periods one playout wake-up plays (the jitter buffer skips ahead beyond its own lag bound). */
+const MAX_PLAYOUT_CATCH_UP = 8;
 
 /** G.711 RTP media for one call: session, jitter buffer, codec and paced sender. */
 export class RtpMediaBridge extends EventEmitter<RtpMediaBridgeEvents> {
@@ -186,6 +193,9 @@ export class RtpMediaBridge extends EventEmitter<RtpMediaBridgeEvents> {
       const v = opts[k];
       if (v !== undefined && (!Number.isFinite(v) || v < 0)) issues.push(`${k} must be >= 0, got ${v}`);
     }
+    const standing = opts.maxStandingQueueMs;
+    if (standing !== undefined && (Number.isNaN(standing) || standing < 0))
+      issues.push(`maxStandingQueueMs must be >= 0, got ${standing}`);
     if (issues.length > 0) throw new ConfigError(issues);
     this.opts = opts;
     this.log = opts.logger ?? silentLogger;
@@ -276,6 +286,7 @@ export class RtpMediaBridge extends EventEmitter<RtpMediaBridgeEvents> {
       payloadType: remote.payloadType,
       telephoneEventPayloadType: remote.telephoneEventPayloadType,
       maxQueueMs: this.opts.maxOutboundQueueMs ?? 200,
+      standingQueueMs: this.opts.maxStandingQueueMs ?? 60,
       dtmfDurationMs: this.opts.dtmfDurationMs,
       dtmfGapMs: this.opts.dtmfGapMs,
     });
@@ -401,10 +412,19 @@ export class RtpMediaBridge extends EventEmitter<RtpMediaBridgeEvents> {
   }
 
   private playoutTick(now: number): void {
-    const jb = this.jitter;
-    if (jb === undefined) return;
+    // `pop` plays one period per call. A wake-up that ran late (the scheduler sent several
+    // overdue packets at once) must play every period that is due, or playout would lag
+    // behind for good, one period per late wake-up, until the jitter buffer overflows.
+    for (let i = 0; i < MAX_PLAYOUT_CATCH_UP && this.jitter !== undefined; i++) {
+      if (!this.playOne(this.jitter, now)) return;
+    }
+  }
+
+  /** Plays the next due period; false when none is due. */
+  private playOne(jb: JitterBuffer, now: number): boolean {
+    if (this.stateValue === 'closed') return false;
     const out = jb.pop(now);
-    if (out.kind === 'idle') return;
+    if (out.kind === 'idle') return false;
     const samples = this.frame.samples;
     if (out.kind === 'audio') {
       // decode by the packet's own payload type, never by what was negotiated
@@ -420,6 +440,7 @@ export class RtpMediaBridge extends EventEmitter<RtpMediaBridgeEvents> {
     }
     this.emit('audio', this.frame);
     if (out.kind === 'audio') this.probe?.frameDelivered(this.clock.now());
+    return true;
   }
 
   private logFlow(): void {

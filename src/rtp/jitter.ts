@@ -392,7 +392,27 @@ export class JitterBuffer {
     this.clockTs = uint32Add(clockTs, this.frameTs);
     if (this.count > 0) {
       const head = this.order[0]!;
-      if (uint32Diff(this.slotTs[head]!, clockTs) <= this.halfFrameTs) return this.emitHead();
+      const ahead = uint32Diff(this.slotTs[head]!, clockTs);
+      if (ahead <= this.halfFrameTs) return this.emitHead();
+      if (this.count >= this.capacity) {
+        // Full, and the oldest packet is still in the future: the packet this period wanted
+        // was dropped by overflow (the buffer filled up while its consumer stalled). As long
+        // as packets keep coming in real time, each arrival would overflow the head again,
+        // for ever, and every period would be concealed. Drop back to the target delay and
+        // move the playout clock on to the new head.
+        const keep = Math.max(1, Math.ceil(this.targetDelayMs / this.frameMs) + 1);
+        while (this.count > keep) {
+          this.removeHead();
+          this.counters.trimmed++;
+        }
+        const headTs = this.slotTs[this.order[0]!]!;
+        this.counters.skipped += Math.max(0, Math.round(uint32Diff(headTs, clockTs) / this.frameTs));
+        this.clockTs = uint32Add(headTs, this.frameTs);
+        // and play from here in real time: a consumer that was behind must not now catch up
+        // periods the clock already skipped (it would run ahead of the stream for good)
+        if (this.period <= due) this.period = due + 1;
+        return this.emitHead();
+      }
     }
     if (uint32Diff(this.nextTs, clockTs) > this.halfFrameTs) return IDLE; // a long packet still playing
     this.nextTs = this.clockTs;

@@ -505,6 +505,13 @@ export interface RtpPacketizerOptions {
    * small steady prebuffer instead of sending half-silent packets.
    */
   partialWaitTicks?: number;
+  /**
+   * Standing-delay bound in ms (default: none). A burst that fits in the queue never drains
+   * by itself when audio then arrives in real time, so it would delay everything after it
+   * by as much. When the least audio queued during a whole second stayed above this, the
+   * excess is dropped once (oldest first, counted in `trimmedSamples`).
+   */
+  standingQueueMs?: number;
   /** DTMF digit duration in ms (default 100) and pause between digits (default 100). */
   dtmfDurationMs?: number;
   dtmfGapMs?: number;
@@ -524,11 +531,15 @@ export interface RtpPacketizerStats {
   dtmfDiscardedSamples: number;
   /** Periods skipped because the scheduler was far behind. */
   skippedPeriods: number;
+  /** Queued samples dropped because they stood in the queue (see `standingQueueMs`). */
+  trimmedSamples: number;
   /** Samples currently queued (8 kHz). */
   queuedSamples: number;
 }
 
 const SAMPLES_PER_PACKET = 160;
+/** Ticks over which the standing queue is observed (1 s of 20 ms packets). */
+const STANDING_TICKS = 50;
 const HEADER = 12;
 
 interface PendingDtmf {
@@ -571,6 +582,9 @@ export class RtpPacketizer {
   private readonly silence: Uint8Array;
   private readonly partialWait: number;
   private waited = 0;
+  private readonly standingLimit: number;
+  private standingMin = Infinity;
+  private standingTicks = 0;
   private talking = false;
   private first = true;
   private readonly dtmf: DtmfSender | undefined;
@@ -584,6 +598,7 @@ export class RtpPacketizer {
     overflowSamples: 0,
     dtmfDiscardedSamples: 0,
     skippedPeriods: 0,
+    trimmedSamples: 0,
   };
 
   /** Throws ConfigError for an unsupported payload type. */
@@ -601,6 +616,9 @@ export class RtpPacketizer {
     this.ts = (opts.initialTimestamp ?? rnd.readUInt32BE(6)) >>> 0;
     const maxQueueMs = opts.maxQueueMs ?? 200;
     this.queue = new Int16Array(Math.max(SAMPLES_PER_PACKET, Math.round(maxQueueMs * 8)));
+    const standing = opts.standingQueueMs;
+    this.standingLimit =
+      standing !== undefined && Number.isFinite(standing) && standing >= 0 ? Math.round(standing * 8) : -1;
     this.partialWait = opts.partialWaitTicks ?? 2;
     this.silence = new Uint8Array(SAMPLES_PER_PACKET).fill(silenceByte(codec.law));
     this.dtmf =
@@ -725,6 +743,7 @@ export class RtpPacketizer {
       this.talking = false; // audio after the event starts a new talkspurt
       this.first = false;
       if (ev.done) this.finishDtmfBatch();
+      this.trackStanding();
       return HEADER + ev.payload.length;
     }
     this.dtmfActive = false;
@@ -754,7 +773,22 @@ export class RtpPacketizer {
     this.writeHeader(marker, this.payloadType, tickTimestamp);
     this.seq = (this.seq + 1) & 0xffff;
     this.first = false;
+    this.trackStanding();
     return HEADER + SAMPLES_PER_PACKET;
+  }
+
+  /** Drops a standing delay: once a second, whatever never left the queue beyond the bound. */
+  private trackStanding(): void {
+    if (this.standingLimit < 0) return;
+    if (this.qLen < this.standingMin) this.standingMin = this.qLen;
+    if (++this.standingTicks < STANDING_TICKS) return;
+    const excess = this.standingMin - this.standingLimit;
+    if (excess >= SAMPLES_PER_PACKET) {
+      this.drop(excess, 'trim');
+      this.counters.trimmedSamples += excess;
+    }
+    this.standingTicks = 0;
+    this.standingMin = Infinity;
   }
 
   private writeHeader(marker: boolean, payloadType: number, timestamp: number): void {
@@ -786,7 +820,7 @@ export class RtpPacketizer {
     this.qLen -= n;
   }
 
-  private drop(n: number, why: 'overflow' | 'dtmf' | 'skip'): void {
+  private drop(n: number, why: 'overflow' | 'dtmf' | 'skip' | 'trim'): void {
     if (why === 'dtmf') this.counters.dtmfDiscardedSamples += n;
     else if (why === 'overflow') this.counters.overflowSamples += n;
     this.qHead = (this.qHead + n) % this.queue.length;

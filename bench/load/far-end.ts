@@ -1,0 +1,175 @@
+/**
+ * The far end of the load benchmark: the Exotel simulator (a real SIP/RTP server) plus
+ * measurements of what reaches it, taken outside the system under test so that our
+ * bridge and LiveKit SIP are measured the same way:
+ *   - setup: INVITE arrival, 200 OK sent, first RTP packet received (wall clock);
+ *   - per RTP packet from the system under test, during the window: sequence gaps (loss),
+ *     RFC 3550 interarrival jitter, pacing error |inter-arrival − RTP timestamp step| and
+ *     whether the payload carries audio (not one repeated byte, i.e. not digital silence).
+ *
+ * The simulator has no public hook for "200 OK sent" or for its media session, so this
+ * wraps two of a SimulatedCall's private members (`sendFinal`, `media`) at run time; the
+ * simulator's code is not changed.
+ */
+import { ExotelSimulator, type SimulatedCall } from '../../src/testing/index.js';
+import { PacingHistogram, type RtpAudioPacket, type RtpMediaBridge } from '../../src/index.js';
+import { epochMs } from './ipc.js';
+
+export interface FarCall {
+  number: string;
+  inviteEpoch: number;
+  okEpoch?: number;
+  firstRtpEpoch?: number;
+  // window counters
+  received: number;
+  lost: number;
+  silent: number;
+  jitterMs: number;
+  lastSeq: number;
+  lastArrival: number;
+  lastTs: number;
+}
+
+export interface FarWindow {
+  pacing: ReturnType<PacingHistogram['summary']>;
+  received: number;
+  lost: number;
+  silent: number;
+  lossPct: number;
+  audioPct: number;
+  jitterMeanMs: number;
+  jitterMaxMs: number;
+  calls: number;
+}
+
+interface CallInternals {
+  sendFinal(res: { status: number }): void;
+  media: RtpMediaBridge | undefined;
+}
+
+export class FarEnd {
+  readonly sim: ExotelSimulator;
+  readonly byNumber = new Map<string, FarCall>();
+  private readonly pacing = new PacingHistogram(200);
+  private inWindow = false;
+
+  constructor() {
+    this.sim = new ExotelSimulator({
+      host: '127.0.0.1',
+      transports: ['tcp'],
+      behaviour: { ringAfterMs: 50, answerAfterMs: 150, play: { toneHz: 440, amplitude: 8000 } },
+    });
+    this.sim.on('call', (c) => this.instrument(c));
+  }
+
+  async start(): Promise<number> {
+    return (await this.sim.start()).port;
+  }
+
+  /** Forgets the calls of the previous step. */
+  clear(): void {
+    this.byNumber.clear();
+  }
+
+  windowStart(): void {
+    this.pacing.reset();
+    for (const c of this.byNumber.values()) {
+      c.received = 0;
+      c.lost = 0;
+      c.silent = 0;
+      c.lastSeq = -1;
+    }
+    this.inWindow = true;
+  }
+
+  windowEnd(): FarWindow {
+    this.inWindow = false;
+    let received = 0;
+    let lost = 0;
+    let silent = 0;
+    let jSum = 0;
+    let jMax = 0;
+    let calls = 0;
+    for (const c of this.byNumber.values()) {
+      if (c.okEpoch === undefined) continue;
+      calls++;
+      received += c.received;
+      lost += c.lost;
+      silent += c.silent;
+      jSum += c.jitterMs;
+      jMax = Math.max(jMax, c.jitterMs);
+    }
+    return {
+      pacing: this.pacing.summary(),
+      received,
+      lost,
+      silent,
+      lossPct: received + lost === 0 ? 100 : (100 * lost) / (received + lost),
+      audioPct: received === 0 ? 0 : (100 * (received - silent)) / received,
+      jitterMeanMs: calls === 0 ? 0 : jSum / calls,
+      jitterMaxMs: jMax,
+      calls,
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.sim.close();
+  }
+
+  private instrument(call: SimulatedCall): void {
+    const fc: FarCall = {
+      number: call.to,
+      inviteEpoch: epochMs(),
+      received: 0,
+      lost: 0,
+      silent: 0,
+      jitterMs: 0,
+      lastSeq: -1,
+      lastArrival: 0,
+      lastTs: 0,
+    };
+    this.byNumber.set(call.to, fc);
+    const internals = call as unknown as CallInternals;
+    const sendFinal = internals.sendFinal.bind(call);
+    internals.sendFinal = (res) => {
+      sendFinal(res);
+      if (res.status !== 200 || fc.okEpoch !== undefined) return;
+      fc.okEpoch = epochMs();
+      internals.media?.rtp.on('audio', (p) => this.onPacket(fc, p));
+    };
+  }
+
+  private onPacket(fc: FarCall, p: RtpAudioPacket): void {
+    const arrival = p.arrivalMs;
+    if (fc.firstRtpEpoch === undefined) fc.firstRtpEpoch = performance.timeOrigin + arrival;
+    const seq = p.sequenceNumber;
+    const ts = p.timestamp;
+    if (fc.lastSeq >= 0) {
+      const d = (seq - fc.lastSeq) & 0xffff;
+      if (d === 0 || d > 0x8000) return; // duplicate or reordered: ignore
+      const dTs = ((ts - fc.lastTs) >>> 0) / 8; // ms at 8 kHz
+      const dArr = arrival - fc.lastArrival;
+      // RFC 3550 interarrival jitter, in ms
+      fc.jitterMs += (Math.abs(dArr - dTs) - fc.jitterMs) / 16;
+      if (this.inWindow) {
+        if (d > 1 && d < 3000) fc.lost += d - 1;
+        if (d === 1) this.pacing.record(Math.abs(dArr - dTs));
+      }
+    }
+    fc.lastSeq = seq;
+    fc.lastArrival = arrival;
+    fc.lastTs = ts;
+    if (!this.inWindow) return;
+    fc.received++;
+    const pl = p.payload;
+    let same = true;
+    const b0 = pl[0];
+    for (let i = 1; i < pl.length; i++) {
+      if (pl[i] !== b0) {
+        same = false;
+        break;
+      }
+    }
+    if (same) fc.silent++;
+  }
+}
