@@ -5,9 +5,12 @@
  * report (start and end figures of this process) back to the parent.
  */
 import { dispose } from '@livekit/rtc-node';
-import { runSoak, type SoakServer } from '../test/harness/soak.js';
+import { roomCycleControl, runSoak, type SoakServer } from '../test/harness/soak.js';
 
 interface WorkerArgs {
+  /** `control`: bare rtc-node room cycles only (the RSS control), no bridge. */
+  mode?: 'calls' | 'control';
+  cycles?: number;
   server: SoakServer;
   farEnd: { host: string; port: number };
   concurrent: number;
@@ -17,7 +20,9 @@ interface WorkerArgs {
 type FromParent = { type: 'go' };
 
 const args = JSON.parse(process.env.SOAK_WORKER ?? '{}') as WorkerArgs;
-const send = (msg: unknown): void => void process.send?.(msg);
+const send = (msg: unknown): void => {
+  if (process.connected) process.send?.(msg);
+};
 let go!: () => void;
 const released = new Promise<void>((r) => (go = r));
 process.on('message', (m: FromParent) => {
@@ -25,18 +30,22 @@ process.on('message', (m: FromParent) => {
 });
 
 try {
-  const report = await runSoak({
-    server: args.server,
-    farEnd: args.farEnd,
-    sequential: 0,
-    concurrent: args.concurrent,
-    holdMs: { concurrent: args.holdMs },
-    onAllUp: () => {
-      send({ type: 'up' });
-      return released;
-    },
-  });
-  send({ type: 'report', report });
+  if (args.mode === 'control') {
+    send({ type: 'control', control: await roomCycleControl(args.server, args.cycles ?? 100) });
+  } else {
+    const report = await runSoak({
+      server: args.server,
+      farEnd: args.farEnd,
+      sequential: 0,
+      concurrent: args.concurrent,
+      holdMs: { concurrent: args.holdMs },
+      onAllUp: () => {
+        send({ type: 'up' });
+        return released;
+      },
+    });
+    send({ type: 'report', report });
+  }
 } catch (err) {
   send({ type: 'error', message: err instanceof Error ? err.message : String(err) });
 } finally {

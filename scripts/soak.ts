@@ -24,7 +24,13 @@ import { fileURLToPath } from 'node:url';
 import { dispose } from '@livekit/rtc-node';
 import { ExotelSimulator } from '../src/testing/index.js';
 import { startLiveKitServer } from '../test/harness/livekit-server.js';
-import { runSoak, soakProblems, type ProcessFigures, type SoakReport } from '../test/harness/soak.js';
+import {
+  runSoak,
+  soakProblems,
+  type ProcessFigures,
+  type RoomCycleControl,
+  type SoakReport,
+} from '../test/harness/soak.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const arg = (name: string, dflt: number): number => {
@@ -73,6 +79,44 @@ try {
     `soak: ${sequential} sequential calls (this process) + ${concurrent} concurrent calls ` +
       `(${workers} process(es) × ${perProcess}) against ${server.url}`,
   );
+  // The RSS control, in a process of its own: bare rtc-node rooms, no bridge code.
+  const control = await new Promise<RoomCycleControl | undefined>((resolve) => {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', '--expose-gc', join(root, 'scripts/soak-worker.ts')],
+      {
+        cwd: root,
+        stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+        env: {
+          ...process.env,
+          NODE_ENV: process.env.NODE_ENV ?? 'production',
+          SOAK_WORKER: JSON.stringify({
+            mode: 'control',
+            cycles: 200,
+            server,
+            farEnd,
+            concurrent: 0,
+            holdMs: 0,
+          }),
+        },
+      },
+    );
+    let got: RoomCycleControl | undefined;
+    child.on('message', (m: { type: string; control?: RoomCycleControl }) => {
+      if (m.type === 'control') got = m.control;
+    });
+    child.on('exit', () => resolve(got));
+  });
+  const perCycle = Math.max(0, control?.rssPerCycleMiB ?? 0);
+  console.log(
+    control === undefined
+      ? '  control: failed (no RSS allowance)'
+      : `  control: ${control.cycles} bare rtc-node room cycles, RSS ${control.start.rssMiB} → ${control.end.rssMiB} MiB ` +
+          `(${perCycle} MiB per room), heap ${control.start.heapUsedMiB} → ${control.end.heapUsedMiB} MiB, fds ${control.start.fds} → ${control.end.fds}`,
+  );
+  // A call is one room: allow the control's per-room figure (plus a quarter) per measured call.
+  const allowance = (calls: number): number => perCycle * calls * 1.25;
+
   let last = 0;
   const main = await runSoak({
     server,
@@ -87,7 +131,7 @@ try {
       }
     },
   });
-  const mainProblems = soakProblems(main);
+  const mainProblems = soakProblems(main, undefined, allowance(sequential + perProcess));
   console.log(`  this process start: ${fmt(main.start)}`);
   console.log(`  this process end:   ${fmt(main.end)}`);
   console.log(
@@ -101,39 +145,44 @@ try {
   const t0 = Date.now();
   const children = Array.from({ length: workers }, (_, w) => {
     const n = Math.min(perProcess, concurrent - w * perProcess);
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', '--expose-gc', join(root, 'scripts/soak-worker.ts')],
-      {
-        cwd: root,
-        stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-        env: {
-          ...process.env,
-          NODE_ENV: process.env.NODE_ENV ?? 'production',
-          SOAK_WORKER: JSON.stringify({ server, farEnd, concurrent: n, holdMs: 5000 }),
-        },
+    // No --expose-gc here: forced collections make rtc-node 1.1.0's FfiHandle finalizer
+    // crash far more often (docs/reliability.md); the workers collect as a host would.
+    const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'scripts/soak-worker.ts')], {
+      cwd: root,
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+      env: {
+        ...process.env,
+        NODE_ENV: process.env.NODE_ENV ?? 'production',
+        SOAK_WORKER: JSON.stringify({ server, farEnd, concurrent: n, holdMs: 5000 }),
       },
-    );
+    });
     return child;
   });
   let up = 0;
+  // Only workers still connected get the go (one may have ended or crashed meanwhile).
+  const release = (): void => {
+    for (const c of children) if (c.connected) c.send({ type: 'go' });
+  };
   const results = await Promise.all(
     children.map(
       (child, w) =>
         new Promise<{ report?: SoakReport; error?: string }>((resolve) => {
           let out: { report?: SoakReport; error?: string } = { error: 'exited without a report' };
           child.on('message', (m: { type: string; report?: SoakReport; message?: string }) => {
-            if (m.type === 'up' && ++up === workers) for (const c of children) c.send({ type: 'go' });
+            if (m.type === 'up') {
+              console.log(`  worker ${w}: all its calls carry media (${up + 1}/${workers})`);
+              if (++up === workers) release();
+            }
             if (m.type === 'report') out = { report: m.report! };
             if (m.type === 'error') out = { error: m.message ?? 'error' };
           });
           child.on('exit', (codeOrNull, signal) => {
+            console.log(`  worker ${w} exited (${codeOrNull ?? signal})`);
             if (out.report === undefined && out.error === 'exited without a report') {
               out = { error: `worker ${w} exited (${codeOrNull ?? signal})` };
             }
             // a worker that failed before its barrier must not hold the others forever
-            if (out.report === undefined && ++up === workers)
-              for (const c of children) c.send({ type: 'go' });
+            if (out.report === undefined && ++up === workers) release();
             resolve(out);
           });
         }),
@@ -149,7 +198,8 @@ try {
         `peak RSS ${rep.concurrent.peakRssMiB} MiB; start ${fmt(rep.start)}; end ${fmt(rep.end)}`,
     );
     for (const f of rep.concurrent.failures.slice(0, 3)) console.log(`    ${f}`);
-    for (const p of soakProblems(rep)) problems.push(`worker ${w}: ${p}`);
+    for (const p of soakProblems(rep, undefined, allowance(rep.concurrent.calls)))
+      problems.push(`worker ${w}: ${p}`);
   });
   console.log(
     `  concurrent: ${concurrent} calls in ${conSeconds.toFixed(1)} s; at most ${peakUp} up at once at the far end`,

@@ -585,7 +585,16 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
     // Reverse order of setup: SIP (BYE/CANCEL), RTP, LiveKit, the SIP client lease.
     if (this.sip && prev !== 'ended') await this.sip.hangup().catch(() => undefined);
     await this.media?.close().catch(() => undefined);
-    await participant?.close().catch(() => undefined);
+    // rtc-node's disconnect waits for a native callback; a stuck one must not keep the
+    // call from ending (the host awaits `ended`). Bounded, and said in the log.
+    if (participant !== undefined) {
+      const closed = await withTimeout(participant.close(), PARTICIPANT_CLOSE_TIMEOUT_MS);
+      if (!closed) {
+        this.log.warn(
+          `[BRIDGE] LiveKit participant did not close within ${PARTICIPANT_CLOSE_TIMEOUT_MS} ms; ending the call anyway`,
+        );
+      }
+    }
     this.lease?.release();
     this.lease = undefined;
     this.stage = 'ended';
@@ -632,8 +641,19 @@ function toBridgeError(err: unknown): BridgeError {
   return new BridgeError('LIVEKIT', err instanceof Error ? err.message : String(err), { cause: err });
 }
 
-async function withTimeout(p: Promise<unknown>, ms: number): Promise<void> {
+/** Longest wait for the LiveKit participant to close at the end of a call. */
+const PARTICIPANT_CLOSE_TIMEOUT_MS = 5000;
+
+/** Waits for `p` (its rejection ignored) at most `ms`; true when it settled in time. */
+async function withTimeout(p: Promise<unknown>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
-  await Promise.race([p.catch(() => undefined), new Promise<void>((r) => (timer = setTimeout(r, ms)))]);
+  const settled = await Promise.race([
+    p.then(
+      () => true,
+      () => true,
+    ),
+    new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms))),
+  ]);
   clearTimeout(timer);
+  return settled;
 }

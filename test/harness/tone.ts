@@ -35,7 +35,10 @@ export async function publishTone(room: Room, freq: number, trackName = 'tone'):
     framesSent: () => sent,
     async stop() {
       running = false;
-      await loop.catch(() => undefined);
+      // captureFrame waits for a native callback that a closed room may never send
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([loop.catch(() => undefined), new Promise((r) => (timer = setTimeout(r, 2000)))]);
+      clearTimeout(timer);
     },
   };
 }
