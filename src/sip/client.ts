@@ -332,7 +332,7 @@ export class ExotelSipClient {
         ? { maxServerTransactions: options.maxServerTransactions }
         : {}),
       user: {
-        admit: (req, flow) => this.admit(req, flow),
+        admit: (req, flow, via) => this.admit(req, flow, via),
         onRequest: (req, tx, flow) => this.onRequest(req, tx, flow),
         onStrayResponse: (res) => this.calls.get(res.headers.get('Call-ID') ?? '')?.strayResponse(res),
       },
@@ -527,7 +527,7 @@ export class ExotelSipClient {
    * Before a request gets a server transaction: requests of our calls and from the trunk
    * are admitted; anyone else gets a stateless 403 and leaves no state behind.
    */
-  private admit(req: SipRequest, flow: SipFlow): boolean {
+  private admit(req: SipRequest, flow: SipFlow, via: Via): boolean {
     if (this.calls.has(req.headers.get('Call-ID') ?? '') || this.isTrusted(flow)) return true;
     const skipped = this.throttle.take('refused');
     if (skipped !== undefined) {
@@ -540,19 +540,10 @@ export class ExotelSipClient {
         '[SIP] request from an unknown address refused',
       );
     }
-    if (req.method !== 'ACK') {
-      let via: Via | undefined;
-      try {
-        via = getTopVia(req);
-      } catch {
-        via = undefined;
-      }
-      if (via !== undefined) {
-        void this.transport
-          .send(buildResponse(req, 403, 'Forbidden', this.host), responseTarget(flow, via))
-          .catch(() => undefined);
-      }
-    }
+    // ACKs never come here (the transaction layer handles them before asking).
+    void this.transport
+      .send(buildResponse(req, 403, 'Forbidden', this.host), responseTarget(flow, via))
+      .catch(() => undefined);
     return false;
   }
 

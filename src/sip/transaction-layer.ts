@@ -40,9 +40,10 @@ export interface TransactionLayerUser {
   onStrayResponse(res: SipResponse, flow: SipFlow): void;
   /**
    * Asked before a new request gets a server transaction: `false` drops it (the TU may
-   * have answered it statelessly), so a stranger's flood keeps no state. Default: admit.
+   * have answered it statelessly, to `via`), so a stranger's flood keeps no state. Never
+   * asked for ACKs. Default: admit.
    */
-  admit?(req: SipRequest, flow: SipFlow): boolean;
+  admit?(req: SipRequest, flow: SipFlow, via: Via): boolean;
 }
 
 /** Options of {@link TransactionLayer}. */
@@ -208,7 +209,7 @@ export class TransactionLayer {
       existing.receiveRequest(req); // a retransmission: absorbed or answered again
       return;
     }
-    if (this.opts.user.admit?.(req, flow) === false) {
+    if (this.opts.user.admit?.(req, flow, via) === false) {
       this.refused++;
       return;
     }

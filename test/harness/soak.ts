@@ -69,7 +69,7 @@ export interface SoakReport {
   sharedSipClientsLeft: number;
 }
 
-const SOCKET_HANDLES = ['TCPSocketWrap', 'TCPServerWrap', 'UDPWrap', 'TCPWRAP', 'UDPWRAP'];
+const SOCKET_HANDLES = ['TCPSocketWrap', 'TCPServerWrap', 'UDPWrap'];
 
 export function processFigures(): ProcessFigures {
   const handles: Record<string, number> = {};
