@@ -31,6 +31,7 @@ import { AbortedError, ClosedError, LiveKitConnectError, LiveKitError } from '..
 import { silentLogger, type Logger } from '../logger.js';
 import { FrameMixer } from './frame-mixer.js';
 import { installFfiDisposeGuard } from './ffi-guard.js';
+import { FfiMediaRouter, NativeAudioCapture, NativeAudioReader } from './ffi-media.js';
 
 /** Sample rate both directions use inside the bridge. */
 export const BRIDGE_SAMPLE_RATE = 8000;
@@ -58,6 +59,12 @@ export interface PhoneParticipantOptions {
   connectTimeoutMs?: number;
   /** AudioSource queue in ms: small, so a burst cannot add seconds of delay (default 100). */
   queueSizeMs?: number;
+  /**
+   * Per-frame audio through the bridge's own FFI path (`ffi-media.ts`), which keeps the
+   * frames out of rtc-node's process-wide event broadcast (default true). `false` uses
+   * rtc-node's `AudioSource.captureFrame()` and `AudioStream`.
+   */
+  directFfi?: boolean;
   /** Answers `lk.sip.GetRemoteHeaders` (the far end's X- headers). */
   remoteHeaders?: () => Record<string, string>;
   logger?: Logger;
@@ -100,7 +107,8 @@ export class PhoneParticipant extends EventEmitter<PhoneParticipantEvents> {
   private source: AudioSource | undefined;
   private track: LocalAudioTrack | undefined;
   private publication: LocalTrackPublication | undefined;
-  private readonly streams = new Map<string, AudioStream>();
+  private readonly streams = new Map<string, AudioStream | NativeAudioReader>();
+  private capture: NativeAudioCapture | undefined;
   private readonly trackInfo = new Map<string, AgentTrackInfo>();
   private readonly mixer: FrameMixer;
   private closing: Promise<void> | undefined;
@@ -226,6 +234,14 @@ export class PhoneParticipant extends EventEmitter<PhoneParticipantEvents> {
     if (this.state !== 'connected' || !lp) throw new ClosedError('PhoneParticipant');
     this.source = new AudioSource(BRIDGE_SAMPLE_RATE, 1, this.opts.queueSizeMs ?? 100);
     this.track = LocalAudioTrack.createAudioTrack(trackName, this.source);
+    const router = this.opts.directFfi === false ? undefined : FfiMediaRouter.get();
+    if (router)
+      this.capture = new NativeAudioCapture(
+        router,
+        this.source.ffiHandle.handle,
+        BRIDGE_SAMPLE_RATE,
+        FRAME_SAMPLES,
+      );
     try {
       this.publication = await lp.publishTrack(
         this.track,
@@ -243,6 +259,12 @@ export class PhoneParticipant extends EventEmitter<PhoneParticipantEvents> {
   captureAudio(samples: Int16Array): void {
     const source = this.source;
     if (!source || this.state !== 'connected') return;
+    const capture = this.capture;
+    if (capture) {
+      if (capture.capture(samples)) this.framesCaptured += 1;
+      else this.framesDropped += 1;
+      return;
+    }
     const frame = new AudioFrame(samples.slice(), BRIDGE_SAMPLE_RATE, 1, samples.length);
     this.framesCaptured += 1;
     source.captureFrame(frame).catch(() => {
@@ -272,7 +294,7 @@ export class PhoneParticipant extends EventEmitter<PhoneParticipantEvents> {
   stats(): { framesCaptured: number; framesDropped: number; agentTracks: number } {
     return {
       framesCaptured: this.framesCaptured,
-      framesDropped: this.framesDropped,
+      framesDropped: this.framesDropped + (this.capture?.stats.failed ?? 0),
       agentTracks: this.streams.size,
     };
   }
@@ -287,8 +309,10 @@ export class PhoneParticipant extends EventEmitter<PhoneParticipantEvents> {
     this.state = 'closed';
     for (const [sid, stream] of this.streams) {
       this.streams.delete(sid);
-      await stream.cancel().catch(() => undefined);
+      if (stream instanceof NativeAudioReader) this.endNativeStream(sid, stream);
+      else await stream.cancel().catch(() => undefined);
     }
+    this.capture?.close();
     const lp = this.room.localParticipant;
     if (lp) {
       lp.unregisterRpcMethod(RPC_END_CALL);
@@ -336,6 +360,29 @@ export class PhoneParticipant extends EventEmitter<PhoneParticipantEvents> {
     if (this.state === 'closed' || track.kind !== TrackKind.KIND_AUDIO || !this.isAgent(participant)) return;
     const sid = publication.sid ?? track.sid ?? `${participant.identity}-${this.streams.size}`;
     if (this.streams.has(sid)) return;
+    const info = { identity: participant.identity, trackSid: sid };
+    const router = this.opts.directFfi === false ? undefined : FfiMediaRouter.get();
+    if (router) {
+      let reader: NativeAudioReader;
+      try {
+        reader = new NativeAudioReader(router, track.ffi_handle.handle, {
+          sampleRate: BRIDGE_SAMPLE_RATE,
+          numChannels: 1,
+          frameSizeMs: 20,
+          onFrame: (samples) => this.mixer.push(sid, samples),
+          onEnd: () => this.endNativeStream(sid, reader),
+        });
+      } catch (err) {
+        this.log.warn({ err: String(err), trackSid: sid }, '[BRIDGE] cannot read agent audio');
+        return;
+      }
+      this.streams.set(sid, reader);
+      this.mixer.addSource(sid);
+      this.trackInfo.set(sid, info);
+      this.log.debug({ identity: participant.identity, trackSid: sid }, 'agent audio track subscribed');
+      this.emit('agentTrackSubscribed', info);
+      return;
+    }
     const stream = new AudioStream(track, {
       sampleRate: BRIDGE_SAMPLE_RATE,
       numChannels: 1,
@@ -343,7 +390,6 @@ export class PhoneParticipant extends EventEmitter<PhoneParticipantEvents> {
     });
     this.streams.set(sid, stream);
     this.mixer.addSource(sid);
-    const info = { identity: participant.identity, trackSid: sid };
     this.trackInfo.set(sid, info);
     this.log.debug({ identity: participant.identity, trackSid: sid }, 'agent audio track subscribed');
     this.emit('agentTrackSubscribed', info);
@@ -369,11 +415,23 @@ export class PhoneParticipant extends EventEmitter<PhoneParticipantEvents> {
     }
   }
 
+  /** Ends one agent stream read through the direct FFI path (unsubscribed, ended or closed). */
+  private endNativeStream(sid: string, reader: NativeAudioReader): void {
+    reader.close();
+    if (this.streams.get(sid) === reader) this.streams.delete(sid);
+    const info = this.trackInfo.get(sid);
+    if (info === undefined) return;
+    this.trackInfo.delete(sid);
+    this.mixer.removeSource(sid);
+    this.emit('agentTrackEnded', info);
+  }
+
   private readonly onTrackUnsubscribed = (_t: RemoteTrack, publication: RemoteTrackPublication): void => {
     const sid = publication.sid;
     if (sid === undefined) return;
     const stream = this.streams.get(sid);
-    if (stream) {
+    if (stream instanceof NativeAudioReader) this.endNativeStream(sid, stream);
+    else if (stream) {
       this.streams.delete(sid);
       void stream.cancel().catch(() => undefined);
     }

@@ -16,6 +16,7 @@ import { publishTone as startTone } from '../harness/tone.js';
 import { eventually, livekitEnv, mintToken, roomService, uniqueRoom } from '../harness/livekit.js';
 import { generateTone, goertzelPower } from '../../src/rtp/goertzel.js';
 import { PhoneParticipant, RPC_END_CALL } from '../../src/livekit/participant.js';
+import { FfiMediaRouter } from '../../src/livekit/ffi-media.js';
 import { createBridgeToken } from '../../src/livekit/token.js';
 import { LiveKitConnectError } from '../../src/errors.js';
 
@@ -189,6 +190,98 @@ describe('PhoneParticipant with a real livekit-server', () => {
       return !ps.some((x) => x.identity === 'sip-phone-+919876543210');
     });
   });
+
+  /** Plays 440 Hz from the phone in real time until the returned stop function is called. */
+  function playPhoneTone(phone: PhoneParticipant): () => void {
+    let running = true;
+    void (async () => {
+      let n = 0;
+      while (running) {
+        phone.captureAudio(generateTone(440, 8000, 160, 8000, n));
+        n += 160;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    return () => {
+      running = false;
+    };
+  }
+
+  async function agentHears(track: RemoteTrack, frames: number): Promise<Int16Array> {
+    const stream = new AudioStream(track, { sampleRate: 8000, numChannels: 1, frameSizeMs: 20 });
+    const got: Int16Array[] = [];
+    for await (const f of stream) {
+      if (got.length > 0 || f.data.some((v) => Math.abs(v) > 500)) got.push(f.data.slice());
+      if (got.length >= frames) break;
+    }
+    await stream.cancel().catch(() => undefined);
+    const all = new Int16Array(got.length * 160);
+    got.forEach((f, i) => all.set(f, i * 160));
+    return all;
+  }
+
+  for (const directFfi of [true, false]) {
+    it(`audio both ways with directFfi ${directFfi}: ${directFfi ? "frames bypass rtc-node's event broadcast (no listener per stream or capture)" : "rtc-node's own AudioSource and AudioStream"}`, async () => {
+      const roomName = uniqueRoom(`ffi-${directFfi}`);
+      const agent = await agentJoin(roomName);
+      await publishTone(agent, 1000);
+      let phoneTrack: RemoteTrack | undefined;
+      agent.on(RoomEvent.TrackSubscribed, (t) => {
+        if (t.kind === TrackKind.KIND_AUDIO) phoneTrack = t;
+      });
+      const client = (globalThis as unknown as { _ffiClientInstance: { listenerCount(e: string): number } })
+        ._ffiClientInstance;
+      const router = FfiMediaRouter.get();
+      expect(router).toBeDefined();
+      const routed0 = router!.routed;
+      const listeners0 = client.listenerCount('ffi_event');
+
+      const phone = new PhoneParticipant({
+        url: livekitEnv().url,
+        token: await phoneToken(roomName),
+        directFfi,
+      });
+      cleanups.push(() => phone.close());
+      const heard: Int16Array[] = [];
+      phone.on('agentAudio', (s) => {
+        if (heard.length > 0 || s.some((v) => Math.abs(v) > 500)) heard.push(s.slice());
+      });
+      await phone.connect();
+      await phone.publishAudio();
+      const stop = playPhoneTone(phone);
+      cleanups.push(stop);
+      const track = await eventually('phone track at the agent', () => phoneTrack);
+      const atAgent = await agentHears(track, 40);
+      await eventually('1 s of agent audio at the phone', () => heard.length >= 50, 15_000);
+      const atPhone = new Int16Array(heard.length * 160);
+      heard.forEach((f, i) => atPhone.set(f, i * 160));
+      expect(dominant(atAgent, [300, 440, 1000, 2000])).toBe(440);
+      expect(dominant(atPhone, [300, 440, 1000, 2000])).toBe(1000);
+
+      // Sample the broadcast's listeners while frames flow both ways.
+      const counts: number[] = [];
+      for (let i = 0; i < 20; i++) {
+        counts.push(client.listenerCount('ffi_event') - listeners0);
+        await new Promise((r) => setTimeout(r, 7));
+      }
+      const routed = router!.routed - routed0;
+      if (directFfi) {
+        // Only the phone's Room listens; frames never reach the broadcast.
+        expect(Math.max(...counts)).toBe(1);
+        expect(router!.size.streams).toBe(1);
+        // ≥ 50 frames received and ≥ 50 captures confirmed per second of audio.
+        expect(routed).toBeGreaterThan(100);
+      } else {
+        // rtc-node: the Room, the AudioStream, and capture waiters while frames are in flight.
+        expect(Math.max(...counts)).toBeGreaterThanOrEqual(2);
+        expect(routed).toBe(0);
+      }
+      stop();
+      await phone.close();
+      expect(router!.size).toEqual({ streams: 0, captures: 0 });
+      expect(client.listenerCount('ffi_event')).toBe(listeners0);
+    });
+  }
 
   it('a refused LiveKit port fails fast with LiveKitConnectError and leaves nothing behind', async () => {
     const phone = new PhoneParticipant({
