@@ -112,6 +112,8 @@ export class PhoneParticipant extends EventEmitter<PhoneParticipantEvents> {
   private readonly trackInfo = new Map<string, AgentTrackInfo>();
   private readonly mixer: FrameMixer;
   private closing: Promise<void> | undefined;
+  /** Settles when the native connect has (it is bounded by `connectTimeoutMs`). */
+  private connecting: Promise<void> | undefined;
   private framesCaptured = 0;
   private framesDropped = 0;
 
@@ -179,6 +181,10 @@ export class PhoneParticipant extends EventEmitter<PhoneParticipantEvents> {
       joinRetries: 0,
     } as RoomOptions;
     const connecting = this.room.connect(this.opts.url, this.opts.token, options);
+    this.connecting = connecting.then(
+      () => undefined,
+      () => undefined,
+    );
     let timer: NodeJS.Timeout | undefined;
     let onAbort: (() => void) | undefined;
     try {
@@ -201,8 +207,14 @@ export class PhoneParticipant extends EventEmitter<PhoneParticipantEvents> {
       ]);
     } catch (err) {
       connecting.catch(() => undefined);
+      if (err instanceof LiveKitConnectError || err instanceof AbortedError) {
+        // Timed out or aborted: the native connect is still running and may yet join the
+        // room. close() waits for it to settle and then leaves, so nothing stays behind;
+        // the caller need not wait for that (its own teardown awaits close()).
+        void this.close();
+        throw err;
+      }
       await this.close();
-      if (err instanceof LiveKitConnectError || err instanceof AbortedError) throw err;
       throw new LiveKitConnectError(
         `cannot connect to LiveKit at ${this.opts.url}: ${err instanceof Error ? err.message : String(err)}`,
         { cause: err },
@@ -307,6 +319,8 @@ export class PhoneParticipant extends EventEmitter<PhoneParticipantEvents> {
 
   private async doClose(): Promise<void> {
     this.state = 'closed';
+    // A connect still in flight may join the room after all: wait for it, then leave.
+    await this.connecting;
     for (const [sid, stream] of this.streams) {
       this.streams.delete(sid);
       if (stream instanceof NativeAudioReader) this.endNativeStream(sid, stream);

@@ -11,6 +11,7 @@ import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { dispose } from '@livekit/rtc-node';
 import { RoomServiceClient } from 'livekit-server-sdk';
 import {
+  createMemoryLogger,
   ConfigError,
   InvalidHeaderError,
   InvalidPhoneNumberError,
@@ -36,7 +37,7 @@ import {
   startSim,
   type Cleanups,
 } from '../harness/e2e.js';
-import { eventually, roomService } from '../harness/livekit.js';
+import { eventually, mintToken, roomService } from '../harness/livekit.js';
 import { startLiveKitServer } from '../harness/livekit-server.js';
 import { startSipp } from '../harness/sipp.js';
 
@@ -321,6 +322,40 @@ describe('fault matrix: the host', () => {
     await expect(call.answered).rejects.toMatchObject({ code: 'ABORTED' });
     await expectEnd(call, roomName, 'aborted', sim);
     expect(sim.requests).toHaveLength(0);
+  });
+
+  it('LiveKit refuses the join (bad token) while the RTP socket and the SIP client are being readied: ended "livekit-disconnected", nothing dialled, both released', async () => {
+    const sim = await startSim(cleanups);
+    const roomName = await createRoom(cleanups, 'badtoken');
+    const call = bridge(cleanups, roomName, sim.address.port, {
+      // a token signed with the wrong secret; without a key/secret the room check is skipped
+      livekit: {
+        url: livekitOpts().url,
+        token: await mintToken({ identity: 'x', room: roomName, secret: 'wrong' }),
+      },
+    });
+    await expect(call.answered).rejects.toMatchObject({ code: 'LIVEKIT_CONNECT' });
+    await expectEnd(call, roomName, 'livekit-disconnected', sim);
+    expect(sim.requests).toHaveLength(0);
+  });
+
+  it('aborts while the participant connects (after the room check): ended "aborted", nothing dialled, the participant never stays in the room', async () => {
+    const sim = await startSim(cleanups);
+    const roomName = await createRoom(cleanups, 'abort-connect');
+    const ac = new AbortController();
+    const logger = createMemoryLogger();
+    const call = bridge(cleanups, roomName, sim.address.port, { signal: ac.signal, logger });
+    await eventually('connecting to LiveKit', () =>
+      logger.records.some((r) => r.msg.startsWith('[BRIDGE] Connecting to LiveKit room')),
+    );
+    expect(call.stats().timings.livekitConnected).toBeUndefined();
+    ac.abort();
+    await expect(call.answered).rejects.toMatchObject({ code: 'ABORTED' });
+    await expectEnd(call, roomName, 'aborted', sim);
+    expect(sim.requests.filter((r) => r.method === 'INVITE')).toHaveLength(0);
+    // the native connect completed after the abort: the participant must have left again
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(await phoneParticipantGone(roomName)).toBe(true);
   });
 
   it('aborts while it rings: ended "aborted" with one CANCEL', async () => {
