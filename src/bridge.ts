@@ -218,6 +218,8 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
   private participant: PhoneParticipant | undefined;
   private media: RtpMediaBridge | undefined;
   private lease: SipClientLease | undefined;
+  /** Set once teardown has given the SIP client lease back (a late lease is returned at once). */
+  private leaseReleased = false;
   private sip: OutboundCall | undefined;
   private answer: CallAnswer | undefined;
   private endInfo: { reason: BridgeEndReason; sipStatus?: number; error?: BridgeError } | undefined;
@@ -404,16 +406,6 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
       if (this.stage === 'answered') void this.media?.sendDtmf(digit).catch(() => undefined);
     });
 
-    this.log.info(`[BRIDGE] Connecting to LiveKit room: ${this.roomName}`);
-    await participant.connect(stop);
-    this.mark('livekitConnected');
-    if (stop.aborted) return;
-    this.stage = 'connected';
-    this.log.info('[BRIDGE] Connected. Publishing SIP audio track...');
-    await participant.publishAudio();
-    this.mark('trackPublished');
-    if (stop.aborted) return;
-
     // BUG-4: RTP binds to the configured media IP, never the wildcard by default.
     const media = new RtpMediaBridge({
       bindIp: exotel.mediaBindIp,
@@ -435,18 +427,39 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
       if (code !== undefined) void participant.publishDtmf(code, digit).catch(() => undefined);
     });
     media.on('timeout', (err: RtpTimeoutError) => this.end('media-timeout', err));
-    const local = await media.open();
+    // The RTP socket and the trunk connection do not depend on the room: get them ready
+    // while LiveKit connects, so the INVITE can leave as soon as the track is published.
+    // (Nothing is sent to the trunk before then; teardown closes both if setup fails.)
+    const ready = Promise.all([
+      media.open(),
+      acquireSipClient(
+        exotel,
+        this.log,
+        this.opts.sipTimers !== undefined ? { timers: this.opts.sipTimers } : {},
+      ).then((lease) => {
+        // teardown may have passed its release step while the client was starting
+        if (this.leaseReleased) lease.release();
+        else this.lease = lease;
+        return lease;
+      }),
+    ]);
+    ready.catch(() => undefined);
+
+    this.log.info(`[BRIDGE] Connecting to LiveKit room: ${this.roomName}`);
+    await participant.connect(stop);
+    this.mark('livekitConnected');
+    if (stop.aborted) return;
+    this.stage = 'connected';
+    this.log.info('[BRIDGE] Connected. Publishing SIP audio track...');
+    await participant.publishAudio();
+    this.mark('trackPublished');
     if (stop.aborted) return;
 
     this.log.info(`[BRIDGE] Audio track published. Starting SIP call to ${this.phoneNumber}...`);
-    this.lease = await acquireSipClient(
-      exotel,
-      this.log,
-      this.opts.sipTimers !== undefined ? { timers: this.opts.sipTimers } : {},
-    );
+    const [local, lease] = await ready;
     if (stop.aborted) return;
     this.stage = 'calling';
-    const call = this.lease.client.invite({
+    const call = lease.client.invite({
       to: this.phoneNumber,
       sdp: createSdpOffer({ ip: local.ip, port: local.port }),
       headers: this.opts.sipHeaders,
@@ -595,6 +608,7 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
         );
       }
     }
+    this.leaseReleased = true;
     this.lease?.release();
     this.lease = undefined;
     this.stage = 'ended';
