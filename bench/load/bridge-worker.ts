@@ -15,7 +15,33 @@ import {
   type ExotelSettings,
   type LiveKitSettings,
 } from '../../src/index.js';
+import { readFileSync, readdirSync } from 'node:fs';
 import { epochMs, serveRpc } from './ipc.js';
+
+/** CPU ms (user+sys) of each thread of this process, summed by thread name (/proc, Linux only). */
+function threadCpu(): Record<string, number> {
+  const out: Record<string, number> = {};
+  let tids: string[];
+  try {
+    tids = readdirSync('/proc/self/task');
+  } catch {
+    return out;
+  }
+  const tick = 10; // ms per clock tick (USER_HZ 100)
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      const close = stat.lastIndexOf(')');
+      const name = stat.slice(stat.indexOf('(') + 1, close).replace(/[0-9]+$/, '#');
+      const f = stat.slice(close + 2).split(' ');
+      const ms = (Number(f[11]) + Number(f[12])) * tick;
+      out[name] = (out[name] ?? 0) + ms;
+    } catch {
+      // the thread ended
+    }
+  }
+  return out;
+}
 
 export interface WorkerCallSpec {
   room: string;
@@ -63,6 +89,8 @@ export interface WorkerWindow {
   }[];
   framesCaptured: number;
   framesDropped: number;
+  /** CPU ms per thread name during the window (Linux). */
+  threads: Record<string, number>;
 }
 
 interface Live {
@@ -97,7 +125,7 @@ function base(s: BridgeStats): Base {
 
 const histograms = new LatencyHistograms();
 let live: Live[] = [];
-let window0: { cpu: NodeJS.CpuUsage; t: number } | undefined;
+let window0: { cpu: NodeJS.CpuUsage; t: number; threads: Record<string, number> } | undefined;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function state(l: Live): WorkerCallState {
@@ -154,7 +182,7 @@ serveRpc({
     for (const l of live) {
       l.base = base(l.call.stats());
     }
-    window0 = { cpu: process.cpuUsage(), t: performance.now() };
+    window0 = { cpu: process.cpuUsage(), t: performance.now(), threads: threadCpu() };
     return true;
   },
 
@@ -162,6 +190,9 @@ serveRpc({
     const w = window0;
     if (w === undefined) throw new Error('windowEnd before windowStart');
     const cpu = process.cpuUsage(w.cpu);
+    const t1 = threadCpu();
+    const threads: Record<string, number> = {};
+    for (const [k, v] of Object.entries(t1)) threads[k] = v - (w.threads[k] ?? 0);
     const seconds = (performance.now() - w.t) / 1000;
     const mem = process.memoryUsage();
     const sched = getSharedScheduler().stats();
@@ -200,6 +231,7 @@ serveRpc({
       inbound,
       framesCaptured,
       framesDropped,
+      threads,
     };
   },
 

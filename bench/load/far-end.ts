@@ -20,6 +20,8 @@ export interface FarCall {
   inviteEpoch: number;
   okEpoch?: number;
   firstRtpEpoch?: number;
+  /** The far end's RTP port for this call (what the capture filters on). */
+  rtpPort?: number;
   // window counters
   received: number;
   lost: number;
@@ -82,6 +84,13 @@ export class FarEnd {
     this.inWindow = true;
   }
 
+  /** RTP ports of the calls answered in this step. */
+  rtpPorts(): Set<number> {
+    const ports = new Set<number>();
+    for (const c of this.byNumber.values()) if (c.rtpPort !== undefined) ports.add(c.rtpPort);
+    return ports;
+  }
+
   windowEnd(): FarWindow {
     this.inWindow = false;
     let received = 0;
@@ -135,6 +144,7 @@ export class FarEnd {
       sendFinal(res);
       if (res.status !== 200 || fc.okEpoch !== undefined) return;
       fc.okEpoch = epochMs();
+      fc.rtpPort = internals.media?.rtp.local.port;
       internals.media?.rtp.on('audio', (p) => this.onPacket(fc, p));
     };
   }

@@ -26,7 +26,16 @@ export interface StepResult {
   rssPerCallBytes: number;
   rssPerExtraCallBytes: number | undefined;
   machineBusyPct: number;
+  /**
+   * RTP as it reached the far end: from kernel timestamps (tcpdump on lo) when a capture
+   * could run, otherwise the far end's own receive times (`farEndSource` says which).
+   */
   farEnd: FarWindow;
+  farEndSource: 'kernel' | 'far-end process';
+  /** The far end's own receive-time figures (always measured; noisier on a busy machine). */
+  farEndInProcess?: FarWindow;
+  /** Packets the kernel dropped from the capture (0 = the capture saw everything). */
+  captureDropped?: number;
   phoneToAgent: { frames: number; toneFrames: number; expected: number; lossPct: number };
   agentToPhoneMissingAudioPct: number;
   lossPct: number;
@@ -41,6 +50,8 @@ export interface StepResult {
         latency: Summary;
         framesCaptured: number;
         framesDropped: number;
+        /** CPU ms of the bridge process's threads during the window, by thread name. */
+        threadCpuMs?: Record<string, number>;
       }
     | undefined;
   verdict: 'ok' | 'broken' | 'saturated';

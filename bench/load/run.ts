@@ -41,6 +41,7 @@ import { VERSION } from '../../src/index.js';
 import type { AgentJoinParams, AgentRoomWindow } from './agents.js';
 import type { WorkerCallState, WorkerStartParams, WorkerWindow } from './bridge-worker.js';
 import { FarEnd, type FarWindow } from './far-end.js';
+import { RtpCapture, captureUnavailable } from './capture.js';
 import { RpcChild, epochMs } from './ipc.js';
 import { renderDocs, renderTable, type LoadReport, type StepResult, type SystemResult } from './report.js';
 import {
@@ -68,6 +69,10 @@ const LOSS_LIMIT_PCT = 1;
 const SATURATED_PCT = 97;
 const CALLER_ID = '08044319240';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Why far-end RTP is timed by the far end itself instead of kernel timestamps (undefined: capture works). */
+const NO_CAPTURE = process.env.LOAD_CAPTURE === '0' ? 'LOAD_CAPTURE=0' : captureUnavailable();
+/** The simulator's RTP ports (src/testing/simulator.ts). */
+const FAR_RTP_PORTS: [number, number] = [30000, 40000];
 const t0 = Date.now();
 const log = (msg: string) =>
   process.stdout.write(`[${((Date.now() - t0) / 1000).toFixed(0).padStart(4)} s] ${msg}\n`);
@@ -275,11 +280,31 @@ async function runStep(
   const active = times.filter((t) => t.activeEpoch !== undefined).length;
   log(`${sut.name} ${n} calls: ${active}/${n} active; steady window ${WINDOW_S} s`);
   await sleep(2000);
+  const capture = NO_CAPTURE === undefined ? new RtpCapture(FAR_RTP_PORTS) : undefined;
+  await capture?.start();
   const m0 = machineCpu();
   await Promise.all([sut.windowStart(), ctx.agents.all('windowStart')]);
   ctx.far.windowStart();
-  await sleep(WINDOW_S * 1000);
-  const far: FarWindow = ctx.far.windowEnd();
+  await sleep(WINDOW_S * 1000).catch((err: unknown) => {
+    capture?.kill();
+    throw err;
+  });
+  const farInProcess: FarWindow = ctx.far.windowEnd();
+  const captured = await capture?.stop(ctx.far.rtpPorts());
+  const far: FarWindow =
+    captured === undefined
+      ? farInProcess
+      : {
+          pacing: captured.pacing,
+          received: captured.received,
+          lost: captured.lost,
+          silent: captured.silent,
+          lossPct: captured.lossPct,
+          audioPct: captured.audioPct,
+          jitterMeanMs: captured.jitterMeanMs,
+          jitterMaxMs: captured.jitterMaxMs,
+          calls: captured.streams,
+        };
   const [usage, agentWin] = await Promise.all([
     sut.windowEnd(),
     ctx.agents.all<AgentRoomWindow>('windowEnd'),
@@ -348,6 +373,9 @@ async function runStep(
     rssPerExtraCallBytes: rssPerExtraCall,
     machineBusyPct,
     farEnd: far,
+    farEndSource: captured === undefined ? 'far-end process' : 'kernel',
+    farEndInProcess: farInProcess,
+    ...(captured === undefined ? {} : { captureDropped: captured.droppedByKernel }),
     phoneToAgent: { frames, toneFrames, expected, lossPct: phoneToAgentLossPct },
     agentToPhoneMissingAudioPct: agentToPhoneMissingPct,
     lossPct,
@@ -364,6 +392,7 @@ async function runStep(
             latency: internal.latency,
             framesCaptured: internal.framesCaptured,
             framesDropped: internal.framesDropped,
+            threadCpuMs: internal.threads,
           },
     verdict: problems.length > 0 ? 'broken' : saturated ? 'saturated' : 'ok',
     problems,
@@ -373,7 +402,7 @@ async function runStep(
   };
   log(
     `${sut.name} ${n} calls: CPU ${result.cpuMsPerCallSecond.toFixed(2)} ms/call-s, RSS ${(usage.rssBytes / 2 ** 20).toFixed(0)} MiB, ` +
-      `far-end pacing p99 ${far.pacing.p99.toFixed(2)} ms, loss ${lossPct.toFixed(2)} %, machine ${machineBusyPct.toFixed(0)} %` +
+      `far-end pacing p99 ${far.pacing.p99.toFixed(2)} ms (${captured ? 'kernel' : 'far-end process'}; in-process ${farInProcess.pacing.p99.toFixed(2)}), loss ${lossPct.toFixed(2)} %, machine ${machineBusyPct.toFixed(0)} %` +
       (problems.length ? ` — ${problems.join('; ')}` : ''),
   );
   await sut.hangup(rooms);
@@ -464,6 +493,11 @@ async function main(): Promise<void> {
       redisError = `redis-server could not be started: ${err instanceof Error ? err.message : String(err)}`;
     }
     lk = await startLiveKitServer(redisAddress);
+    log(
+      NO_CAPTURE === undefined
+        ? 'far-end RTP timed by the kernel (tcpdump on lo)'
+        : `far-end RTP timed by the far end itself: no capture (${NO_CAPTURE})`,
+    );
     log(
       `livekit-server on ${lk.url}${redisAddress ? ` (Redis ${redisAddress})` : ''}; simulator on 127.0.0.1:${simPort}`,
     );
