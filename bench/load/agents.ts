@@ -4,17 +4,26 @@
  * participant's audio with `AudioStream` at 8 kHz / 20 ms (what the agent hears). It also
  * notes when the phone participant's `sip.callStatus` became `active` — both our bridge and
  * LiveKit SIP set that attribute — so setup times are seen from the room.
+ *
+ * The agents send and read their frames through the bridge's own FFI path
+ * (`src/livekit/ffi-media.ts`) rather than `AudioSource.captureFrame()` / `AudioStream`:
+ * the agents serve both systems under test alike, and with rtc-node's process-wide event
+ * broadcast a process of 50 agent rooms would spend the machine's CPU on itself.
  */
 import {
-  AudioStream,
+  AudioSource,
+  LocalAudioTrack,
   ParticipantKind,
   Room,
   RoomEvent,
   TrackKind,
+  TrackPublishOptions,
+  TrackSource,
   dispose,
   type RemoteParticipant,
 } from '@livekit/rtc-node';
-import { publishTone, type TonePublisher } from '../../test/harness/tone.js';
+import { FfiMediaRouter, NativeAudioCapture, NativeAudioReader } from '../../src/livekit/ffi-media.js';
+import { generateTone } from '../../src/rtp/goertzel.js';
 import { epochMs, serveRpc } from './ipc.js';
 
 export interface AgentJoinParams {
@@ -34,10 +43,63 @@ export interface AgentRoomWindow {
   expected: number;
 }
 
+interface TonePublisher {
+  stop(): Promise<void>;
+}
+
+/** One shared 10 ms ticker sends every agent's tone frames that are due (by wall time). */
+const tones = new Set<{ capture: NativeAudioCapture; t0: number; sent: number; tone: Int16Array[] }>();
+let ticker: NodeJS.Timeout | undefined;
+
+function tick(): void {
+  const now = performance.now();
+  for (const t of tones) {
+    const due = Math.floor((now - t.t0) / 20) + 1;
+    // after a stall, catch up at most 5 frames (the native queue holds 100 ms)
+    if (due - t.sent > 5) t.sent = due - 5;
+    while (t.sent < due) {
+      t.capture.capture(t.tone[t.sent % t.tone.length]!);
+      t.sent++;
+    }
+  }
+}
+
+async function publishToneDirect(room: Room, freq: number): Promise<TonePublisher> {
+  const source = new AudioSource(8000, 1, 100);
+  await room.localParticipant!.publishTrack(
+    LocalAudioTrack.createAudioTrack('agent-voice', source),
+    new TrackPublishOptions({ source: TrackSource.SOURCE_MICROPHONE }),
+  );
+  const router = FfiMediaRouter.get();
+  if (!router) throw new Error('the direct FFI path is not available');
+  // 1 kHz at 8 kHz repeats every 8 samples: 25 frames of 160 cover whole periods
+  const frames = Array.from({ length: 25 }, (_, i) => generateTone(freq, 8000, 160, 8000, i * 160));
+  const t = {
+    capture: new NativeAudioCapture(router, source.ffiHandle.handle, 8000, 160),
+    t0: performance.now(),
+    sent: 0,
+    tone: frames,
+  };
+  tones.add(t);
+  ticker ??= setInterval(tick, 10);
+  return {
+    async stop() {
+      tones.delete(t);
+      t.capture.close();
+      if (tones.size === 0 && ticker !== undefined) {
+        clearInterval(ticker);
+        ticker = undefined;
+      }
+      await source.close();
+    },
+  };
+}
+
 interface AgentState {
   name: string;
   room: Room;
   tone?: TonePublisher;
+  reader?: NativeAudioReader;
   frames: number;
   toneFrames: number;
   activeEpoch?: number;
@@ -67,21 +129,24 @@ async function join(url: string, name: string, token: string): Promise<void> {
   room.on(RoomEvent.TrackSubscribed, (track, _pub, p) => {
     if (track.kind !== TrackKind.KIND_AUDIO || p.kind !== ParticipantKind.SIP || a.streaming) return;
     a.streaming = true;
-    void (async () => {
-      const stream = new AudioStream(track, { sampleRate: 8000, numChannels: 1, frameSizeMs: 20 });
-      for await (const f of stream) {
-        if (!inWindow) continue;
+    const router = FfiMediaRouter.get();
+    if (!router) throw new Error('the direct FFI path is not available');
+    a.reader = new NativeAudioReader(router, track.ffi_handle.handle, {
+      sampleRate: 8000,
+      numChannels: 1,
+      frameSizeMs: 20,
+      onFrame: (d) => {
+        if (!inWindow) return;
         a.frames++;
-        const d = f.data;
         let sum = 0;
         for (let i = 0; i < d.length; i++) sum += d[i]! * d[i]!;
         if (d.length > 0 && Math.sqrt(sum / d.length) > TONE_RMS) a.toneFrames++;
-      }
-    })().catch(() => undefined);
+      },
+    });
   });
   await room.connect(url, token, { autoSubscribe: true, dynacast: false });
   for (const p of room.remoteParticipants.values()) watchPhone(a, p);
-  a.tone = await publishTone(room, 1000, 'agent-voice');
+  a.tone = await publishToneDirect(room, 1000);
 }
 
 serveRpc({
@@ -138,6 +203,7 @@ serveRpc({
     await Promise.all(
       all.map(async (a) => {
         await a.tone?.stop().catch(() => undefined);
+        a.reader?.close();
         await a.room.disconnect().catch(() => undefined);
       }),
     );

@@ -16,6 +16,7 @@ import {
   type LiveKitSettings,
 } from '../../src/index.js';
 import { readFileSync, readdirSync } from 'node:fs';
+import { PerformanceObserver, monitorEventLoopDelay } from 'node:perf_hooks';
 import { epochMs, serveRpc } from './ipc.js';
 
 /** CPU ms (user+sys) of each thread of this process, summed by thread name (/proc, Linux only). */
@@ -91,6 +92,10 @@ export interface WorkerWindow {
   framesDropped: number;
   /** CPU ms per thread name during the window (Linux). */
   threads: Record<string, number>;
+  /** Event-loop delay of the worker during the window (ms). */
+  eventLoopDelay: { p50: number; p99: number; max: number };
+  /** Garbage collections during the window. */
+  gc: { count: number; totalMs: number; maxMs: number };
 }
 
 interface Live {
@@ -124,6 +129,17 @@ function base(s: BridgeStats): Base {
 }
 
 const histograms = new LatencyHistograms();
+// Diagnostics of the worker's own event loop: how long it was blocked, and by garbage collection.
+const eld = monitorEventLoopDelay({ resolution: 1 });
+eld.enable();
+const gc = { count: 0, totalMs: 0, maxMs: 0 };
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) {
+    gc.count++;
+    gc.totalMs += e.duration;
+    gc.maxMs = Math.max(gc.maxMs, e.duration);
+  }
+}).observe({ entryTypes: ['gc'] });
 let live: Live[] = [];
 let window0: { cpu: NodeJS.CpuUsage; t: number; threads: Record<string, number> } | undefined;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -183,6 +199,10 @@ serveRpc({
       l.base = base(l.call.stats());
     }
     window0 = { cpu: process.cpuUsage(), t: performance.now(), threads: threadCpu() };
+    eld.reset();
+    gc.count = 0;
+    gc.totalMs = 0;
+    gc.maxMs = 0;
     return true;
   },
 
@@ -232,6 +252,12 @@ serveRpc({
       framesCaptured,
       framesDropped,
       threads,
+      eventLoopDelay: {
+        p50: eld.percentile(50) / 1e6,
+        p99: eld.percentile(99) / 1e6,
+        max: eld.max / 1e6,
+      },
+      gc: { ...gc },
     };
   },
 

@@ -52,6 +52,10 @@ export interface StepResult {
         framesDropped: number;
         /** CPU ms of the bridge process's threads during the window, by thread name. */
         threadCpuMs?: Record<string, number>;
+        /** Event-loop delay of the bridge process during the window. */
+        eventLoopDelayMs?: { p50: number; p99: number; max: number };
+        /** Garbage collections of the bridge process during the window. */
+        gc?: { count: number; totalMs: number; maxMs: number };
       }
     | undefined;
   verdict: 'ok' | 'broken' | 'saturated';

@@ -393,6 +393,8 @@ async function runStep(
             framesCaptured: internal.framesCaptured,
             framesDropped: internal.framesDropped,
             threadCpuMs: internal.threads,
+            eventLoopDelayMs: internal.eventLoopDelay,
+            gc: internal.gc,
           },
     verdict: problems.length > 0 ? 'broken' : saturated ? 'saturated' : 'ok',
     problems,
