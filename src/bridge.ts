@@ -130,6 +130,13 @@ export interface RunBridgeOptions {
   jitterTargetMs?: number;
   /** Records the latency the media path adds each way (benchmarks; default none). */
   latencyProbe?: MediaLatencyProbe;
+  /**
+   * Per-frame audio to and from LiveKit through the bridge's own FFI path, which keeps
+   * frames out of `@livekit/rtc-node`'s process-wide event broadcast (default true).
+   * `false` uses rtc-node's `AudioSource.captureFrame()` and `AudioStream` instead: slower
+   * with many calls per process, kept as an escape hatch.
+   */
+  directFfi?: boolean;
   /** Interval of the `[RTP] Audio flowing` log line (default 5000 ms). */
   statsLogIntervalMs?: number;
 }
@@ -348,6 +355,7 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
       url: livekit.url,
       token,
       isAgent: this.opts.isAgent,
+      directFfi: this.opts.directFfi,
       connectTimeoutMs: timeouts.connectMs,
       logger: this.log,
       remoteHeaders: () => ({ ...(this.answer?.remoteHeaders ?? {}) }),

@@ -171,6 +171,8 @@ serveRpc({
         env: {},
         statsLogIntervalMs: 0,
         latencyProbe: new MediaLatencyProbe(histograms),
+        // LOAD_DIRECT_FFI=0: rtc-node's own AudioSource/AudioStream (the "before" of docs/performance.md)
+        directFfi: process.env.LOAD_DIRECT_FFI !== '0',
       });
       const l: Live = { spec, call, startEpoch };
       void call.ended.then((e) => (l.ended = e));

@@ -18,7 +18,13 @@ import { PacingHistogram } from '../../src/index.js';
 
 export interface CaptureWindow {
   source: 'kernel (tcpdump on lo)';
+  /** |inter-arrival − timestamp step| of consecutive packets (two sends' errors combined). */
   pacing: ReturnType<PacingHistogram['summary']>;
+  /**
+   * How late each packet left against its own stream's schedule: (arrival − RTP time) minus
+   * the smallest such offset within ±1 s of it (so slow clock drift does not count).
+   */
+  lateness: ReturnType<PacingHistogram['summary']>;
   received: number;
   lost: number;
   silent: number;
@@ -105,6 +111,11 @@ export class RtpCapture {
 }
 
 interface Stream {
+  /** arrival − RTP time (ms) of every packet, for the lateness figure. */
+  offsets: number[];
+  /** The RTP time base (first timestamp, unwrapped) in ms. */
+  tsBase: number;
+  tsUnwrapped: number;
   lastSeq: number;
   lastArrivalMs: number;
   lastTs: number;
@@ -152,7 +163,18 @@ export function analysePcap(buf: Buffer, ports: Set<number>): Omit<CaptureWindow
     const key = `${srcPort}>${dstPort}`;
     let s = streams.get(key);
     if (s === undefined) {
-      s = { lastSeq: -1, lastArrivalMs: 0, lastTs: 0, jitterMs: 0, received: 0, lost: 0, silent: 0 };
+      s = {
+        offsets: [],
+        tsBase: ts,
+        tsUnwrapped: 0,
+        lastSeq: -1,
+        lastArrivalMs: 0,
+        lastTs: ts,
+        jitterMs: 0,
+        received: 0,
+        lost: 0,
+        silent: 0,
+      };
       streams.set(key, s);
     }
     if (s.lastSeq >= 0) {
@@ -163,7 +185,9 @@ export function analysePcap(buf: Buffer, ports: Set<number>): Omit<CaptureWindow
       const dArr = arrivalMs - s.lastArrivalMs;
       s.jitterMs += (Math.abs(dArr - dTsMs) - s.jitterMs) / 16;
       if (d === 1) pacing.record(Math.abs(dArr - dTsMs));
+      s.tsUnwrapped += (ts - s.lastTs) >>> 0;
     }
+    s.offsets.push(arrivalMs - s.tsUnwrapped / 8);
     s.lastSeq = seq;
     s.lastTs = ts;
     s.lastArrivalMs = arrivalMs;
@@ -177,6 +201,16 @@ export function analysePcap(buf: Buffer, ports: Set<number>): Omit<CaptureWindow
         break;
       }
     if (same) s.silent++;
+  }
+  const lateness = new PacingHistogram(200);
+  const W = 50; // ±1 s of 20 ms packets
+  for (const s of streams.values()) {
+    const o = s.offsets;
+    for (let i = 0; i < o.length; i++) {
+      let min = Infinity;
+      for (let j = Math.max(0, i - W); j <= Math.min(o.length - 1, i + W); j++) if (o[j]! < min) min = o[j]!;
+      lateness.record(o[i]! - min);
+    }
   }
   let received = 0;
   let lost = 0;
@@ -193,6 +227,7 @@ export function analysePcap(buf: Buffer, ports: Set<number>): Omit<CaptureWindow
   return {
     source: 'kernel (tcpdump on lo)',
     pacing: pacing.summary(),
+    lateness: lateness.summary(),
     received,
     lost,
     silent,

@@ -36,6 +36,8 @@ export interface StepResult {
   farEndInProcess?: FarWindow;
   /** Packets the kernel dropped from the capture (0 = the capture saw everything). */
   captureDropped?: number;
+  /** Kernel-timed lateness of each packet against its stream's own schedule (see capture.ts). */
+  farEndLateness?: { count: number; p50: number; p99: number; p999: number; max: number; mean: number };
   phoneToAgent: { frames: number; toneFrames: number; expected: number; lossPct: number };
   agentToPhoneMissingAudioPct: number;
   lossPct: number;
@@ -248,6 +250,104 @@ function ratio(a: number | undefined, b: number | undefined, d = 2): string {
   return a === undefined || b === undefined || b === 0 ? '–' : (a / b).toFixed(d);
 }
 
+/** True when every step's far-end figures came from kernel timestamps. */
+function kernelTimed(r: LoadReport): boolean {
+  const steps = r.systems.flatMap((s) => s.steps);
+  return steps.length > 0 && steps.every((s) => s.farEndSource === 'kernel');
+}
+
+/** Thread groups of the bridge process (Linux thread names, `#` = a number). */
+const THREAD_GROUPS: { label: string; match: (name: string) => boolean }[] = [
+  { label: 'JS main thread (bridge, RTP, SIP, rtc-node JS)', match: (n) => n === 'node' },
+  { label: 'Opus encoder (AudioEncoder)', match: (n) => n.startsWith('AudioEncoder') },
+  {
+    label: 'WebRTC network + worker threads',
+    match: (n) =>
+      n.startsWith('network_thread') || n.startsWith('worker_thread') || n.startsWith('signaling'),
+  },
+  {
+    label: 'audio device, capture, decode (SyntheticAudioDevice, AudioSourceCapture, livekit-audio)',
+    match: (n) =>
+      n.startsWith('SyntheticAudio') || n.startsWith('AudioSourceCapt') || n.startsWith('livekit-audio'),
+  },
+  { label: 'rtc-node FFI runtime (tokio)', match: (n) => n.startsWith('tokio') },
+];
+
+function threadGroups(st: StepResult): { groups: number[]; other: number; total: number } | undefined {
+  const t = st.internal?.threadCpuMs;
+  if (t === undefined || Object.keys(t).length === 0) return undefined;
+  const per = (ms: number) => ms / (Math.max(1, st.active) * st.windowS);
+  const groups = THREAD_GROUPS.map(() => 0);
+  let other = 0;
+  let total = 0;
+  for (const [name, ms] of Object.entries(t)) {
+    const i = THREAD_GROUPS.findIndex((g) => g.match(name));
+    if (i >= 0) groups[i]! += per(ms);
+    else other += per(ms);
+    total += per(ms);
+  }
+  return { groups, other, total };
+}
+
+function cpuSection(
+  ours: SystemResult | undefined,
+  lks: SystemResult | undefined,
+  capO: StepResult | undefined,
+  capL: StepResult | undefined,
+): string[] {
+  const out: string[] = [];
+  out.push("## Where the bridge's CPU goes");
+  out.push('');
+  const rows = (ours?.steps ?? [])
+    .map((st) => ({ st, g: threadGroups(st) }))
+    .filter((x) => x.g !== undefined);
+  if (rows.length === 0) {
+    out.push('Per-thread CPU was not recorded in this run (Linux only).');
+    return out;
+  }
+  out.push(
+    "CPU time of the bridge process by thread during each window (`/proc/self/task/*/stat`), in ms per call-second. Everything but the first column is `@livekit/rtc-node`'s native WebRTC stack, one per call: each call is a full LiveKit participant that Opus-encodes the phone's audio, decodes the agent's, and runs its own peer connections.",
+  );
+  out.push('');
+  out.push(
+    `| calls | ${THREAD_GROUPS.map((g) => g.label).join(' | ')} | other | total (threads) | process (cpuUsage) |`,
+  );
+  out.push(`| --- | ${THREAD_GROUPS.map(() => '---').join(' | ')} | --- | --- | --- |`);
+  for (const { st, g } of rows)
+    out.push(
+      `| ${st.calls} | ${g!.groups.map((v) => f(v, 1)).join(' | ')} | ${f(g!.other, 1)} | ${f(g!.total, 1)} | ${f(st.cpuMsPerCallSecond, 1)} |`,
+    );
+  out.push('');
+  const at = capO && threadGroups(capO);
+  if (at && capO) {
+    const js = at.groups[0]!;
+    const native = at.total - js;
+    const lk = capL?.cpuMsPerCallSecond;
+    out.push(
+      `At our capacity step (${capO.calls} calls) the JS main thread — all of this library's own work plus rtc-node's JavaScript — took ${f(js, 1)} ms per call-second and the native WebRTC threads ${f(native, 1)} ms (${f((100 * native) / Math.max(0.001, at.total), 0)} % of the process).` +
+        (lk !== undefined
+          ? ` LiveKit SIP's whole process took ${f(lk, 1)} ms per call-second at its capacity step (${capL!.calls} calls)${native >= lk ? ': less than the native WebRTC part of our process alone, so with one `@livekit/rtc-node` participant per call the bridge cannot match its calls per core however little its own code costs' : ''}.`
+          : ''),
+    );
+    out.push('');
+  }
+  const eld = rows
+    .map(({ st }) =>
+      st.internal?.eventLoopDelayMs
+        ? `${st.calls}: p99 ${f(st.internal.eventLoopDelayMs.p99, 1)} / max ${f(st.internal.eventLoopDelayMs.max, 1)} ms, ${st.internal.gc?.count ?? 0} GCs (${f(st.internal.gc?.totalMs, 0)} ms)`
+        : undefined,
+    )
+    .filter(Boolean);
+  if (eld.length > 0) {
+    out.push(
+      `Event-loop delay of the bridge process and its garbage collections during each window, by step — ${eld.join('; ')}. Late RTP sends (pacing p99 above) come from these stalls of the one JS thread and from the OS scheduling it on a machine whose two cores also run livekit-server, the agents and the far end.`,
+    );
+    out.push('');
+  }
+  void lks;
+  return out;
+}
+
 export function renderDocs(r: LoadReport): { markdown: string; svg: string } {
   const ours = r.systems.find((s) => s.name === 'bridge');
   const lks = r.systems.find((s) => s.name === 'livekit-sip');
@@ -274,11 +374,11 @@ export function renderDocs(r: LoadReport): { markdown: string; svg: string } {
   md.push(
     [
       `- **Machine:** ${m.cpus} × ${m.cpuModel}, ${m.totalMemGiB} GiB, ${m.platform}, kernel ${m.kernel}, Node ${m.node}. Everything below ran on it at once, on loopback: the numbers are for a small shared box, not a tuned server.`,
-      `- **Peers:** one livekit-server v1.13.5 (built from its Go module) with Redis; the Exotel simulator (\`src/testing\`) as the far end over SIP/TCP, answering PCMA and playing a 440 Hz tone on every call; one kind-AGENT participant per room (a separate process, \`@livekit/rtc-node\`) that publishes a 1 kHz tone and reads the phone participant's audio at 8 kHz / 20 ms.`,
+      `- **Peers:** one livekit-server v1.13.5 (built from its Go module) with Redis; the Exotel simulator (\`src/testing\`) as the far end over SIP/TCP, answering PCMA and playing a 440 Hz tone on every call; one kind-AGENT participant per room (two separate agent processes, \`@livekit/rtc-node\`) that publishes a 1 kHz tone and reads the phone participant's audio at 8 kHz / 20 ms. The agents send and read their frames through this library's direct FFI path (\`src/livekit/ffi-media.ts\`), so that rtc-node's per-process event broadcast does not make the agents themselves the machine's load; the same agents serve both systems.`,
       `- **Systems:** ${ours?.label ?? 'our bridge'} — \`runBridge()\` per call, all calls in one worker process; ${lks?.label ?? 'livekit-sip'} — LiveKit's SIP service built from its Go module (v1.8.0, the newest release the Go module proxy serves here), with an outbound trunk to the simulator over TCP, calls placed with \`SipClient.createSipParticipant\`. Same rooms, same agents, same far end.`,
-      `- **Steps:** ${r.config.steps.join(', ')} concurrent calls, placed ${30} ms apart; once all are active, 2 s settle, then a ${r.config.windowS} s measuring window; calls are hung up between steps. A step keeps quality when every call became active, far-end pacing p99 ≤ ${r.config.pacingLimitMs} ms and loss ≤ ${r.config.lossLimitPct} %; **capacity** is the largest step that kept quality. The ramp itself goes on past a step that missed only the pacing limit (the far end's own timing noise is several ms on this box), and stops at the first step with failed calls or loss above ${r.config.lossLimitPct} %, when the machine is saturated (≥ ${r.config.saturatedPct} % of all cores busy), or when the time budget (${r.config.budgetS} s for the whole run) would be exceeded.`,
+      `- **Steps:** ${r.config.steps.join(', ')} concurrent calls, placed ${30} ms apart; once all are active, 2 s settle, then a ${r.config.windowS} s measuring window; calls are hung up between steps. A step keeps quality when every call became active, far-end pacing p99 ≤ ${r.config.pacingLimitMs} ms and loss ≤ ${r.config.lossLimitPct} %; **capacity** is the largest step that kept quality. The ramp itself goes on past a step that missed only the pacing limit, and stops at the first step with failed calls or loss above ${r.config.lossLimitPct} %, when the machine is saturated (≥ ${r.config.saturatedPct} % of all cores busy), or when the time budget (${r.config.budgetS} s for the whole run) would be exceeded.`,
       '- **CPU and memory** are the system process only: `process.cpuUsage()` / `memoryUsage().rss` of the bridge worker; `/proc/<pid>/stat` utime+stime and `/proc/<pid>/status` VmRSS of livekit-sip. CPU ms per call-second = process CPU in the window ÷ (active calls × window seconds). Calls per core = 1000 ÷ that figure (what one core could carry at that cost; the rest of the machine was busy with livekit-server, the agents and the far end).',
-      "- **Quality, measured outside the system under test, the same way for both:** at the far end, RTP from the system: pacing error |inter-arrival − timestamp step| (20 ms), sequence gaps (loss), RFC 3550 jitter, share of packets that carry audio; at the agents: frames of the phone's track carrying the far end's tone (RMS > 1000) against window ÷ 20 ms (phone→agent loss). The far end is itself a Node process pacing N calls, so its receive timestamps include its own scheduling noise (the same for both systems). Loss for the verdict is the largest of the three.",
+      `- **Quality, measured outside the system under test, the same way for both:** at the far end, the RTP the system sends: pacing error |inter-arrival − timestamp step| (20 ms; the verdict's figure, which combines the errors of two consecutive sends), send lateness against the stream's own schedule (arrival − RTP time, minus the smallest such offset within ±1 s; kernel timing only), sequence gaps (loss), RFC 3550 jitter, share of packets that carry audio. ${kernelTimed(r) ? "These are timed by the kernel: `tcpdump` captures the far end's RTP ports on `lo` during the window and the capture is analysed afterwards; on loopback a packet is timestamped inside the sender's `sendmsg()`, so the figure is the system's own send timing, free of the far end's scheduling delay (the far end is a Node process pacing every call itself; its own receive-time figures are kept in `load.json` as `farEndInProcess` and are noisier)." : "These are timed by the far end's own receive clock (no packet capture was possible on this run: tcpdump missing or not root), so they include the far end's scheduling noise."} At the agents: frames of the phone's track carrying the far end's tone (RMS > 1000) against window ÷ 20 ms (phone→agent loss). Loss for the verdict is the largest of the three.`,
       '- **Setup:** start (`runBridge()` call / `createSipParticipant` call) → INVITE received by the far end; 200 OK sent → first RTP received; 200 OK sent → `sip.callStatus` = `active` seen by the agent (both systems set it). Wall clocks of processes on one machine.',
       "- **Bridge-added latency (ours only):** an opt-in probe (`MediaLatencyProbe`, `runBridge({ latencyProbe })`) records, per frame, inbound RTP arrival → jitter-buffer pop (*hold*: the 40 ms target delay plus waiting for the 20 ms playout tick, on purpose) → decoded and handed to `captureFrame` (*processing*); outbound `writeAudio` (the agent's AudioStream frame) → queued until the call's next 20 ms send deadline (*queue*, on purpose) → packet sent (*processing* = time inside `writeAudio` + inside the send). livekit-sip's internals are not observable from outside: n/a.",
     ].join('\n'),
@@ -348,6 +448,19 @@ export function renderDocs(r: LoadReport): { markdown: string; svg: string } {
       ),
     );
   }
+  for (const n of r.config.steps) {
+    const o = at(ours, n);
+    const l = at(lks, n);
+    if (!o?.farEndLateness && !l?.farEndLateness) continue;
+    md.push(
+      row(
+        `send lateness vs schedule p99 at ${n} call${n === 1 ? '' : 's'} (kernel), ms`,
+        f(o?.farEndLateness?.p99),
+        f(l?.farEndLateness?.p99),
+        ratio(o?.farEndLateness?.p99, l?.farEndLateness?.p99),
+      ),
+    );
+  }
   const lat = capO?.internal?.latency;
   md.push(
     row(
@@ -408,21 +521,7 @@ export function renderDocs(r: LoadReport): { markdown: string; svg: string } {
   md.push(targets(r, ours, lks, capO, capL).join('\n'));
   md.push('');
   if (r.before) md.push(beforeAfter(r.before, ours).join('\n'), '');
-  md.push("## Where the bridge's CPU goes");
-  md.push('');
-  const cpuSteps = (ours?.steps ?? [])
-    .map((x) => `${f(x.cpuMsPerCallSecond, 0)} ms at ${x.calls}`)
-    .join(', ');
-  md.push(
-    [
-      `CPU per call-second of our worker in this run: ${cpuSteps || '–'} — it falls as calls are added (the process's fixed costs are shared), so the limit is not the CPU per call as such but the one JavaScript thread that carries every call: its event loop falls behind, the pacer sends late, and playout sees packets late, while livekit-sip spreads the same work over Go's threads.`,
-      '',
-      "Profile of the bridge worker (`LOAD_PROFILE=1 LOAD_SYSTEMS=bridge LOAD_STEPS=10 npm run bench:load` writes V8 CPU profiles to `bench/results/profile/`; a separate profiling run at 10 calls on the same machine, not the run above): about 38 % of the sampled time was `@livekit/rtc-node`'s FFI event callback — each native event is protobuf-decoded (≈ 12 %) and then emitted to _every_ `Room`, `AudioStream` and pending `captureFrame` waiter of the process (≈ 25 %, `EventEmitter.emit` and the listeners that discard events meant for other calls), plus ≈ 8 % garbage collection, much of it those decoded events. Our own media code (`src/rtp`, the pacer, `src/bridge.ts`, the participant's capture and read loops) was about 10 %.",
-      '',
-      'That hot spot is inside the dependency, not in this library, so it was not patched here. What would help, in order of size: spreading calls over several worker processes (each has its own thread and its own, smaller, event fan-out), and upstream in rtc-node, routing FFI events to the listener of their handle instead of broadcasting them.',
-    ].join('\n'),
-  );
-  md.push('');
+  md.push(...cpuSection(ours, lks, capO, capL));
   md.push('## Every step');
   md.push('');
   md.push(renderTable(r));
@@ -432,29 +531,26 @@ export function renderDocs(r: LoadReport): { markdown: string; svg: string } {
 
 function beforeAfter(before: NonNullable<LoadReport['before']>, ours: SystemResult | undefined): string[] {
   const out: string[] = [];
-  out.push('## Before and after the media fixes');
+  out.push('## Before and after: the direct FFI path');
   out.push('');
   out.push(
-    `The latency probe and the per-room checks of this benchmark showed three defects in our media path, fixed in this change set (small, each with a unit test): ` +
-      '(1) the outbound queue kept a standing delay — audio that arrived in a burst (rtc-node delivers a backlog after a stall) was never drained, so every later frame waited behind it, up to the 200 ms bound; the packetizer now drops audio that stood in the queue beyond 60 ms for a whole second (`maxStandingQueueMs`); ' +
-      '(2) playout ran one jitter-buffer period per scheduler wake-up, so each late wake-up added a period of delay for good; it now plays every period that is due; ' +
-      '(3) a jitter buffer that overflowed (filled while its consumer stalled) dropped exactly the packet its clock waited for on every arrival and concealed every period for the rest of the call (a silent call); it now drops back to its target delay. ' +
-      `"Before" is our bridge in an earlier run of the same benchmark on the same machine (${before.date.slice(0, 16).replace('T', ' ')} UTC) without these fixes; "after" is the run above. The machine was shared with other work during both runs, so treat small differences as noise.`,
+    'The profile of the bridge worker showed its hot spot inside `@livekit/rtc-node`: every native event of the process (two per call every 20 ms: a captured frame confirmed, an agent frame received) was protobuf-decoded and then handed to every listener of one process-wide emitter — each `Room` (which takes an async lock for every event, its own or not, and buffers all of them while it connects), each `AudioStream`, and one waiter per `captureFrame()` in flight — so the work per call grew with the number of calls. ' +
+      'The bridge now sends the capture request itself (hand-encoded protobuf into a reused buffer, byte-identical to the generated encoder, `src/livekit/ffi-wire.ts`), reads agent audio through its own native stream, and takes exactly those two per-frame events out of the broadcast by handle (`src/livekit/ffi-media.ts`): no promise, timer or listener per frame. ' +
+      `"Before" is the same benchmark on the same machine (${before.date.slice(0, 16).replace('T', ' ')} UTC) with \`LOAD_DIRECT_FFI=0\`, i.e. rtc-node's own \`AudioSource.captureFrame()\` and \`AudioStream\` (\`runBridge({ directFfi: false })\`); "after" is the run above. The machine also ran other work, so treat small differences as noise.`,
   );
   out.push('');
   out.push(
-    '| calls | phone→agent loss % before / after | agent→phone missing audio % before / after | inbound hold p50 / p99 ms before → after | outbound queue p50 / p99 ms before → after | CPU ms / call-s before / after | far-end pacing p99 ms before / after |',
+    '| calls | CPU ms / call-s before / after | JS main thread ms / call-s before / after | event-loop delay p99 ms before / after | far-end pacing p99 ms before / after | loss % before / after | verdict before / after |',
   );
   out.push('| --- | --- | --- | --- | --- | --- | --- |');
   for (const b of before.steps) {
     const a = ours?.steps.find((x) => x.calls === b.calls);
-    const lb = b.internal?.latency;
-    const la = a?.internal?.latency;
+    const jsB = threadGroups(b)?.groups[0];
+    const jsA = a && threadGroups(a)?.groups[0];
     out.push(
-      `| ${b.calls} | ${f(b.phoneToAgent.lossPct)} / ${f(a?.phoneToAgent.lossPct)} | ${f(b.agentToPhoneMissingAudioPct)} / ${f(a?.agentToPhoneMissingAudioPct)} | ` +
-        `${f(lb?.inboundHold.p50, 1)} / ${f(lb?.inboundHold.p99, 1)} → ${f(la?.inboundHold.p50, 1)} / ${f(la?.inboundHold.p99, 1)} | ` +
-        `${f(lb?.outboundQueue.p50, 1)} / ${f(lb?.outboundQueue.p99, 1)} → ${f(la?.outboundQueue.p50, 1)} / ${f(la?.outboundQueue.p99, 1)} | ` +
-        `${f(b.cpuMsPerCallSecond)} / ${f(a?.cpuMsPerCallSecond)} | ${f(b.farEnd.pacing.p99)} / ${f(a?.farEnd.pacing.p99)} |`,
+      `| ${b.calls} | ${f(b.cpuMsPerCallSecond)} / ${f(a?.cpuMsPerCallSecond)} | ${f(jsB, 1)} / ${f(jsA, 1)} | ` +
+        `${f(b.internal?.eventLoopDelayMs?.p99, 1)} / ${f(a?.internal?.eventLoopDelayMs?.p99, 1)} | ` +
+        `${f(b.farEnd.pacing.p99)} / ${f(a?.farEnd.pacing.p99)} | ${f(b.lossPct)} / ${f(a?.lossPct)} | ${b.verdict} / ${a?.verdict ?? '–'} |`,
     );
   }
   return out;
@@ -474,7 +570,7 @@ function targets(
   out.push(
     `- Calls per core ≥ LiveKit SIP's: ${f(cpcO, 0)} vs ${f(cpcL, 0)} — ${mark(cpcO !== undefined && cpcL !== undefined ? cpcO >= cpcL : undefined)}` +
       (cpcO !== undefined && cpcL !== undefined && cpcO < cpcL
-        ? ` (ours needs ${f(capO!.cpuMsPerCallSecond / capL!.cpuMsPerCallSecond)}× the CPU per call at its capacity step; see "Where the bridge's CPU goes").`
+        ? ` (ours needs ${f(capO!.cpuMsPerCallSecond / capL!.cpuMsPerCallSecond)}× the CPU per call at its capacity step; most of it is rtc-node's native WebRTC stack, see "Where the bridge's CPU goes").`
         : '.'),
   );
   const lat = capO?.internal?.latency;
@@ -489,9 +585,9 @@ function targets(
   const p1 = ours?.steps.find((s) => s.calls === 1);
   const p100 = ours?.steps.find((s) => s.calls === 100);
   out.push(
-    `- Pacing p99 < 1 ms at 1 call: far end ${f(p1?.farEnd.pacing.p99)} ms, bridge scheduler ${f(p1?.internal?.pacing.p99)} ms — ${mark(p1 ? p1.farEnd.pacing.p99 < 1 : undefined)}` +
-      (p1 && p1.farEnd.pacing.p99 >= 1 && (p1.internal?.pacing.p99 ?? 99) < 1
-        ? ' (the bridge sends on time by its own clock; the far end, a Node process pacing its own calls, timestamps arrivals with its own event-loop delay).'
+    `- Pacing p99 < 1 ms at 1 call: far-end inter-arrival error ${f(p1?.farEnd.pacing.p99)} ms${p1?.farEndLateness ? `, send lateness vs schedule ${f(p1.farEndLateness.p99)} ms (kernel)` : ''}, bridge scheduler ${f(p1?.internal?.pacing.p99)} ms — ${mark(p1 ? p1.farEnd.pacing.p99 < 1 : undefined)}` +
+      (p1 && p1.farEnd.pacing.p99 >= 1
+        ? ` (by ${f(p1.farEnd.pacing.p99 - 1)} ms; the inter-arrival figure adds the errors of two consecutive sends, and the bridge's one JS thread shares two cores with livekit-server, the agents and the far end).`
         : '.'),
   );
   out.push(
@@ -512,7 +608,7 @@ function targets(
   out.push(
     `- runBridge → INVITE < 300 ms on loopback: p50 ${f(inv?.p50, 1)} ms, p99 ${f(inv?.p99, 1)} ms at 1 call — ${mark(inv?.p99 === undefined ? undefined : inv.p99 < 300)}` +
       (inv?.p99 !== undefined && inv.p99 >= 300
-        ? ` (by ${f(inv.p99 - 300, 0)} ms: before dialling, the bridge checks the room exists, connects to LiveKit and publishes its track, so the INVITE carries an audio path that is already in the room).`
+        ? ` (by ${f(inv.p99 - 300, 0)} ms: before dialling, the bridge checks the room exists, connects to LiveKit and publishes its track — the RTP socket and the trunk connection are readied meanwhile — so the INVITE carries an audio path that is already in the room).`
         : '.'),
   );
   if (lks?.error) out.push(`- LiveKit SIP could not be measured: ${lks.error.split('\n')[0]}`);

@@ -375,7 +375,9 @@ async function runStep(
     farEnd: far,
     farEndSource: captured === undefined ? 'far-end process' : 'kernel',
     farEndInProcess: farInProcess,
-    ...(captured === undefined ? {} : { captureDropped: captured.droppedByKernel }),
+    ...(captured === undefined
+      ? {}
+      : { captureDropped: captured.droppedByKernel, farEndLateness: captured.lateness }),
     phoneToAgent: { frames, toneFrames, expected, lossPct: phoneToAgentLossPct },
     agentToPhoneMissingAudioPct: agentToPhoneMissingPct,
     lossPct,

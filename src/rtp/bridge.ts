@@ -76,7 +76,7 @@ export interface RtpMediaBridgeOptions {
   /** Outbound queue bound in ms (default 200); overflow drops the oldest audio. */
   maxOutboundQueueMs?: number;
   /**
-   * Outbound standing-delay bound in ms (default 60; `Infinity` disables): audio that stayed
+   * Outbound standing-delay bound in ms (default 20; `Infinity` disables): audio that stayed
    * queued for a whole second beyond it (a burst that never drained) is dropped once.
    */
   maxStandingQueueMs?: number;
@@ -286,7 +286,7 @@ export class RtpMediaBridge extends EventEmitter<RtpMediaBridgeEvents> {
       payloadType: remote.payloadType,
       telephoneEventPayloadType: remote.telephoneEventPayloadType,
       maxQueueMs: this.opts.maxOutboundQueueMs ?? 200,
-      standingQueueMs: this.opts.maxStandingQueueMs ?? 60,
+      standingQueueMs: this.opts.maxStandingQueueMs ?? 20,
       dtmfDurationMs: this.opts.dtmfDurationMs,
       dtmfGapMs: this.opts.dtmfGapMs,
     });

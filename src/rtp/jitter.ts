@@ -29,7 +29,7 @@
  * `overflow`). A new SSRC, a sequence jump of more than 3000 forward or 100 back, or a
  * timestamp that disagrees with the arrival time by more than `resetJumpMs` restarts the
  * buffer (`reset`), as RFC 3550 A.1 does for sequence numbers. When the buffer has held
- * more than `targetDelayMs` plus two frames for a whole second (a fast sender clock, or
+ * more than `targetDelayMs` plus one frame for a whole second (a fast sender clock, or
  * a delay spike at start), one frame is dropped to come back to the target (`trimmed`).
  *
  * Hot path: packets are copied into a preallocated ring of slots whose byte buffers are
@@ -501,14 +501,14 @@ export class JitterBuffer {
 
   /**
    * Tracks how far ahead of the playout clock the newest packet is; true (once per window)
-   * when that lead stayed above target + 2 frames for the whole window and the due packet
+   * when that lead stayed above target + 1 frame for the whole window and the due packet
    * can be dropped.
    */
   private shouldTrim(clockTs: number): boolean {
     const lead = this.count > 0 ? uint32Diff(this.newestTs, clockTs) : -1;
     if (lead < this.minLead) this.minLead = lead;
     if (++this.leadSamples < TRIM_WINDOW) return false;
-    const excess = this.minLead > this.targetTs + 2 * this.frameTs;
+    const excess = this.minLead > this.targetTs + this.frameTs;
     this.minLead = Infinity;
     this.leadSamples = 0;
     if (!excess || this.count < 2) return false;
