@@ -15,6 +15,8 @@ interface WorkerArgs {
   farEnd: { host: string; port: number };
   concurrent: number;
   holdMs: number;
+  /** Wait this long before the first call (the parent staggers its workers). */
+  startDelayMs?: number;
 }
 
 type FromParent = { type: 'go' };
@@ -33,6 +35,7 @@ try {
   if (args.mode === 'control') {
     send({ type: 'control', control: await roomCycleControl(args.server, args.cycles ?? 100) });
   } else {
+    await new Promise((r) => setTimeout(r, args.startDelayMs ?? 0));
     const report = await runSoak({
       server: args.server,
       farEnd: args.farEnd,

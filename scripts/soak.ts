@@ -41,6 +41,7 @@ const arg = (name: string, dflt: number): number => {
 const sequential = arg('sequential', 1000);
 const concurrent = arg('concurrent', 100);
 const perProcess = Math.min(concurrent, arg('per-process', 10));
+const staggerMs = arg('stagger-ms', 3000);
 const workers = Math.ceil(concurrent / perProcess);
 
 const fmt = (f: ProcessFigures): string => {
@@ -153,7 +154,14 @@ try {
       env: {
         ...process.env,
         NODE_ENV: process.env.NODE_ENV ?? 'production',
-        SOAK_WORKER: JSON.stringify({ server, farEnd, concurrent: n, holdMs: 5000 }),
+        // staggered, so that 100 LiveKit joins and WebRTC handshakes do not all land at once
+        SOAK_WORKER: JSON.stringify({
+          server,
+          farEnd,
+          concurrent: n,
+          holdMs: 5000,
+          startDelayMs: w * staggerMs,
+        }),
       },
     });
     return child;

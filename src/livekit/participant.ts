@@ -30,7 +30,7 @@ import {
 import { AbortedError, ClosedError, LiveKitConnectError, LiveKitError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { FrameMixer } from './frame-mixer.js';
-import { installFfiDisposeGuard } from './ffi-guard.js';
+import { installFfiDisposeGuard, releaseRoomHandles } from './ffi-guard.js';
 import { FfiMediaRouter, NativeAudioCapture, NativeAudioReader } from './ffi-media.js';
 
 /** Sample rate both directions use inside the bridge. */
@@ -116,6 +116,8 @@ export class PhoneParticipant extends EventEmitter<PhoneParticipantEvents> {
   private connecting: Promise<void> | undefined;
   private framesCaptured = 0;
   private framesDropped = 0;
+  /** Native handles released at close (diagnostics and tests). */
+  handlesReleased = 0;
 
   constructor(private readonly opts: PhoneParticipantOptions) {
     super();
@@ -339,6 +341,9 @@ export class PhoneParticipant extends EventEmitter<PhoneParticipantEvents> {
     await this.source?.close().catch(() => undefined);
     this.source = undefined;
     await this.room.disconnect().catch(() => undefined);
+    // rtc-node leaves the room's native handles to the garbage collector, whose finalizer
+    // can crash the process when a handle is already gone: release them now (ffi-guard.ts).
+    this.handlesReleased = await releaseRoomHandles(this.room).catch(() => 0);
     this.room.off(RoomEvent.TrackPublished, this.onTrackPublished);
     this.room.off(RoomEvent.TrackSubscribed, this.onTrackSubscribed);
     this.room.off(RoomEvent.TrackUnsubscribed, this.onTrackUnsubscribed);

@@ -17,6 +17,8 @@ import { eventually, livekitEnv, mintToken, roomService, uniqueRoom } from '../h
 import { generateTone, goertzelPower } from '../../src/rtp/goertzel.js';
 import { PhoneParticipant, RPC_END_CALL } from '../../src/livekit/participant.js';
 import { FfiMediaRouter } from '../../src/livekit/ffi-media.js';
+import { ignoredInvalidHandleDisposals } from '../../src/livekit/ffi-guard.js';
+import { FfiHandle } from '@livekit/rtc-ffi-bindings';
 import { createBridgeToken } from '../../src/livekit/token.js';
 import { LiveKitConnectError } from '../../src/errors.js';
 
@@ -277,9 +279,22 @@ describe('PhoneParticipant with a real livekit-server', () => {
         expect(routed).toBe(0);
       }
       stop();
+      const handleIds = [
+        ...[...phone.room.remoteParticipants.values()].flatMap((p) => [
+          p.ffi_handle.handle,
+          ...[...p.trackPublications.values()].map((pub) => pub.ffiHandle.handle),
+        ]),
+        phone.room.localParticipant!.ffi_handle.handle,
+      ];
       await phone.close();
       expect(router!.size).toEqual({ streams: 0, captures: 0 });
       expect(client.listenerCount('ffi_event')).toBe(listeners0);
+      // Every native handle rtc-node leaves to the garbage collector was released at close:
+      // the native side no longer knows them (a second drop is refused, and absorbed).
+      expect(phone.handlesReleased).toBeGreaterThanOrEqual(handleIds.length + 1);
+      const ignored = ignoredInvalidHandleDisposals();
+      for (const id of handleIds) new FfiHandle(id).dispose();
+      expect(ignoredInvalidHandleDisposals() - ignored).toBe(handleIds.length);
     });
   }
 
