@@ -17,24 +17,35 @@
  * to rtc-node untouched. Per frame: no promise, no timer, no listener added or removed, and
  * the capture request is encoded by hand into a reused buffer (`ffi-wire.ts`).
  *
- * It relies on two things of rtc-node 1.1.0 (pinned exactly; a test checks both): the FFI
+ * Native log records. rtc-node 1.1.0 initialises the native layer with log capture on,
+ * which sets the Rust log level to Trace and turns every log record into an FFI event —
+ * about 30 000 a second while a few dozen participants connect — and then never reads
+ * them: each was protobuf-decoded and handed to every `Room`'s lock for nothing (with 20
+ * calls connecting, one room's lock queue reached 100 000 entries and the heap 800 MB).
+ * The router re-initialises the native layer with the same event callback and log capture
+ * off, so native logs go to the Rust `env_logger` on stderr instead (silent unless
+ * `RUST_LOG` is set).
+ *
+ * It relies on three things of rtc-node 1.1.0 (pinned exactly; tests check them): the FFI
  * client is the process-wide `globalThis._ffiClientInstance` (shared by the ESM and CJS
- * copies of rtc-node), and it delivers events with `emit('ffi_event', event)`. When either
- * is missing, `FfiMediaRouter.get()` returns `undefined` and the participant falls back to
- * rtc-node's own `AudioSource.captureFrame()` and `AudioStream`.
+ * copies of rtc-node), it delivers events with `emit('ffi_event', event)`, and it ignores
+ * `logs` events. When the client is missing, `FfiMediaRouter.get()` returns `undefined`
+ * and the participant falls back to rtc-node's own `AudioSource.captureFrame()` and
+ * `AudioStream`.
  */
 import {
   AudioStreamType,
+  FfiEvent,
   FfiHandle,
   FfiRequest,
   FfiResponse,
   NewAudioStreamRequest,
   livekitCopyBuffer,
   livekitFfiRequest,
+  livekitInitialize,
   livekitRetrievePtr,
   type AudioStreamEvent,
   type CaptureAudioFrameCallback,
-  type FfiEvent,
   type NewAudioStreamResponse,
 } from '@livekit/rtc-ffi-bindings';
 import {
@@ -44,6 +55,8 @@ import {
 } from './ffi-wire.js';
 
 const FFI_EVENT = 'ffi_event';
+/** The SDK version rtc-node 1.1.0 reports to the server (its `SDK_VERSION`; a test compares). */
+export const RTC_NODE_SDK_VERSION = '1.1.0';
 
 interface FfiEmitter {
   emit(event: string | symbol, ...args: unknown[]): boolean;
@@ -87,6 +100,14 @@ export class FfiMediaRouter {
       return original.call(this, event, ...args);
     };
     g[ROUTER] = router;
+    // Same callback as rtc-node's (decode, emit on its client), with native log capture off.
+    livekitInitialize(
+      (data: Uint8Array) => {
+        client.emit(FFI_EVENT, FfiEvent.fromBinary(data));
+      },
+      false,
+      RTC_NODE_SDK_VERSION,
+    );
     return router;
   }
 

@@ -183,6 +183,9 @@ export class PhoneParticipant extends EventEmitter<PhoneParticipantEvents> {
       joinRetries: 0,
     } as RoomOptions;
     const connecting = this.room.connect(this.opts.url, this.opts.token, options);
+    // The FFI client exists now: route media frames and stop native log capture before the
+    // connect floods the process with log events (ffi-media.ts).
+    if (this.opts.directFfi !== false) FfiMediaRouter.get();
     this.connecting = connecting.then(
       () => undefined,
       () => undefined,

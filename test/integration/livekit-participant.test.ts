@@ -235,6 +235,15 @@ describe('PhoneParticipant with a real livekit-server', () => {
         ._ffiClientInstance;
       const router = FfiMediaRouter.get();
       expect(router).toBeDefined();
+      // rtc-node's native log capture is off once the router is installed: no `logs` events
+      let logEvents = 0;
+      const countLogs = (ev: { message: { case?: string } }): void => {
+        if (ev.message.case === 'logs') logEvents++;
+      };
+      (client as unknown as { on(e: string, l: typeof countLogs): void }).on('ffi_event', countLogs);
+      cleanups.push(() =>
+        (client as unknown as { off(e: string, l: typeof countLogs): void }).off('ffi_event', countLogs),
+      );
       const routed0 = router!.routed;
       const listeners0 = client.listenerCount('ffi_event');
 
@@ -268,6 +277,7 @@ describe('PhoneParticipant with a real livekit-server', () => {
       }
       const routed = router!.routed - routed0;
       if (directFfi) {
+        expect(logEvents).toBe(0);
         // Only the phone's Room listens; frames never reach the broadcast.
         expect(Math.max(...counts)).toBe(1);
         expect(router!.size.streams).toBe(1);

@@ -136,3 +136,17 @@ describe('LiveKit FFI capture response, decoded by hand', () => {
     expect(decodeCaptureAudioFrameAsyncId(new Uint8Array(12).fill(0xff))).toBeUndefined();
   });
 });
+
+describe('the rtc-node version the direct FFI path was written against', () => {
+  it('is the installed one (SDK version reported when the native layer is re-initialised)', async () => {
+    const { RTC_NODE_SDK_VERSION } = await import('../../src/livekit/ffi-media.js');
+    const { readFileSync } = await import('node:fs');
+    const { createRequire } = await import('node:module');
+    const { dirname, join } = await import('node:path');
+    const entry = createRequire(import.meta.url).resolve('@livekit/rtc-node');
+    const pkg = JSON.parse(readFileSync(join(dirname(entry), '..', 'package.json'), 'utf8')) as {
+      version: string;
+    };
+    expect(pkg.version).toBe(RTC_NODE_SDK_VERSION);
+  });
+});
