@@ -18,7 +18,7 @@
  * small margin.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { dispose } from '@livekit/rtc-node';
@@ -43,6 +43,21 @@ const concurrent = arg('concurrent', 100);
 const perProcess = Math.min(concurrent, arg('per-process', 10));
 const staggerMs = arg('stagger-ms', 3000);
 const workers = Math.ceil(concurrent / perProcess);
+
+/** Busy and total jiffies of all cores (/proc/stat; zeros elsewhere). */
+const machineCpu = (): { busy: number; total: number } => {
+  try {
+    const v = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '')
+      .trim()
+      .split(/\s+/)
+      .slice(1)
+      .map(Number);
+    const total = v.reduce((a, b) => a + b, 0);
+    return { busy: total - (v[3] ?? 0) - (v[4] ?? 0), total };
+  } catch {
+    return { busy: 0, total: 0 };
+  }
+};
 
 const fmt = (f: ProcessFigures): string => {
   const sockets = ['TCPSocketWrap', 'TCPServerWrap', 'UDPWrap']
@@ -167,9 +182,19 @@ try {
     return child;
   });
   let up = 0;
+  // How busy the machine is while every call is up (4 s from the go).
+  let held: { busy: number; total: number } | undefined;
+  let heldBusyPct: number | undefined;
   // Only workers still connected get the go (one may have ended or crashed meanwhile).
   const release = (): void => {
+    held = machineCpu();
+    setTimeout(holdEnded, 4000); // the workers hold their calls 5 s after the go
     for (const c of children) if (c.connected) c.send({ type: 'go' });
+  };
+  const holdEnded = (): void => {
+    if (held === undefined || heldBusyPct !== undefined) return;
+    const now = machineCpu();
+    heldBusyPct = Math.round((100 * (now.busy - held.busy)) / Math.max(1, now.total - held.total));
   };
   const results = await Promise.all(
     children.map(
@@ -210,7 +235,8 @@ try {
       problems.push(`worker ${w}: ${p}`);
   });
   console.log(
-    `  concurrent: ${concurrent} calls in ${conSeconds.toFixed(1)} s; at most ${peakUp} up at once at the far end`,
+    `  concurrent: ${concurrent} calls in ${conSeconds.toFixed(1)} s; at most ${peakUp} up at once at the far end` +
+      (heldBusyPct !== undefined ? `; machine ${heldBusyPct} % busy while they were held` : ''),
   );
   if (peakUp < concurrent) problems.push(`only ${peakUp} of ${concurrent} calls were up at the same time`);
   mkdirSync(join(root, 'bench/results'), { recursive: true });
@@ -223,6 +249,7 @@ try {
         concurrent,
         perProcess,
         peakUp,
+        heldBusyPct,
         main,
         workers: results,
         problems,
