@@ -456,8 +456,8 @@ export function renderDocs(r: LoadReport): { markdown: string; svg: string } {
       row(
         `send lateness vs schedule p99 at ${n} call${n === 1 ? '' : 's'} (kernel), ms`,
         f(o?.farEndLateness?.p99),
-        f(l?.farEndLateness?.p99),
-        ratio(o?.farEndLateness?.p99, l?.farEndLateness?.p99),
+        l?.farEndLateness ? `(${f(l.farEndLateness.p99)}, see below)` : '–',
+        '–',
       ),
     );
   }
@@ -514,6 +514,11 @@ export function renderDocs(r: LoadReport): { markdown: string; svg: string } {
     ),
   );
   md.push('');
+  if (lks?.steps.some((x) => x.farEndLateness))
+    md.push(
+      '',
+      "Send lateness compares each packet's arrival with its own RTP timestamp. For LiveKit SIP it is about one 20 ms frame at every step while its inter-arrival error stays near 1 ms, so its packets are not sent late: its RTP timestamps slip a frame against its send clock now and then (they follow the room's audio). The figure is shown for completeness and is not compared.",
+    );
   md.push('![CPU per call-second and pacing p99 against concurrent calls](performance.svg)');
   md.push('');
   md.push('## Targets');
@@ -535,8 +540,9 @@ function beforeAfter(before: NonNullable<LoadReport['before']>, ours: SystemResu
   out.push('');
   out.push(
     'The profile of the bridge worker showed its hot spot inside `@livekit/rtc-node`: every native event of the process (two per call every 20 ms: a captured frame confirmed, an agent frame received) was protobuf-decoded and then handed to every listener of one process-wide emitter — each `Room` (which takes an async lock for every event, its own or not, and buffers all of them while it connects), each `AudioStream`, and one waiter per `captureFrame()` in flight — so the work per call grew with the number of calls. ' +
-      'The bridge now sends the capture request itself (hand-encoded protobuf into a reused buffer, byte-identical to the generated encoder, `src/livekit/ffi-wire.ts`), reads agent audio through its own native stream, and takes exactly those two per-frame events out of the broadcast by handle (`src/livekit/ffi-media.ts`): no promise, timer or listener per frame. ' +
-      `"Before" is the same benchmark on the same machine (${before.date.slice(0, 16).replace('T', ' ')} UTC) with \`LOAD_DIRECT_FFI=0\`, i.e. rtc-node's own \`AudioSource.captureFrame()\` and \`AudioStream\` (\`runBridge({ directFfi: false })\`); "after" is the run above. The machine also ran other work, so treat small differences as noise.`,
+      'Worse, rtc-node turns on native log capture and then ignores the records: every Rust log line at trace level became one more such event, about 30 000 a second while a few dozen participants connect. ' +
+      'The bridge now sends the capture request itself (hand-encoded protobuf into a reused buffer, byte-identical to the generated encoder, `src/livekit/ffi-wire.ts`), reads agent audio through its own native stream, takes exactly those two per-frame events out of the broadcast by handle, and re-initialises the native layer with log capture off (`src/livekit/ffi-media.ts`): no promise, timer or listener per frame. ' +
+      `"Before" is the same benchmark on the same machine (${before.date.slice(0, 16).replace('T', ' ')} UTC) with \`LOAD_DIRECT_FFI=0\`, i.e. rtc-node's own \`AudioSource.captureFrame()\`, \`AudioStream\` and log capture (\`runBridge({ directFfi: false })\`); "after" is the run above. The machine also ran other work, so treat small differences as noise.`,
   );
   out.push('');
   out.push(

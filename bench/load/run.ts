@@ -555,14 +555,7 @@ async function main(): Promise<void> {
   }
   report.durationS = Math.round((Date.now() - t0) / 1000);
   const outDir = join(root, 'bench', 'results');
-  try {
-    // an earlier run kept for comparison (copy a load.json there to compare against it)
-    const prev = JSON.parse(await readFile(join(outDir, 'load-before.json'), 'utf8')) as LoadReport;
-    const steps = prev.systems.find((s) => s.name === 'bridge')?.steps;
-    if (steps && steps.length > 0) report.before = { date: prev.date, steps };
-  } catch {
-    // no earlier run to compare with
-  }
+  await attachBefore(report, outDir);
   await mkdir(outDir, { recursive: true });
   await writeFile(join(outDir, 'load.json'), JSON.stringify(report, null, 2) + '\n');
   await writeOutputs(report, outDir);
@@ -576,7 +569,23 @@ async function main(): Promise<void> {
 async function renderOnly(): Promise<void> {
   const outDir = join(root, 'bench', 'results');
   const report = JSON.parse(await readFile(join(outDir, 'load.json'), 'utf8')) as LoadReport;
+  await attachBefore(report, outDir);
   await writeOutputs(report, outDir);
+}
+
+/**
+ * The "before" of docs/performance.md: our bridge's steps from an earlier run kept as
+ * bench/results/load-before.json (e.g. `LOAD_SYSTEMS=bridge LOAD_DIRECT_FFI=0 npm run
+ * bench:load`, then copy its load.json there).
+ */
+async function attachBefore(report: LoadReport, outDir: string): Promise<void> {
+  try {
+    const prev = JSON.parse(await readFile(join(outDir, 'load-before.json'), 'utf8')) as LoadReport;
+    const steps = prev.systems.find((s) => s.name === 'bridge')?.steps;
+    if (steps && steps.length > 0 && prev.date !== report.date) report.before = { date: prev.date, steps };
+  } catch {
+    // no earlier run to compare with
+  }
 }
 
 async function writeOutputs(report: LoadReport, outDir: string): Promise<void> {
