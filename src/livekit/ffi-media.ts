@@ -18,13 +18,20 @@
  * the capture request is encoded by hand into a reused buffer (`ffi-wire.ts`).
  *
  * Native log records. rtc-node 1.1.0 initialises the native layer with log capture on,
- * which sets the Rust log level to Trace and turns every log record into an FFI event —
- * about 30 000 a second while a few dozen participants connect — and then never reads
- * them: each was protobuf-decoded and handed to every `Room`'s lock for nothing (with 20
- * calls connecting, one room's lock queue reached 100 000 entries and the heap 800 MB).
- * The router re-initialises the native layer with the same event callback and log capture
- * off, so native logs go to the Rust `env_logger` on stderr instead (silent unless
- * `RUST_LOG` is set).
+ * which makes every Rust log record, down to trace level, an FFI event — about 30 000 a
+ * second while a few dozen participants connect and some 750 a second per call after
+ * that — and then never reads them: each was formatted, protobuf-decoded and handed to
+ * every `Room`'s lock for nothing (with 20 calls connecting, one room's lock queue reached
+ * 100 000 entries and the heap 800 MB). The router re-initialises the native layer with a
+ * callback of its own that drops a `logs` event by its first bytes, before decoding, and
+ * decodes and emits everything else exactly as rtc-node's callback did; and it turns log
+ * capture off when that is safe, which saves the records being made at all (at 20 calls a
+ * third of a core and 200 MB of RSS). With capture off the records go to the Rust
+ * `env_logger` on stderr, whose error lines can carry a refused access token verbatim
+ * (`401 Unauthorized - invalid token: eyJ…`), so capture goes off only when that logger is
+ * known to be silent — the bridge initialised the native layer itself with `RUST_LOG=off`
+ * for that moment (`quietNativeInit`) — or when the host set `RUST_LOG` and so asked for
+ * the records on stderr.
  *
  * It relies on three things of rtc-node 1.1.0 (pinned exactly; tests check them): the FFI
  * client is the process-wide `globalThis._ffiClientInstance` (shared by the ESM and CJS
@@ -68,12 +75,47 @@ type CaptureRoute = (cb: CaptureAudioFrameCallback) => void;
 
 const ROUTER = Symbol.for('exotel-livekit-bridge.ffi-media-router');
 
+/** True once the native layer was initialised by `quietNativeInit` with `RUST_LOG=off`. */
+let nativeLoggerSilent = false;
+
+/**
+ * Runs `start` — the call that first initialises rtc-node's native layer, such as
+ * `room.connect()` — with `RUST_LOG=off`, so that the native `env_logger` is built silent,
+ * then puts `RUST_LOG` back as it was (unset). Does nothing special when the native layer
+ * already exists or the host set `RUST_LOG` itself.
+ */
+export function quietNativeInit<T>(start: () => T): T {
+  const g = globalThis as unknown as Record<string, unknown>;
+  if (g._ffiClientInstance !== undefined || process.env.RUST_LOG !== undefined) return start();
+  process.env.RUST_LOG = 'off';
+  try {
+    const out = start();
+    nativeLoggerSilent = g._ffiClientInstance !== undefined;
+    return out;
+  } finally {
+    delete process.env.RUST_LOG;
+  }
+}
+
+/** Field number of `logs` (a `LogBatch`) in `FfiEvent`. */
+export const FFI_EVENT_LOGS_FIELD = 18;
+const LOGS_TAG = (FFI_EVENT_LOGS_FIELD << 3) | 2; // length-delimited: 146, varint 0x92 0x01
+
+/** True for an encoded `FfiEvent { logs }`: its one oneof field, so its tag comes first. */
+export function isLogBatch(data: Uint8Array): boolean {
+  return data.length >= 2 && data[0] === ((LOGS_TAG & 0x7f) | 0x80) && data[1] === LOGS_TAG >> 7;
+}
+
 /** Routes the per-frame FFI events of the bridge's own streams and captures. */
 export class FfiMediaRouter {
   private readonly streams = new Map<bigint, StreamRoute>();
   private readonly captures = new Map<bigint, CaptureRoute>();
   /** Events delivered straight to their stream or capture (never broadcast). */
   routed = 0;
+  /** Native log batches dropped before decoding (rtc-node 1.1.0 ignores them). */
+  droppedLogEvents = 0;
+  /** Whether native log records are still captured (and dropped) rather than not made. */
+  captureLogs = true;
 
   private constructor() {}
 
@@ -100,12 +142,18 @@ export class FfiMediaRouter {
       return original.call(this, event, ...args);
     };
     g[ROUTER] = router;
-    // Same callback as rtc-node's (decode, emit on its client), with native log capture off.
+    // rtc-node's callback (decode, emit on its client), except that log batches are dropped
+    // undecoded; capture off only where stderr is known to stay clean (see above).
+    router.captureLogs = !(nativeLoggerSilent || process.env.RUST_LOG !== undefined);
     livekitInitialize(
       (data: Uint8Array) => {
+        if (isLogBatch(data)) {
+          router.droppedLogEvents++;
+          return;
+        }
         client.emit(FFI_EVENT, FfiEvent.fromBinary(data));
       },
-      false,
+      router.captureLogs,
       RTC_NODE_SDK_VERSION,
     );
     return router;

@@ -31,7 +31,7 @@ import { AbortedError, ClosedError, LiveKitConnectError, LiveKitError } from '..
 import { silentLogger, type Logger } from '../logger.js';
 import { FrameMixer } from './frame-mixer.js';
 import { installFfiDisposeGuard, releaseRoomHandles } from './ffi-guard.js';
-import { FfiMediaRouter, NativeAudioCapture, NativeAudioReader } from './ffi-media.js';
+import { FfiMediaRouter, NativeAudioCapture, NativeAudioReader, quietNativeInit } from './ffi-media.js';
 
 /** Sample rate both directions use inside the bridge. */
 export const BRIDGE_SAMPLE_RATE = 8000;
@@ -182,9 +182,12 @@ export class PhoneParticipant extends EventEmitter<PhoneParticipantEvents> {
       connectTimeoutMs: BigInt(timeoutMs),
       joinRetries: 0,
     } as RoomOptions;
-    const connecting = this.room.connect(this.opts.url, this.opts.token, options);
-    // The FFI client exists now: route media frames and stop native log capture before the
-    // connect floods the process with log events (ffi-media.ts).
+    const connecting =
+      this.opts.directFfi === false
+        ? this.room.connect(this.opts.url, this.opts.token, options)
+        : quietNativeInit(() => this.room.connect(this.opts.url, this.opts.token, options));
+    // The FFI client exists now: route media frames and drop (or stop) native log records
+    // before the connect floods the process with them (ffi-media.ts).
     if (this.opts.directFfi !== false) FfiMediaRouter.get();
     this.connecting = connecting.then(
       () => undefined,

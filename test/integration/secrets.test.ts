@@ -4,6 +4,9 @@
  * the injectable logger, and the captured records (messages, bindings and objects,
  * serialized) searched for the LiveKit API secret, the digest password and any JWT.
  */
+import { spawn } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, expect, it } from 'vitest';
 import { dispose } from '@livekit/rtc-node';
 import { createMemoryLogger, runBridge, type LogRecord } from '../../src/index.js';
@@ -87,3 +90,53 @@ function serialize(obj: unknown): unknown {
     ),
   );
 }
+
+it('nothing the native layer prints carries a token: a refused join (the server echoes the token) leaves stderr clean', async () => {
+  const apiSecret = 'lk-S3cr3t-' + 'Wm4Qx8Tz1Rb6Yn3Kp0Vd7Hs2Lc5Fg9Ja';
+  const server = await startLiveKitServer({ keys: { apiKey: 'stderrkey', apiSecret } });
+  try {
+    const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      NODE_ENV: 'production',
+      NATIVE_STDERR_LK: JSON.stringify({
+        url: server.url,
+        httpUrl: server.httpUrl,
+        apiKey: 'stderrkey',
+        apiSecret,
+      }),
+    };
+    delete env.RUST_LOG;
+    const out = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn(
+        process.execPath,
+        ['--import', 'tsx', join(root, 'test/fixtures/scripts/native-stderr-child.ts')],
+        {
+          cwd: root,
+          env,
+        },
+      );
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('exit', (code) => resolve({ code, stdout, stderr }));
+    });
+    expect(out.code, out.stderr).toBe(0);
+    const result = JSON.parse(out.stdout.trim().split('\n').at(-1) ?? '{}') as Record<string, unknown>;
+    // the refused join ended the call; the bridge initialised the native layer quietly, so
+    // log records are not even made, and the host's environment is as it was
+    expect(result).toEqual({
+      bad: 'livekit-disconnected',
+      good: 'host-hangup',
+      captureLogs: false,
+      rustLog: null,
+    });
+    const text = out.stdout + out.stderr;
+    expect(text).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}/);
+    expect(text).not.toContain(apiSecret);
+    expect(text).not.toMatch(/invalid token/);
+  } finally {
+    await server.stop();
+  }
+}, 60_000);

@@ -150,3 +150,41 @@ describe('the rtc-node version the direct FFI path was written against', () => {
     expect(pkg.version).toBe(RTC_NODE_SDK_VERSION);
   });
 });
+
+describe('native log batches are recognised by their first bytes', () => {
+  it('an encoded FfiEvent { logs } is; every other event the bridge sees is not', async () => {
+    const { isLogBatch } = await import('../../src/livekit/ffi-media.js');
+    const {
+      FfiEvent,
+      LogBatch,
+      LogRecord,
+      LogLevel,
+      CaptureAudioFrameCallback,
+      AudioStreamEvent,
+      RoomEvent,
+    } = await import('@livekit/rtc-ffi-bindings');
+    const logs = new FfiEvent({
+      message: {
+        case: 'logs',
+        value: new LogBatch({
+          records: [new LogRecord({ level: LogLevel.LOG_TRACE, target: 'x', message: 'hello' })],
+        }),
+      },
+    }).toBinary();
+    expect(isLogBatch(logs)).toBe(true);
+    expect(isLogBatch(new FfiEvent({ message: { case: 'logs', value: new LogBatch({}) } }).toBinary())).toBe(
+      true,
+    );
+    const others = [
+      new FfiEvent({
+        message: { case: 'captureAudioFrame', value: new CaptureAudioFrameCallback({ asyncId: 18n }) },
+      }),
+      new FfiEvent({
+        message: { case: 'audioStreamEvent', value: new AudioStreamEvent({ streamHandle: 146n }) },
+      }),
+      new FfiEvent({ message: { case: 'roomEvent', value: new RoomEvent({ roomHandle: 1n }) } }),
+    ];
+    for (const ev of others) expect(isLogBatch(ev.toBinary())).toBe(false);
+    expect(isLogBatch(new Uint8Array([0x92]))).toBe(false);
+  });
+});
