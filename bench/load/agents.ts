@@ -22,7 +22,12 @@ import {
   dispose,
   type RemoteParticipant,
 } from '@livekit/rtc-node';
-import { FfiMediaRouter, NativeAudioCapture, NativeAudioReader } from '../../src/livekit/ffi-media.js';
+import {
+  FfiMediaRouter,
+  NativeAudioCapture,
+  NativeAudioReader,
+  quietNativeInit,
+} from '../../src/livekit/ffi-media.js';
 import { generateTone } from '../../src/rtp/goertzel.js';
 import { epochMs, serveRpc } from './ipc.js';
 
@@ -144,7 +149,12 @@ async function join(url: string, name: string, token: string): Promise<void> {
       },
     });
   });
-  await room.connect(url, token, { autoSubscribe: true, dynacast: false });
+  // like the bridge: start the native layer with its logger silent, route frames, drop logs
+  const connecting = quietNativeInit(() =>
+    room.connect(url, token, { autoSubscribe: true, dynacast: false }),
+  );
+  FfiMediaRouter.get();
+  await connecting;
   for (const p of room.remoteParticipants.values()) watchPhone(a, p);
   a.tone = await publishToneDirect(room, 1000);
 }
