@@ -217,10 +217,12 @@ function request<T>(req: ConstructorParameters<typeof FfiRequest>[0]): T {
 export interface NativeCaptureStats {
   /** Frames handed to the native source. */
   captured: number;
-  /** Frames the native side reported as failed, or that could not be sent. */
+  /** Frames whose request failed (not sent). */
   failed: number;
   /** Frames not sent because every buffer was still in flight. */
   dropped: number;
+  /** Frames sent that the native side then reported as failed. */
+  rejected: number;
 }
 
 const POOL = 8;
@@ -241,7 +243,7 @@ export class NativeAudioCapture {
   private readonly req = new Uint8Array(CAPTURE_REQUEST_MAX_BYTES);
   private next = 0;
   private closed = false;
-  readonly stats: NativeCaptureStats = { captured: 0, failed: 0, dropped: 0 };
+  readonly stats: NativeCaptureStats = { captured: 0, failed: 0, dropped: 0, rejected: 0 };
 
   constructor(
     private readonly router: FfiMediaRouter,
@@ -313,7 +315,7 @@ export class NativeAudioCapture {
   private done(slot: number, cb: CaptureAudioFrameCallback): void {
     if (cb.asyncId !== undefined) this.pending.delete(cb.asyncId);
     this.busy[slot] = false;
-    if (cb.error) this.stats.failed++;
+    if (cb.error) this.stats.rejected++;
   }
 
   /** Stops capturing; completions still in flight are forgotten. Idempotent. */

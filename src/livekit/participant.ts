@@ -314,7 +314,8 @@ export class PhoneParticipant extends EventEmitter<PhoneParticipantEvents> {
   stats(): { framesCaptured: number; framesDropped: number; agentTracks: number } {
     return {
       framesCaptured: this.framesCaptured,
-      framesDropped: this.framesDropped + (this.capture?.stats.failed ?? 0),
+      // frames refused at once are counted as they happen; those the native side rejects later here
+      framesDropped: this.framesDropped + (this.capture?.stats.rejected ?? 0),
       agentTracks: this.streams.size,
     };
   }
