@@ -18,12 +18,13 @@
  * small margin.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { dispose } from '@livekit/rtc-node';
 import { ExotelSimulator } from '../src/testing/index.js';
 import { startLiveKitServer } from '../test/harness/livekit-server.js';
+import { machineCpu } from '../bench/load/servers.js';
 import {
   runSoak,
   soakProblems,
@@ -43,21 +44,6 @@ const concurrent = arg('concurrent', 100);
 const perProcess = Math.min(concurrent, arg('per-process', 10));
 const staggerMs = arg('stagger-ms', 3000);
 const workers = Math.ceil(concurrent / perProcess);
-
-/** Busy and total jiffies of all cores (/proc/stat; zeros elsewhere). */
-const machineCpu = (): { busy: number; total: number } => {
-  try {
-    const v = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '')
-      .trim()
-      .split(/\s+/)
-      .slice(1)
-      .map(Number);
-    const total = v.reduce((a, b) => a + b, 0);
-    return { busy: total - (v[3] ?? 0) - (v[4] ?? 0), total };
-  } catch {
-    return { busy: 0, total: 0 };
-  }
-};
 
 const fmt = (f: ProcessFigures): string => {
   const sockets = ['TCPSocketWrap', 'TCPServerWrap', 'UDPWrap']

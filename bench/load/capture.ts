@@ -15,6 +15,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PacingHistogram } from '../../src/index.js';
+import { isConstant, newStreamTiming, observePacket, type StreamTiming } from './rtp-timing.js';
 
 export interface CaptureWindow {
   source: 'kernel (tcpdump on lo)';
@@ -111,17 +112,12 @@ export class RtpCapture {
 }
 
 interface Stream {
+  timing: StreamTiming;
   /** arrival − RTP time (ms) of every packet, for the lateness figure. */
   offsets: number[];
-  /** The RTP time base (first timestamp, unwrapped) in ms. */
-  tsBase: number;
+  /** RTP time since the stream's first packet, in samples (unwrapped). */
   tsUnwrapped: number;
-  lastSeq: number;
-  lastArrivalMs: number;
-  lastTs: number;
-  jitterMs: number;
   received: number;
-  lost: number;
   silent: number;
 }
 
@@ -163,44 +159,16 @@ export function analysePcap(buf: Buffer, ports: Set<number>): Omit<CaptureWindow
     const key = `${srcPort}>${dstPort}`;
     let s = streams.get(key);
     if (s === undefined) {
-      s = {
-        offsets: [],
-        tsBase: ts,
-        tsUnwrapped: 0,
-        lastSeq: -1,
-        lastArrivalMs: 0,
-        lastTs: ts,
-        jitterMs: 0,
-        received: 0,
-        lost: 0,
-        silent: 0,
-      };
+      s = { timing: newStreamTiming(), offsets: [], tsUnwrapped: 0, received: 0, silent: 0 };
       streams.set(key, s);
     }
-    if (s.lastSeq >= 0) {
-      const d = (seq - s.lastSeq) & 0xffff;
-      if (d === 0 || d > 0x8000) continue; // duplicate or reordered
-      if (d > 1 && d < 3000) s.lost += d - 1;
-      const dTsMs = ((ts - s.lastTs) >>> 0) / 8;
-      const dArr = arrivalMs - s.lastArrivalMs;
-      s.jitterMs += (Math.abs(dArr - dTsMs) - s.jitterMs) / 16;
-      if (d === 1) pacing.record(Math.abs(dArr - dTsMs));
-      s.tsUnwrapped += (ts - s.lastTs) >>> 0;
-    }
+    const step = observePacket(s.timing, seq, ts, arrivalMs, true, pacing);
+    if (step < 0) continue;
+    s.tsUnwrapped += step;
     s.offsets.push(arrivalMs - s.tsUnwrapped / 8);
-    s.lastSeq = seq;
-    s.lastTs = ts;
-    s.lastArrivalMs = arrivalMs;
     s.received++;
-    // Digital silence: every payload byte the same (captured payload only).
-    const payloadEnd = Math.min(pkt + incl, udp + udpLen);
-    let same = true;
-    for (let i = rtp + 13; i < payloadEnd; i++)
-      if (buf[i] !== buf[rtp + 12]) {
-        same = false;
-        break;
-      }
-    if (same) s.silent++;
+    // digital silence: every captured payload byte the same
+    if (isConstant(buf, rtp + 12, Math.min(pkt + incl, udp + udpLen))) s.silent++;
   }
   const lateness = new PacingHistogram(200);
   const W = 50; // ±1 s of 20 ms packets
@@ -219,10 +187,10 @@ export function analysePcap(buf: Buffer, ports: Set<number>): Omit<CaptureWindow
   let jMax = 0;
   for (const s of streams.values()) {
     received += s.received;
-    lost += s.lost;
+    lost += s.timing.lost;
     silent += s.silent;
-    jSum += s.jitterMs;
-    jMax = Math.max(jMax, s.jitterMs);
+    jSum += s.timing.jitterMs;
+    jMax = Math.max(jMax, s.timing.jitterMs);
   }
   return {
     source: 'kernel (tcpdump on lo)',

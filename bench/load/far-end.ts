@@ -14,6 +14,7 @@
 import { ExotelSimulator, type SimulatedCall } from '../../src/testing/index.js';
 import { PacingHistogram, type RtpAudioPacket, type RtpMediaBridge } from '../../src/index.js';
 import { epochMs } from './ipc.js';
+import { isConstant, newStreamTiming, observePacket, type StreamTiming } from './rtp-timing.js';
 
 export interface FarCall {
   number: string;
@@ -22,14 +23,10 @@ export interface FarCall {
   firstRtpEpoch?: number;
   /** The far end's RTP port for this call (what the capture filters on). */
   rtpPort?: number;
-  // window counters
+  // window counters (timing.lost too)
   received: number;
-  lost: number;
   silent: number;
-  jitterMs: number;
-  lastSeq: number;
-  lastArrival: number;
-  lastTs: number;
+  timing: StreamTiming;
 }
 
 export interface FarWindow {
@@ -77,9 +74,8 @@ export class FarEnd {
     this.pacing.reset();
     for (const c of this.byNumber.values()) {
       c.received = 0;
-      c.lost = 0;
       c.silent = 0;
-      c.lastSeq = -1;
+      c.timing = newStreamTiming();
     }
     this.inWindow = true;
   }
@@ -103,10 +99,10 @@ export class FarEnd {
       if (c.okEpoch === undefined) continue;
       calls++;
       received += c.received;
-      lost += c.lost;
+      lost += c.timing.lost;
       silent += c.silent;
-      jSum += c.jitterMs;
-      jMax = Math.max(jMax, c.jitterMs);
+      jSum += c.timing.jitterMs;
+      jMax = Math.max(jMax, c.timing.jitterMs);
     }
     return {
       pacing: this.pacing.summary(),
@@ -130,12 +126,8 @@ export class FarEnd {
       number: call.to,
       inviteEpoch: epochMs(),
       received: 0,
-      lost: 0,
       silent: 0,
-      jitterMs: 0,
-      lastSeq: -1,
-      lastArrival: 0,
-      lastTs: 0,
+      timing: newStreamTiming(),
     };
     this.byNumber.set(call.to, fc);
     const internals = call as unknown as CallInternals;
@@ -152,34 +144,9 @@ export class FarEnd {
   private onPacket(fc: FarCall, p: RtpAudioPacket): void {
     const arrival = p.arrivalMs;
     if (fc.firstRtpEpoch === undefined) fc.firstRtpEpoch = performance.timeOrigin + arrival;
-    const seq = p.sequenceNumber;
-    const ts = p.timestamp;
-    if (fc.lastSeq >= 0) {
-      const d = (seq - fc.lastSeq) & 0xffff;
-      if (d === 0 || d > 0x8000) return; // duplicate or reordered: ignore
-      const dTs = ((ts - fc.lastTs) >>> 0) / 8; // ms at 8 kHz
-      const dArr = arrival - fc.lastArrival;
-      // RFC 3550 interarrival jitter, in ms
-      fc.jitterMs += (Math.abs(dArr - dTs) - fc.jitterMs) / 16;
-      if (this.inWindow) {
-        if (d > 1 && d < 3000) fc.lost += d - 1;
-        if (d === 1) this.pacing.record(Math.abs(dArr - dTs));
-      }
-    }
-    fc.lastSeq = seq;
-    fc.lastArrival = arrival;
-    fc.lastTs = ts;
-    if (!this.inWindow) return;
+    const step = observePacket(fc.timing, p.sequenceNumber, p.timestamp, arrival, this.inWindow, this.pacing);
+    if (step < 0 || !this.inWindow) return;
     fc.received++;
-    const pl = p.payload;
-    let same = true;
-    const b0 = pl[0];
-    for (let i = 1; i < pl.length; i++) {
-      if (pl[i] !== b0) {
-        same = false;
-        break;
-      }
-    }
-    if (same) fc.silent++;
+    if (isConstant(p.payload)) fc.silent++;
   }
 }

@@ -291,7 +291,6 @@ function threadGroups(st: StepResult): { groups: number[]; other: number; total:
 
 function cpuSection(
   ours: SystemResult | undefined,
-  lks: SystemResult | undefined,
   capO: StepResult | undefined,
   capL: StepResult | undefined,
 ): string[] {
@@ -344,7 +343,6 @@ function cpuSection(
     );
     out.push('');
   }
-  void lks;
   return out;
 }
 
@@ -526,7 +524,7 @@ export function renderDocs(r: LoadReport): { markdown: string; svg: string } {
   md.push(targets(r, ours, lks, capO, capL).join('\n'));
   md.push('');
   if (r.before) md.push(beforeAfter(r.before, ours).join('\n'), '');
-  md.push(...cpuSection(ours, lks, capO, capL));
+  md.push(...cpuSection(ours, capO, capL));
   md.push('## Every step');
   md.push('');
   md.push(renderTable(r));

@@ -144,29 +144,9 @@ describe('PhoneParticipant with a real livekit-server', () => {
     expect(JSON.parse(p.metadata ?? '{}')).toEqual({ source: 'exotel_bridge', phone: '+919876543210' });
 
     // Phone → room: 440 Hz captured at 8 kHz in 20 ms frames, paced in real time.
-    let running = true;
-    cleanups.push(() => {
-      running = false;
-    });
-    void (async () => {
-      let n = 0;
-      while (running) {
-        phone.captureAudio(generateTone(440, 8000, 160, 8000, n));
-        n += 160;
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    })();
+    cleanups.push(playPhoneTone(phone));
     const track = await eventually('phone track at the agent', () => phoneTrack);
-    const stream = new AudioStream(track, { sampleRate: 8000, numChannels: 1, frameSizeMs: 20 });
-    const got: Int16Array[] = [];
-    for await (const f of stream) {
-      if (got.length > 0 || f.data.some((v) => Math.abs(v) > 500)) got.push(f.data.slice());
-      if (got.length >= 40) break;
-    }
-    await stream.cancel().catch(() => undefined);
-    const all = new Int16Array(got.length * 160);
-    got.forEach((f, i) => all.set(f, i * 160));
-    expect(dominant(all, [300, 440, 1000, 2000])).toBe(440);
+    expect(dominant(await agentHears(track, 40), [300, 440, 1000, 2000])).toBe(440);
 
     // DTMF both ways through LiveKit.
     const phoneDtmf: string[] = [];
