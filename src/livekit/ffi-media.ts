@@ -59,6 +59,7 @@ import {
   CAPTURE_REQUEST_MAX_BYTES,
   decodeCaptureAudioFrameAsyncId,
   encodeCaptureAudioFrameRequest,
+  type CaptureFrameFields,
 } from './ffi-wire.js';
 
 const FFI_EVENT = 'ffi_event';
@@ -237,23 +238,37 @@ const POOL = 8;
  */
 export class NativeAudioCapture {
   private readonly bufs: Int16Array[] = [];
+  /** Byte views of `bufs` (what the native side is given the address of). */
+  private readonly views: Uint8Array[] = [];
+  /** `req.subarray(0, n)` by length n, made once. */
+  private readonly reqViews: Uint8Array[] = [];
   private readonly busy: boolean[] = [];
   private readonly callbacks: CaptureRoute[] = [];
   private readonly pending = new Map<bigint, number>();
   private readonly req = new Uint8Array(CAPTURE_REQUEST_MAX_BYTES);
+  private readonly fields: CaptureFrameFields;
   private next = 0;
   private closed = false;
   readonly stats: NativeCaptureStats = { captured: 0, failed: 0, dropped: 0, rejected: 0 };
 
   constructor(
     private readonly router: FfiMediaRouter,
-    private readonly sourceHandle: bigint,
-    private readonly sampleRate: number,
+    sourceHandle: bigint,
+    sampleRate: number,
     private readonly frameSamples: number,
   ) {
+    this.fields = {
+      sourceHandle,
+      dataPtr: 0n,
+      numChannels: 1,
+      sampleRate,
+      samplesPerChannel: frameSamples,
+    };
     for (let i = 0; i < POOL; i++) {
       // One ArrayBuffer each: the native side is given the address of the whole buffer.
-      this.bufs.push(new Int16Array(new ArrayBuffer(frameSamples * 2)));
+      const ab = new ArrayBuffer(frameSamples * 2);
+      this.bufs.push(new Int16Array(ab));
+      this.views.push(new Uint8Array(ab));
       this.busy.push(false);
       const slot = i;
       this.callbacks.push((cb) => this.done(slot, cb));
@@ -283,16 +298,12 @@ export class NativeAudioCapture {
     this.next = (slot + 1) % POOL;
     const buf = this.bufs[slot]!;
     buf.set(samples);
-    const n = encodeCaptureAudioFrameRequest(this.req, {
-      sourceHandle: this.sourceHandle,
-      dataPtr: livekitRetrievePtr(new Uint8Array(buf.buffer)),
-      numChannels: 1,
-      sampleRate: this.sampleRate,
-      samplesPerChannel: this.frameSamples,
-    });
+    const fields = this.fields;
+    fields.dataPtr = livekitRetrievePtr(this.views[slot]!);
+    const n = encodeCaptureAudioFrameRequest(this.req, fields);
     let asyncId: bigint | undefined;
     try {
-      const res = livekitFfiRequest(this.req.subarray(0, n));
+      const res = livekitFfiRequest((this.reqViews[n] ??= this.req.subarray(0, n)));
       asyncId = decodeCaptureAudioFrameAsyncId(res);
       if (asyncId === undefined) {
         const msg = FfiResponse.fromBinary(res).message;

@@ -61,6 +61,10 @@ function writeUint32(out: Uint8Array, at: number, v: number): number {
   return at;
 }
 
+function checkUint32(v: number): void {
+  if (!Number.isInteger(v) || v < 0 || v >= TWO_POW_32) throw new RangeError(`not a uint32: ${v}`);
+}
+
 export interface CaptureFrameFields {
   sourceHandle: bigint;
   dataPtr: bigint;
@@ -75,9 +79,9 @@ export interface CaptureFrameFields {
  */
 export function encodeCaptureAudioFrameRequest(out: Uint8Array, f: CaptureFrameFields): number {
   if (out.length < CAPTURE_REQUEST_MAX_BYTES) throw new RangeError('capture request buffer too small');
-  for (const v of [f.numChannels, f.sampleRate, f.samplesPerChannel]) {
-    if (!Number.isInteger(v) || v < 0 || v >= TWO_POW_32) throw new RangeError(`not a uint32: ${v}`);
-  }
+  checkUint32(f.numChannels);
+  checkUint32(f.sampleRate);
+  checkUint32(f.samplesPerChannel);
   if (f.sourceHandle < 0n || f.dataPtr < 0n || f.sourceHandle >> 64n !== 0n || f.dataPtr >> 64n !== 0n)
     throw new RangeError('not a uint64');
   const info =
