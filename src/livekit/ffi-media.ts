@@ -18,15 +18,16 @@
  * the capture request is encoded by hand into a reused buffer (`ffi-wire.ts`).
  *
  * Native log records. rtc-node 1.1.0 initialises the native layer with log capture on,
- * which makes every Rust log record, down to trace level, an FFI event — about 30 000 a
- * second while a few dozen participants connect and some 750 a second per call after
- * that — and then never reads them: each was formatted, protobuf-decoded and handed to
- * every `Room`'s lock for nothing (with 20 calls connecting, one room's lock queue reached
- * 100 000 entries and the heap 800 MB). The router re-initialises the native layer with a
+ * which makes every Rust log record, down to trace level, an FFI event — with 20 calls in
+ * one process about 13 000 a second while they connect and 4 000–6 000 a second while they
+ * are held — and then never reads them: each was protobuf-decoded and handed to every
+ * `Room`'s lock for nothing (that process saturated a core, one room's lock queue reached
+ * 180 000 entries and the heap 316 MiB; `npm run ffi-diag -- --rtc-node`). The router
+ * re-initialises the native layer with a
  * callback of its own that drops a `logs` event by its first bytes, before decoding, and
  * decodes and emits everything else exactly as rtc-node's callback did; and it turns log
- * capture off when that is safe, which saves the records being made at all (at 20 calls a
- * third of a core and 200 MB of RSS). With capture off the records go to the Rust
+ * capture off when that is safe, which saves the records being made at all (at 20 calls
+ * about a tenth of a core and 200 MiB of RSS). With capture off the records go to the Rust
  * `env_logger` on stderr, whose error lines can carry a refused access token verbatim
  * (`401 Unauthorized - invalid token: eyJ…`), so capture goes off only when that logger is
  * known to be silent — the bridge initialised the native layer itself with `RUST_LOG=off`
@@ -119,6 +120,12 @@ export class FfiMediaRouter {
   captureLogs = true;
 
   private constructor() {}
+
+  /** The process's router if one is installed (never installs it). */
+  static peek(): FfiMediaRouter | undefined {
+    const r = (globalThis as unknown as Record<symbol, unknown>)[ROUTER];
+    return r instanceof FfiMediaRouter ? r : undefined;
+  }
 
   /**
    * The process's router, installed on rtc-node's FFI client the first time; `undefined`

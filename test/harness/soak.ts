@@ -38,6 +38,8 @@ export interface SoakOptions {
    * media; the calls start their hold when it resolves (a barrier across processes).
    */
   onAllUp?: () => Promise<void>;
+  /** Passed to `runBridge` (false: rtc-node's own per-frame path; scripts/ffi-diag.ts). */
+  directFfi?: boolean;
 }
 
 export interface ProcessFigures {
@@ -193,6 +195,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       exotel,
       env: {},
       timeouts: { connectMs: 30_000, ringingMs: 30_000 },
+      ...(o.directFfi !== undefined ? { directFfi: o.directFfi } : {}),
     });
     let reported = false;
     let teardownDone: boolean;
