@@ -14,26 +14,24 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PacingHistogram } from '../../src/index.js';
-import { isConstant, newStreamTiming, observePacket, type StreamTiming } from './rtp-timing.js';
+import { PacingHistogram, type PacingSummary } from '../../src/index.js';
+import {
+  isConstant,
+  newStreamTiming,
+  observePacket,
+  summarizeWindow,
+  type RtpWindow,
+  type StreamTiming,
+  type StreamWindow,
+} from './rtp-timing.js';
 
-export interface CaptureWindow {
+export interface CaptureWindow extends RtpWindow {
   source: 'kernel (tcpdump on lo)';
-  /** |inter-arrival − timestamp step| of consecutive packets (two sends' errors combined). */
-  pacing: ReturnType<PacingHistogram['summary']>;
   /**
    * How late each packet left against its own stream's schedule: (arrival − RTP time) minus
    * the smallest such offset within ±1 s of it (so slow clock drift does not count).
    */
-  lateness: ReturnType<PacingHistogram['summary']>;
-  received: number;
-  lost: number;
-  silent: number;
-  lossPct: number;
-  audioPct: number;
-  jitterMeanMs: number;
-  jitterMaxMs: number;
-  streams: number;
+  lateness: PacingSummary;
   /** Packets the kernel dropped from the capture (tcpdump's own count). */
   droppedByKernel: number;
 }
@@ -111,7 +109,7 @@ export class RtpCapture {
   }
 }
 
-interface Stream {
+interface Stream extends StreamWindow {
   timing: StreamTiming;
   /** arrival − RTP time (ms) of every packet, for the lateness figure. */
   offsets: number[];
@@ -180,29 +178,9 @@ export function analysePcap(buf: Buffer, ports: Set<number>): Omit<CaptureWindow
       lateness.record(o[i]! - min);
     }
   }
-  let received = 0;
-  let lost = 0;
-  let silent = 0;
-  let jSum = 0;
-  let jMax = 0;
-  for (const s of streams.values()) {
-    received += s.received;
-    lost += s.timing.lost;
-    silent += s.silent;
-    jSum += s.timing.jitterMs;
-    jMax = Math.max(jMax, s.timing.jitterMs);
-  }
   return {
     source: 'kernel (tcpdump on lo)',
-    pacing: pacing.summary(),
+    ...summarizeWindow(streams.values(), pacing),
     lateness: lateness.summary(),
-    received,
-    lost,
-    silent,
-    lossPct: received + lost === 0 ? 100 : (100 * lost) / (received + lost),
-    audioPct: received === 0 ? 0 : (100 * (received - silent)) / received,
-    jitterMeanMs: streams.size === 0 ? 0 : jSum / streams.size,
-    jitterMaxMs: jMax,
-    streams: streams.size,
   };
 }

@@ -14,7 +14,14 @@
 import { ExotelSimulator, type SimulatedCall } from '../../src/testing/index.js';
 import { PacingHistogram, type RtpAudioPacket, type RtpMediaBridge } from '../../src/index.js';
 import { epochMs } from './ipc.js';
-import { isConstant, newStreamTiming, observePacket, type StreamTiming } from './rtp-timing.js';
+import {
+  isConstant,
+  newStreamTiming,
+  observePacket,
+  summarizeWindow,
+  type RtpWindow,
+  type StreamTiming,
+} from './rtp-timing.js';
 
 export interface FarCall {
   number: string;
@@ -29,17 +36,8 @@ export interface FarCall {
   timing: StreamTiming;
 }
 
-export interface FarWindow {
-  pacing: ReturnType<PacingHistogram['summary']>;
-  received: number;
-  lost: number;
-  silent: number;
-  lossPct: number;
-  audioPct: number;
-  jitterMeanMs: number;
-  jitterMaxMs: number;
-  calls: number;
-}
+/** The far end's figures for one window (timed by its own receive clock). */
+export type FarWindow = RtpWindow;
 
 interface CallInternals {
   sendFinal(res: { status: number }): void;
@@ -89,32 +87,8 @@ export class FarEnd {
 
   windowEnd(): FarWindow {
     this.inWindow = false;
-    let received = 0;
-    let lost = 0;
-    let silent = 0;
-    let jSum = 0;
-    let jMax = 0;
-    let calls = 0;
-    for (const c of this.byNumber.values()) {
-      if (c.okEpoch === undefined) continue;
-      calls++;
-      received += c.received;
-      lost += c.timing.lost;
-      silent += c.silent;
-      jSum += c.timing.jitterMs;
-      jMax = Math.max(jMax, c.timing.jitterMs);
-    }
-    return {
-      pacing: this.pacing.summary(),
-      received,
-      lost,
-      silent,
-      lossPct: received + lost === 0 ? 100 : (100 * lost) / (received + lost),
-      audioPct: received === 0 ? 0 : (100 * (received - silent)) / received,
-      jitterMeanMs: calls === 0 ? 0 : jSum / calls,
-      jitterMaxMs: jMax,
-      calls,
-    };
+    const answered = [...this.byNumber.values()].filter((c) => c.okEpoch !== undefined);
+    return summarizeWindow(answered, this.pacing);
   }
 
   async close(): Promise<void> {

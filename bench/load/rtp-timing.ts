@@ -4,7 +4,7 @@
  * interarrival jitter, pacing error |inter-arrival − timestamp step|, and whether a
  * payload is digital silence.
  */
-import type { PacingHistogram } from '../../src/index.js';
+import type { PacingHistogram, PacingSummary } from '../../src/index.js';
 
 export interface StreamTiming {
   /** -1 until the first packet. */
@@ -56,4 +56,55 @@ export function observePacket(
 export function isConstant(bytes: Uint8Array, from = 0, to = bytes.length): boolean {
   for (let i = from + 1; i < to; i++) if (bytes[i] !== bytes[from]) return false;
   return true;
+}
+
+/** A stream's counters over a measuring window. */
+export interface StreamWindow {
+  received: number;
+  silent: number;
+  timing: StreamTiming;
+}
+
+/** The far end's figures for one window, over all its streams. */
+export interface RtpWindow {
+  /** |inter-arrival − timestamp step| of consecutive packets (two sends' errors combined). */
+  pacing: PacingSummary;
+  received: number;
+  lost: number;
+  silent: number;
+  lossPct: number;
+  audioPct: number;
+  jitterMeanMs: number;
+  jitterMaxMs: number;
+  /** Streams (calls) measured. */
+  calls: number;
+}
+
+/** Sums the streams of a window. */
+export function summarizeWindow(streams: Iterable<StreamWindow>, pacing: PacingHistogram): RtpWindow {
+  let received = 0;
+  let lost = 0;
+  let silent = 0;
+  let jSum = 0;
+  let jMax = 0;
+  let calls = 0;
+  for (const s of streams) {
+    calls++;
+    received += s.received;
+    lost += s.timing.lost;
+    silent += s.silent;
+    jSum += s.timing.jitterMs;
+    jMax = Math.max(jMax, s.timing.jitterMs);
+  }
+  return {
+    pacing: pacing.summary(),
+    received,
+    lost,
+    silent,
+    lossPct: received + lost === 0 ? 100 : (100 * lost) / (received + lost),
+    audioPct: received === 0 ? 0 : (100 * (received - silent)) / received,
+    jitterMeanMs: calls === 0 ? 0 : jSum / calls,
+    jitterMaxMs: jMax,
+    calls,
+  };
 }

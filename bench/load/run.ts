@@ -41,7 +41,7 @@ import { VERSION } from '../../src/index.js';
 import type { AgentJoinParams, AgentRoomWindow } from './agents.js';
 import type { WorkerCallState, WorkerStartParams, WorkerWindow } from './bridge-worker.js';
 import { FarEnd, type FarWindow } from './far-end.js';
-import { RtpCapture, captureUnavailable } from './capture.js';
+import { RtpCapture, captureUnavailable, type CaptureWindow } from './capture.js';
 import { RpcChild, epochMs } from './ipc.js';
 import { renderDocs, renderTable, type LoadReport, type StepResult, type SystemResult } from './report.js';
 import {
@@ -245,6 +245,13 @@ function dist(values: number[]): { n: number; p50?: number; p99?: number; max?: 
   return { n: values.length, p50: r(pct(values, 0.5)), p99: r(pct(values, 0.99)), max: r(pct(values, 1)) };
 }
 
+/** The capture's figures without its extras (kept in the step under their own names). */
+function farWindowOf(c: CaptureWindow | undefined): FarWindow | undefined {
+  if (c === undefined) return undefined;
+  const { source: _source, lateness: _lateness, droppedByKernel: _dropped, ...far } = c;
+  return far;
+}
+
 async function runStep(
   sut: SystemUnderTest,
   n: number,
@@ -291,20 +298,7 @@ async function runStep(
   });
   const farInProcess: FarWindow = ctx.far.windowEnd();
   const captured = await capture?.stop(ctx.far.rtpPorts());
-  const far: FarWindow =
-    captured === undefined
-      ? farInProcess
-      : {
-          pacing: captured.pacing,
-          received: captured.received,
-          lost: captured.lost,
-          silent: captured.silent,
-          lossPct: captured.lossPct,
-          audioPct: captured.audioPct,
-          jitterMeanMs: captured.jitterMeanMs,
-          jitterMaxMs: captured.jitterMaxMs,
-          calls: captured.streams,
-        };
+  const far: FarWindow = farWindowOf(captured) ?? farInProcess;
   const [usage, agentWin] = await Promise.all([
     sut.windowEnd(),
     ctx.agents.all<AgentRoomWindow>('windowEnd'),

@@ -54,7 +54,7 @@ describe('analysePcap (kernel-timed far-end figures of bench:load)', () => {
       { atMs: 1030, src: 20000, dst: 40001, seq: 9, ts: 0, payload: tone }, // not a far-end port
     ]);
     const w = analysePcap(buf, new Set([30000]));
-    expect(w.streams).toBe(1);
+    expect(w.calls).toBe(1);
     expect(w.received).toBe(3);
     expect(w.lost).toBe(1);
     expect(w.lossPct).toBeCloseTo(25, 5);
