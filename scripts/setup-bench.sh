@@ -7,10 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-as_root() {
-  if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
-    echo "setup:bench: need root (or sudo) to run: $*" >&2; exit 1; fi
-}
+# shellcheck source=scripts/apt-install.sh
+source scripts/apt-install.sh
 
 bash scripts/setup.sh
 missing=()
@@ -20,13 +18,6 @@ command -v pkg-config >/dev/null || missing+=(pkg-config)
 for lib in opus:libopus-dev opusfile:libopusfile-dev soxr:libsoxr-dev; do
   pkg-config --exists "${lib%%:*}" 2>/dev/null || missing+=("${lib#*:}")
 done
-if [ ${#missing[@]} -gt 0 ]; then
-  if ! command -v apt-get >/dev/null; then
-    echo "setup:bench: please install ${missing[*]} with your package manager" >&2; exit 1
-  fi
-  echo "setup:bench: installing ${missing[*]}"
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+apt_install setup:bench "${missing[@]}"
 node scripts/build-livekit-sip.mjs
 echo "setup:bench: ready"

@@ -6,22 +6,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-as_root() {
-  if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
-    echo "setup: need root (or sudo) to run: $*" >&2; exit 1; fi
-}
+# shellcheck source=scripts/apt-install.sh
+source scripts/apt-install.sh
 
 missing=()
 command -v sipp >/dev/null || missing+=(sip-tester)
 command -v baresip >/dev/null || missing+=(baresip-core)
-if [ ${#missing[@]} -gt 0 ]; then
-  if ! command -v apt-get >/dev/null; then
-    echo "setup: please install ${missing[*]} (SIPp and baresip) with your package manager" >&2; exit 1
-  fi
-  echo "setup: installing ${missing[*]}"
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+apt_install setup "${missing[@]}"
 # `sipp -v` prints its version and exits 99.
 { sipp -v 2>&1 || true; } | grep -m1 -o 'SIPp v[^ ]*' || { echo "setup: sipp does not run" >&2; exit 1; }
 
