@@ -27,7 +27,8 @@ export type BridgeErrorCode =
   | 'RTP_SOCKET'
   | 'LIVEKIT_CONNECT'
   | 'LIVEKIT_ROOM_NOT_FOUND'
-  | 'LIVEKIT';
+  | 'LIVEKIT'
+  | 'INTERNAL';
 
 export interface BridgeErrorOptions {
   cause?: unknown;
@@ -207,6 +208,19 @@ export class LiveKitError extends BridgeError {
   constructor(message: string, options?: BridgeErrorOptions) {
     super('LIVEKIT', message, options);
   }
+}
+
+/** A failure nobody classified: a bug, or an error of a dependency we did not expect. */
+export class InternalError extends BridgeError {
+  constructor(message: string, options?: BridgeErrorOptions) {
+    super('INTERNAL', message, options);
+  }
+}
+
+/** `err` itself when it is one of ours; otherwise an {@link InternalError} whose `cause` is `err`. */
+export function toBridgeError(err: unknown): BridgeError {
+  if (err instanceof BridgeError) return err;
+  return new InternalError(err instanceof Error ? err.message : String(err), { cause: err });
 }
 
 /** Throws `AbortedError` when the signal has already fired. */

@@ -4,7 +4,8 @@
  * §13.2.2.4). Pure state machine: time comes from the injected clock.
  */
 import { SipTransportError, type BridgeError } from '../errors.js';
-import { createRequest, type SipRequest, type SipResponse } from './message.js';
+import { buildNon2xxAck } from './builders.js';
+import type { SipRequest, SipResponse } from './message.js';
 import { TimerSet } from './timers.js';
 import type { ClientTransactionUser, TransactionContext } from './transaction.js';
 
@@ -15,29 +16,6 @@ export type InviteClientState = 'calling' | 'proceeding' | 'accepted' | 'complet
 export const TIMER_D_UNRELIABLE_MS = 32_000;
 
 type Timer = 'A' | 'B' | 'D' | 'M';
-
-/**
- * Builds the ACK for a non-2xx final response (RFC 3261 §17.1.1.3): same Request-URI,
- * Call-ID, From, CSeq number and top Via (so the same branch) as the INVITE, the To of
- * the response, and the INVITE's Route headers.
- */
-export function buildNon2xxAck(invite: SipRequest, response: SipResponse): SipRequest {
-  const ack = createRequest('ACK', invite.uri);
-  const via = invite.headers.get('Via');
-  if (via !== undefined) ack.headers.append('Via', via);
-  for (const r of invite.headers.getAll('Route')) ack.headers.append('Route', r);
-  ack.headers.append('Max-Forwards', '70');
-  const from = invite.headers.get('From');
-  if (from !== undefined) ack.headers.append('From', from);
-  const to = response.headers.get('To') ?? invite.headers.get('To');
-  if (to !== undefined) ack.headers.append('To', to);
-  const callId = invite.headers.get('Call-ID');
-  if (callId !== undefined) ack.headers.append('Call-ID', callId);
-  const seq = /^\s*(\d+)/.exec(invite.headers.get('CSeq') ?? '')?.[1] ?? '1';
-  ack.headers.append('CSeq', `${seq} ACK`);
-  ack.headers.append('Content-Length', '0');
-  return ack;
-}
 
 /** One INVITE client transaction. Create it, call `start()`, feed it matching responses. */
 export class InviteClientTransaction {
