@@ -11,7 +11,7 @@ import { SipParseError } from '../errors.js';
 import { parseContact, parseAddressHeader, splitHeaderList } from './headers.js';
 import { createRequest, type SipRequest, type SipResponse } from './message.js';
 import { parseNameAddr, type NameAddr } from './name-addr.js';
-import type { SipTransportProtocol } from './transport.js';
+import type { SipTransportProtocol } from './flow.js';
 import { parseUri, type SipUri } from './uri.js';
 
 /** Dialog states (RFC 3261 §12: early dialogs are not kept; a dialog starts confirmed). */

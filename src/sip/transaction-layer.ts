@@ -15,7 +15,7 @@ import type { ClientTransactionUser, ServerTransactionUser, TransactionContext }
 import { InviteClientTransaction } from './transaction-client-invite.js';
 import { NonInviteClientTransaction } from './transaction-client.js';
 import { InviteServerTransaction, NonInviteServerTransaction } from './transaction-server.js';
-import { isReliable, type SipFlow, type SipTarget } from './transport.js';
+import { isReliable, type SipFlow, type SipTarget } from './flow.js';
 import { getTopVia, type Via } from './headers.js';
 import { BRANCH_MAGIC_COOKIE } from './ids.js';
 

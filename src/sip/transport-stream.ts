@@ -8,7 +8,7 @@ import { TLSSocket } from 'node:tls';
 import { BridgeError, SipTransportError } from '../errors.js';
 import type { SipMessage } from './message.js';
 import { SipStreamFramer } from './framing.js';
-import type { SipFlow } from './transport.js';
+import type { SipFlow } from './flow.js';
 
 /** What a connection reports to its owner. */
 export interface StreamConnectionEvents {

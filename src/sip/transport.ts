@@ -27,31 +27,18 @@ import { LogThrottle, silentLogger, type Logger } from '../logger.js';
 import type { SipMessage } from './message.js';
 import { parseSipMessage } from './parser.js';
 import { serializeSipMessage } from './serializer.js';
+import type { SipFlow, SipTarget, SipTransportProtocol } from './flow.js';
 import { StreamConnection, type StreamConnectionEvents } from './transport-stream.js';
 
-/** A SIP transport protocol. */
-export type SipTransportProtocol = 'udp' | 'tcp' | 'tls';
-
-/** Where a message came from (or went to), as seen by the transport. */
-export interface SipFlow {
-  readonly protocol: SipTransportProtocol;
-  readonly remoteAddress: string;
-  readonly remotePort: number;
-  readonly localAddress: string;
-  readonly localPort: number;
-  /** The stream connection it travelled on (TCP, TLS); `undefined` for UDP. */
-  readonly connectionId: number | undefined;
-}
-
-/** Where to send a message. */
-export interface SipTarget {
-  readonly protocol: SipTransportProtocol;
-  /** Host name or IP literal. */
-  readonly host: string;
-  readonly port: number;
-  /** A flow to reuse when its connection is still open (responses, in-dialog requests). */
-  readonly flow?: SipFlow | undefined;
-}
+// The flow types live in ./flow.ts (shared with the stream connection and the layers
+// above, without a cycle); re-exported here so existing importers keep working.
+export {
+  isReliable,
+  type SipFlow,
+  type SipStreamProtocol,
+  type SipTarget,
+  type SipTransportProtocol,
+} from './flow.js';
 
 /** What the transport reports upward. */
 export interface SipTransportListener {
@@ -112,11 +99,6 @@ export const DEFAULT_SIP_INBOUND_IDLE_TIMEOUT_MS = 300_000;
 
 /** Largest SIP message accepted by default. */
 export const DEFAULT_MAX_SIP_MESSAGE_BYTES = 65_535;
-
-/** Whether a transport protocol is reliable (no retransmissions needed, RFC 3261 §17). */
-export function isReliable(protocol: SipTransportProtocol): boolean {
-  return protocol !== 'udp';
-}
 
 const key = (protocol: SipTransportProtocol, host: string, port: number): string =>
   `${protocol}|${host.toLowerCase()}|${port}`;
