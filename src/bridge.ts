@@ -10,191 +10,53 @@
  *   6. on 200 OK start RTP; forward both ways; `sip.callStatus` becomes `active` once
  *      the call is answered and the first RTP packet arrived.
  * Teardown runs exactly once, in reverse order, whatever ended the call.
+ *
+ * Beside this file: `bridge-options.ts` (the options and their validation),
+ * `bridge-events.ts` (what a call reports) and `bridge-teardown.ts` (end reasons, bounded waits).
  */
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'eventemitter3';
-import { DisconnectReason } from '@livekit/rtc-node';
 import { RoomServiceClient } from 'livekit-server-sdk';
-import {
-  resolveConfig,
-  type BridgeConfig,
-  type Env,
-  type ExotelSettings,
-  type LiveKitSettings,
-} from './config.js';
-import {
-  AbortedError,
-  BridgeError,
-  CallRejectedError,
-  LiveKitConnectError,
-  RoomNotFoundError,
-  type RtpTimeoutError,
-} from './errors.js';
+import type { BridgeConfig } from './config.js';
+import { BridgeError, LiveKitConnectError, RoomNotFoundError, type RtpTimeoutError } from './errors.js';
 import { silentLogger, type Logger } from './logger.js';
 import { BRIDGE_CALL_ID_PREFIX } from './agent.js';
-import { PhoneParticipant, type ParticipantPredicate } from './livekit/participant.js';
+import { PhoneParticipant } from './livekit/participant.js';
 import { createBridgeToken } from './livekit/token.js';
-import { RtpMediaBridge, type RtpMediaBridgeStats } from './rtp/bridge.js';
-import type { MediaLatencyProbe } from './rtp/latency-probe.js';
+import { RtpMediaBridge } from './rtp/bridge.js';
 import { dtmfDigitToEvent } from './rtp/dtmf.js';
 import { createSdpOffer } from './sip/sdp.js';
-import { assertHeaderName, assertSafeHeaderValue, normalizePhoneNumber } from './sip/phone.js';
 import type { CallAnswer, CallEnded, OutboundCall } from './sip/client.js';
-import type { SipTimerValues } from './sip/timers.js';
 import { acquireSipClient, type SipClientLease } from './sip-client-pool.js';
+import type {
+  BridgeAnswered,
+  BridgeCallEvents,
+  BridgeCallStatus,
+  BridgeEndReason,
+  BridgeEnded,
+  BridgeStats,
+  BridgeTimings,
+} from './bridge-events.js';
+import { resolveBridgeOptions, type RunBridgeOptions } from './bridge-options.js';
+import {
+  endReasonOfDisconnect,
+  endReasonOfSip,
+  HANGUP_STATUS_TIMEOUT_MS,
+  PARTICIPANT_CLOSE_TIMEOUT_MS,
+  unansweredError,
+  withTimeout,
+} from './bridge-teardown.js';
 
-/** `sip.callStatus` values, as LiveKit SIP sets them. */
-export type BridgeCallStatus = 'dialing' | 'ringing' | 'active' | 'hangup';
-
-/** Why a bridged call ended. */
-export type BridgeEndReason =
-  /** The phone hung up (BYE from the far end). */
-  | 'phone-hangup'
-  /** The host called `hangup()`. */
-  | 'host-hangup'
-  /** The host's `AbortSignal` fired. */
-  | 'aborted'
-  /** An agent called `lk.sip.EndCall`. */
-  | 'agent-hangup'
-  /** Every agent left the room and none came back within `timeouts.agentGoneMs`. */
-  | 'agent-left'
-  /** The bridge participant was removed from the room. */
-  | 'participant-removed'
-  /** The room was deleted. */
-  | 'room-deleted'
-  /** The LiveKit connection was lost (or could not be made). */
-  | 'livekit-disconnected'
-  /** No RTP arrived for the media timeout. */
-  | 'media-timeout'
-  /** The far end answered the INVITE with a final non-2xx. */
-  | 'rejected'
-  /** Nobody answered within the ringing timeout. */
-  | 'no-answer'
-  /** The trunk did not respond at all (Timer B) or the SIP transport failed. */
-  | 'sip-error'
-  /** The maximum call duration was reached. */
-  | 'max-duration'
-  /** Anything else (the `error` field says what). */
-  | 'error';
-
-export interface RunBridgeOptions {
-  /** The room the host already created (and dispatched its agent to). */
-  roomName: string;
-  /** The number to dial; normalised to E.164 (`defaultCountryCode` for national forms). */
-  phoneNumber: string;
-  /** The host's agent type (kept in the participant's metadata and logs). */
-  agentType?: string;
-  /** LiveKit settings; missing ones come from `LIVEKIT_URL`, `LIVEKIT_API_KEY`, `LIVEKIT_API_SECRET`. */
-  livekit?: Partial<LiveKitSettings>;
-  /** Exotel settings; missing ones come from the `EXOTEL_*` variables. */
-  exotel?: Partial<ExotelSettings>;
-  /** Environment to read (default `process.env`). */
-  env?: Env;
-  /** Country code for numbers typed without one (default `91`). */
-  defaultCountryCode?: string;
-  /** Whose audio goes to the phone (default: participants of kind AGENT). */
-  isAgent?: ParticipantPredicate;
-  /** Extra `X-` headers for the INVITE (validated against injection). */
-  sipHeaders?: Readonly<Record<string, string>>;
-  /** Extra participant attributes (merged over the `sip.*` ones). */
-  attributes?: Readonly<Record<string, string>>;
-  /** Participant name (default: the phone number). */
-  participantName?: string;
-  logger?: Logger;
-  /** Aborting ends the call at any stage (CANCEL or BYE) and cleans up. */
-  signal?: AbortSignal;
-  timeouts?: {
-    /** LiveKit connect (default 10 s). */
-    connectMs?: number;
-    /** No final answer (default 60 s): CANCEL, reason `no-answer`. */
-    ringingMs?: number;
-    /** Maximum call duration after the answer (default: none). */
-    maxDurationMs?: number;
-    /** No RTP after media flowed (default 15 s). */
-    mediaMs?: number;
-    /** No RTP at all after the answer (default 30 s). */
-    noMediaMs?: number;
-    /** How long a lost LiveKit connection may take to resume before the call is ended (default 10 s). */
-    livekitReconnectMs?: number;
-    /**
-     * After the last agent left the room, end the call (BYE, reason `agent-left`) unless an
-     * agent is back within this long (default 5 s; `Infinity` keeps the phone on the line).
-     */
-    agentGoneMs?: number;
-  };
-  /** RFC 3261 timer base values for the SIP client (T1 500, T2 4000, T4 5000 ms); tests shorten them. */
-  sipTimers?: Partial<SipTimerValues>;
-  /** Check that the room exists before joining (needs apiKey/apiSecret; default true). */
-  requireExistingRoom?: boolean;
-  /** Jitter-buffer target delay in ms (default 40). */
-  jitterTargetMs?: number;
-  /** Records the latency the media path adds each way (benchmarks; default none). */
-  latencyProbe?: MediaLatencyProbe;
-  /**
-   * Per-frame audio to and from LiveKit through the bridge's own FFI path, which keeps
-   * frames out of `@livekit/rtc-node`'s process-wide event broadcast (default true).
-   * `false` uses rtc-node's `AudioSource.captureFrame()` and `AudioStream` instead: slower
-   * with many calls per process, kept as an escape hatch.
-   */
-  directFfi?: boolean;
-  /** Interval of the `[RTP] Audio flowing` log line (default 5000 ms). */
-  statsLogIntervalMs?: number;
-}
-
-export interface BridgeAnswered {
-  /** The bridge's call id (`sip.callID`, `EXO_…`). */
-  callId: string;
-  /** The SIP Call-ID header. */
-  sipCallId: string;
-  codec: 'PCMU' | 'PCMA';
-  remoteAddress: string;
-  remotePort: number;
-  /** Milliseconds from `runBridge()` to the 200 OK. */
-  setupMs: number;
-  remoteHeaders: Readonly<Record<string, string>>;
-}
-
-export interface BridgeEnded {
-  reason: BridgeEndReason;
-  /** The SIP status behind the end, when there was one (e.g. 486). */
-  sipStatus?: number;
-  error?: BridgeError;
-  /** Milliseconds the call was answered (0 if never). */
-  talkMs: number;
-}
-
-export interface BridgeTimings {
-  /** ms from `runBridge()` to each milestone (undefined until reached). */
-  livekitConnected?: number;
-  trackPublished?: number;
-  inviteSent?: number;
-  answered?: number;
-  firstRtpSent?: number;
-  firstRtpReceived?: number;
-  active?: number;
-  ended?: number;
-}
-
-export interface BridgeStats {
-  status: BridgeCallStatus;
-  rtp: RtpMediaBridgeStats | undefined;
-  livekit: { framesCaptured: number; framesDropped: number; agentTracks: number } | undefined;
-  timings: BridgeTimings;
-}
-
-/** Events of a `BridgeCall`. */
-export interface BridgeCallEvents {
-  /** `sip.callStatus` changed. */
-  status: [status: BridgeCallStatus];
-  /** The far end answered (200 OK) and RTP started. */
-  answered: [info: BridgeAnswered];
-  /** The first RTP packet arrived after the answer (`sip.callStatus` is now `active`). */
-  audioReady: [];
-  /** A DTMF digit, from the phone (`'phone'`) or from the room (`'room'`). */
-  dtmf: [info: { digit: string; from: 'phone' | 'room' }];
-  /** Exactly once, after teardown finished. */
-  ended: [info: BridgeEnded];
-}
+export type {
+  BridgeAnswered,
+  BridgeCallEvents,
+  BridgeCallStatus,
+  BridgeEndReason,
+  BridgeEnded,
+  BridgeStats,
+  BridgeTimings,
+} from './bridge-events.js';
+export type { RunBridgeOptions } from './bridge-options.js';
 
 type Stage = 'starting' | 'connected' | 'calling' | 'answered' | 'ending' | 'ended';
 
@@ -367,13 +229,7 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
     });
     participant.on('disconnected', ({ reason, byClose }) => {
       if (byClose) return;
-      this.end(
-        reason === DisconnectReason.PARTICIPANT_REMOVED
-          ? 'participant-removed'
-          : reason === DisconnectReason.ROOM_DELETED
-            ? 'room-deleted'
-            : 'livekit-disconnected',
-      );
+      this.end(endReasonOfDisconnect(reason));
     });
     // The SDK retries a lost connection silently for a long time; a phone call cannot wait.
     participant.on('reconnecting', () => {
@@ -551,19 +407,7 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
   }
 
   private readonly onSipEnded = (e: CallEnded): void => {
-    const map: Record<CallEnded['reason'], BridgeEndReason> = {
-      'remote-bye': 'phone-hangup',
-      'local-bye': 'host-hangup',
-      rejected: 'rejected',
-      cancelled: 'aborted',
-      // The ringing timeout cancels the call; Timer B (no response at all) ends it as a 408.
-      timeout: e.status === 408 || this.answer !== undefined ? 'sip-error' : 'no-answer',
-      'transport-error': 'sip-error',
-      'max-duration': 'max-duration',
-      'auth-failed': 'sip-error',
-      'negotiation-failed': 'error',
-    };
-    this.end(map[e.reason], e.error, e.status);
+    this.end(endReasonOfSip(e, this.answer !== undefined), e.error, e.status);
   };
 
   /** Starts teardown once; the first reason wins. */
@@ -584,21 +428,14 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
     this.ac.abort();
     this.opts.signal?.removeEventListener('abort', this.onAbort);
     const info = this.endInfo!;
-    if (this.answer === undefined) {
-      const e =
-        info.error ??
-        (info.reason === 'rejected' && info.sipStatus !== undefined
-          ? new CallRejectedError(info.sipStatus, '')
-          : new AbortedError(`call ended before it was answered: ${info.reason}`));
-      this.rejectAnswered(e);
-    }
+    if (this.answer === undefined) this.rejectAnswered(unansweredError(info));
     const participant = this.participant;
     const leaving = info.reason === 'participant-removed' || info.reason === 'room-deleted';
     // Agents watch sip.callStatus: say `hangup` while still connected.
     if (participant?.isConnected && !leaving) {
       this.callStatus = 'hangup';
       this.emit('status', 'hangup');
-      await withTimeout(participant.setAttributes({ 'sip.callStatus': 'hangup' }), 1000);
+      await withTimeout(participant.setAttributes({ 'sip.callStatus': 'hangup' }), HANGUP_STATUS_TIMEOUT_MS);
     } else {
       this.callStatus = 'hangup';
       this.emit('status', 'hangup');
@@ -637,19 +474,8 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
  * anything is opened), then runs the call in the background and returns its handle.
  */
 export function runBridge(options: RunBridgeOptions): BridgeCall {
-  const config = resolveConfig(
-    { livekit: options.livekit, exotel: options.exotel },
-    options.env ?? process.env,
-  );
-  const phone = normalizePhoneNumber(options.phoneNumber, {
-    defaultCountryCode: options.defaultCountryCode ?? '91',
-  });
-  // Refuse injected headers before anything is opened (the client checks them again).
-  for (const [name, value] of Object.entries(options.sipHeaders ?? {})) {
-    assertHeaderName(name);
-    assertSafeHeaderValue(name, value);
-  }
-  const call = new BridgeCall(config, options, phone);
+  const { config, phoneNumber } = resolveBridgeOptions(options);
+  const call = new BridgeCall(config, options, phoneNumber);
   void call.run();
   return call;
 }
@@ -661,21 +487,4 @@ function httpUrl(url: string): string {
 function toBridgeError(err: unknown): BridgeError {
   if (err instanceof BridgeError) return err;
   return new BridgeError('LIVEKIT', err instanceof Error ? err.message : String(err), { cause: err });
-}
-
-/** Longest wait for the LiveKit participant to close at the end of a call. */
-const PARTICIPANT_CLOSE_TIMEOUT_MS = 5000;
-
-/** Waits for `p` (its rejection ignored) at most `ms`; true when it settled in time. */
-async function withTimeout(p: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const settled = await Promise.race([
-    p.then(
-      () => true,
-      () => true,
-    ),
-    new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms))),
-  ]);
-  clearTimeout(timer);
-  return settled;
 }

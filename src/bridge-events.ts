@@ -1,0 +1,95 @@
+/**
+ * What a `BridgeCall` reports: its `sip.callStatus`, why it ended, what the answer carried,
+ * its milestones and statistics, and its typed events (all documented here, in one place).
+ */
+import type { BridgeError } from './errors.js';
+import type { RtpMediaBridgeStats } from './rtp/bridge.js';
+
+/** `sip.callStatus` values, as LiveKit SIP sets them. */
+export type BridgeCallStatus = 'dialing' | 'ringing' | 'active' | 'hangup';
+
+/** Why a bridged call ended. */
+export type BridgeEndReason =
+  /** The phone hung up (BYE from the far end). */
+  | 'phone-hangup'
+  /** The host called `hangup()`. */
+  | 'host-hangup'
+  /** The host's `AbortSignal` fired. */
+  | 'aborted'
+  /** An agent called `lk.sip.EndCall`. */
+  | 'agent-hangup'
+  /** Every agent left the room and none came back within `timeouts.agentGoneMs`. */
+  | 'agent-left'
+  /** The bridge participant was removed from the room. */
+  | 'participant-removed'
+  /** The room was deleted. */
+  | 'room-deleted'
+  /** The LiveKit connection was lost (or could not be made). */
+  | 'livekit-disconnected'
+  /** No RTP arrived for the media timeout. */
+  | 'media-timeout'
+  /** The far end answered the INVITE with a final non-2xx. */
+  | 'rejected'
+  /** Nobody answered within the ringing timeout. */
+  | 'no-answer'
+  /** The trunk did not respond at all (Timer B) or the SIP transport failed. */
+  | 'sip-error'
+  /** The maximum call duration was reached. */
+  | 'max-duration'
+  /** Anything else (the `error` field says what). */
+  | 'error';
+
+export interface BridgeAnswered {
+  /** The bridge's call id (`sip.callID`, `EXO_…`). */
+  callId: string;
+  /** The SIP Call-ID header. */
+  sipCallId: string;
+  codec: 'PCMU' | 'PCMA';
+  remoteAddress: string;
+  remotePort: number;
+  /** Milliseconds from `runBridge()` to the 200 OK. */
+  setupMs: number;
+  remoteHeaders: Readonly<Record<string, string>>;
+}
+
+export interface BridgeEnded {
+  reason: BridgeEndReason;
+  /** The SIP status behind the end, when there was one (e.g. 486). */
+  sipStatus?: number;
+  error?: BridgeError;
+  /** Milliseconds the call was answered (0 if never). */
+  talkMs: number;
+}
+
+export interface BridgeTimings {
+  /** ms from `runBridge()` to each milestone (undefined until reached). */
+  livekitConnected?: number;
+  trackPublished?: number;
+  inviteSent?: number;
+  answered?: number;
+  firstRtpSent?: number;
+  firstRtpReceived?: number;
+  active?: number;
+  ended?: number;
+}
+
+export interface BridgeStats {
+  status: BridgeCallStatus;
+  rtp: RtpMediaBridgeStats | undefined;
+  livekit: { framesCaptured: number; framesDropped: number; agentTracks: number } | undefined;
+  timings: BridgeTimings;
+}
+
+/** Events of a `BridgeCall`. */
+export interface BridgeCallEvents {
+  /** `sip.callStatus` changed. */
+  status: [status: BridgeCallStatus];
+  /** The far end answered (200 OK) and RTP started. */
+  answered: [info: BridgeAnswered];
+  /** The first RTP packet arrived after the answer (`sip.callStatus` is now `active`). */
+  audioReady: [];
+  /** A DTMF digit, from the phone (`'phone'`) or from the room (`'room'`). */
+  dtmf: [info: { digit: string; from: 'phone' | 'room' }];
+  /** Exactly once, after teardown finished. */
+  ended: [info: BridgeEnded];
+}

@@ -1,0 +1,107 @@
+/**
+ * `runBridge()`'s options and their resolution: everything is resolved and validated here
+ * (config with env fallbacks, the phone number, injected headers) before anything is opened.
+ */
+import {
+  resolveConfig,
+  type BridgeConfig,
+  type Env,
+  type ExotelSettings,
+  type LiveKitSettings,
+} from './config.js';
+import type { Logger } from './logger.js';
+import type { ParticipantPredicate } from './livekit/participant.js';
+import type { MediaLatencyProbe } from './rtp/latency-probe.js';
+import { assertHeaderName, assertSafeHeaderValue, normalizePhoneNumber } from './sip/phone.js';
+import type { SipTimerValues } from './sip/timers.js';
+
+export interface RunBridgeOptions {
+  /** The room the host already created (and dispatched its agent to). */
+  roomName: string;
+  /** The number to dial; normalised to E.164 (`defaultCountryCode` for national forms). */
+  phoneNumber: string;
+  /** The host's agent type (kept in the participant's metadata and logs). */
+  agentType?: string;
+  /** LiveKit settings; missing ones come from `LIVEKIT_URL`, `LIVEKIT_API_KEY`, `LIVEKIT_API_SECRET`. */
+  livekit?: Partial<LiveKitSettings>;
+  /** Exotel settings; missing ones come from the `EXOTEL_*` variables. */
+  exotel?: Partial<ExotelSettings>;
+  /** Environment to read (default `process.env`). */
+  env?: Env;
+  /** Country code for numbers typed without one (default `91`). */
+  defaultCountryCode?: string;
+  /** Whose audio goes to the phone (default: participants of kind AGENT). */
+  isAgent?: ParticipantPredicate;
+  /** Extra `X-` headers for the INVITE (validated against injection). */
+  sipHeaders?: Readonly<Record<string, string>>;
+  /** Extra participant attributes (merged over the `sip.*` ones). */
+  attributes?: Readonly<Record<string, string>>;
+  /** Participant name (default: the phone number). */
+  participantName?: string;
+  logger?: Logger;
+  /** Aborting ends the call at any stage (CANCEL or BYE) and cleans up. */
+  signal?: AbortSignal;
+  timeouts?: {
+    /** LiveKit connect (default 10 s). */
+    connectMs?: number;
+    /** No final answer (default 60 s): CANCEL, reason `no-answer`. */
+    ringingMs?: number;
+    /** Maximum call duration after the answer (default: none). */
+    maxDurationMs?: number;
+    /** No RTP after media flowed (default 15 s). */
+    mediaMs?: number;
+    /** No RTP at all after the answer (default 30 s). */
+    noMediaMs?: number;
+    /** How long a lost LiveKit connection may take to resume before the call is ended (default 10 s). */
+    livekitReconnectMs?: number;
+    /**
+     * After the last agent left the room, end the call (BYE, reason `agent-left`) unless an
+     * agent is back within this long (default 5 s; `Infinity` keeps the phone on the line).
+     */
+    agentGoneMs?: number;
+  };
+  /** RFC 3261 timer base values for the SIP client (T1 500, T2 4000, T4 5000 ms); tests shorten them. */
+  sipTimers?: Partial<SipTimerValues>;
+  /** Check that the room exists before joining (needs apiKey/apiSecret; default true). */
+  requireExistingRoom?: boolean;
+  /** Jitter-buffer target delay in ms (default 40). */
+  jitterTargetMs?: number;
+  /** Records the latency the media path adds each way (benchmarks; default none). */
+  latencyProbe?: MediaLatencyProbe;
+  /**
+   * Per-frame audio to and from LiveKit through the bridge's own FFI path, which keeps
+   * frames out of `@livekit/rtc-node`'s process-wide event broadcast (default true).
+   * `false` uses rtc-node's `AudioSource.captureFrame()` and `AudioStream` instead: slower
+   * with many calls per process, kept as an escape hatch.
+   */
+  directFfi?: boolean;
+  /** Interval of the `[RTP] Audio flowing` log line (default 5000 ms). */
+  statsLogIntervalMs?: number;
+}
+
+/** The options of one call, resolved and validated. */
+export interface ResolvedBridgeOptions {
+  config: BridgeConfig;
+  /** The dialled number in E.164. */
+  phoneNumber: string;
+}
+
+/**
+ * Resolves the configuration and the number and refuses injected headers, throwing
+ * `ConfigError` / `InvalidPhoneNumberError` / `InvalidHeaderError` before anything is opened
+ * (the SIP client checks the headers again).
+ */
+export function resolveBridgeOptions(options: RunBridgeOptions): ResolvedBridgeOptions {
+  const config = resolveConfig(
+    { livekit: options.livekit, exotel: options.exotel },
+    options.env ?? process.env,
+  );
+  const phoneNumber = normalizePhoneNumber(options.phoneNumber, {
+    defaultCountryCode: options.defaultCountryCode ?? '91',
+  });
+  for (const [name, value] of Object.entries(options.sipHeaders ?? {})) {
+    assertHeaderName(name);
+    assertSafeHeaderValue(name, value);
+  }
+  return { config, phoneNumber };
+}
