@@ -5,18 +5,15 @@
  * Each generator draws from a random source that defaults to `node:crypto` and can be
  * replaced (`(bytes) => Uint8Array`) so that tests produce fixed values.
  */
-import { randomBytes } from 'node:crypto';
-
 import { InvalidHeaderError } from '../errors.js';
+import { cryptoRandom, type RandomSource } from '../random.js';
 
-/** Returns `bytes` random bytes. The default is `crypto.randomBytes`. */
-export type RandomSource = (bytes: number) => Uint8Array;
+// The random source lives in `src/random.ts` (the SDP module uses it too); re-exported
+// here so existing imports keep working.
+export { cryptoRandom, type RandomSource };
 
 /** The magic cookie every RFC 3261 branch starts with. */
 export const BRANCH_MAGIC_COOKIE = 'z9hG4bK';
-
-/** `crypto.randomBytes` as a {@link RandomSource}. */
-export const cryptoRandom: RandomSource = (bytes) => randomBytes(bytes);
 
 const HEX = '0123456789abcdef';
 
