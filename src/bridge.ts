@@ -25,7 +25,7 @@ import { PhoneParticipant } from './livekit/participant.js';
 import { createBridgeToken } from './livekit/token.js';
 import { RtpMediaBridge } from './rtp/bridge.js';
 import { dtmfDigitToEvent } from './rtp/dtmf.js';
-import { createSdpOffer } from './sip/sdp.js';
+import { createSdpOffer } from './sdp/offer-answer.js';
 import type { CallAnswer, CallEnded, OutboundCall } from './sip/client.js';
 import { acquireSipClient, type SipClientLease } from './sip-client-pool.js';
 import type {
