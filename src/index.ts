@@ -72,8 +72,8 @@ export {
 } from './sip/headers.js';
 export type { Via, CSeq, ContentType, ContactValue, AuthChallenge, AddressHeader } from './sip/headers.js';
 
-// --- SIP: SDP, digest auth, phone numbers, ids, Exotel INVITE (src/sip) ---
-export { parseSdp, serializeSdp, createSdpOffer, createSdpAnswer, negotiateSdp } from './sip/sdp.js';
+// --- SDP (src/sdp) and SIP: digest auth, phone numbers, ids, Exotel INVITE (src/sip) ---
+export { parseSdp, serializeSdp, createSdpOffer, createSdpAnswer, negotiateSdp } from './sdp/index.js';
 export type {
   SessionDescription,
   SdpMedia,
@@ -90,7 +90,7 @@ export type {
   SdpOfferOptions,
   NegotiateSdpOptions,
   NegotiatedSdp,
-} from './sip/sdp.js';
+} from './sdp/index.js';
 export { buildDigestAuthorization } from './sip/digest.js';
 export type { DigestAuthorization, DigestAuthorizationOptions, DigestHeaderName } from './sip/digest.js';
 export {
