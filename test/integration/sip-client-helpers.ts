@@ -5,7 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { afterEach, beforeEach, expect } from 'vitest';
 import { ExotelSipClient, type ExotelSipClientOptions } from '../../src/sip/client.js';
-import { createSdpOffer } from '../../src/sip/sdp.js';
+import { createSdpOffer } from '../../src/sdp/offer-answer.js';
 import { createMemoryLogger, type LogRecord } from '../../src/logger.js';
 import type { SippRun } from '../harness/sipp.js';
 

@@ -5,7 +5,7 @@ import { getCallId, getCSeq, getFrom, getTo, getTopVia } from '../../src/sip/hea
 import { newBranch, newCallId, newTag, type RandomSource } from '../../src/sip/ids.js';
 import { buildExotelInvite, type ExotelInviteOptions } from '../../src/sip/invite.js';
 import { parseSipMessage } from '../../src/sip/parser.js';
-import { createSdpOffer } from '../../src/sip/sdp.js';
+import { createSdpOffer } from '../../src/sdp/offer-answer.js';
 import { serializeSipMessage } from '../../src/sip/serializer.js';
 import { VERSION } from '../../src/version.js';
 
