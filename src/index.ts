@@ -206,8 +206,9 @@ export {
 export type { SampleArray } from './rtp/goertzel.js';
 
 // media I/O: RTP session over UDP, paced sender, statistics, RtpMediaBridge
-export { systemClock, ManualClock } from './clock.js';
-export type { Clock } from './clock.js';
+export { systemClock } from './clock.js';
+export { ManualClock } from './testing/fake-clock.js';
+export type { Clock, TimerOptions } from './clock.js';
 export { bindRtpPorts, DEFAULT_RTP_PORT_RANGE } from './rtp/port.js';
 export type { RtpPortOptions, RtpPorts } from './rtp/port.js';
 export { RtpReceptionStats } from './rtp/stats.js';

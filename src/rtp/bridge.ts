@@ -26,7 +26,7 @@
  * "Audio flowing: N packets received, M sent" every `statsLogIntervalMs`.
  */
 import { EventEmitter } from 'eventemitter3';
-import { systemClock, type Clock } from '../clock.js';
+import { clearTimer, systemTimerClock, type TimerClock, type TimerHandle } from '../clock.js';
 import { G711Codec, type G711Law } from '../codec/g711.js';
 import { Resampler } from '../codec/pcm.js';
 import {
@@ -42,8 +42,8 @@ import { JitterBuffer, LossConcealer, type JitterBufferStats } from './jitter.js
 import type { MediaLatencyProbe } from './latency-probe.js';
 import {
   getSharedScheduler,
+  PacedScheduler,
   RtpPacketizer,
-  type PacedScheduler,
   type PacerClient,
   type PacerHandle,
   type RtpPacketizerStats,
@@ -91,10 +91,16 @@ export interface RtpMediaBridgeOptions {
   dtmfGapMs?: number;
   /** A pino-compatible logger (default silent). */
   logger?: Logger;
-  /** The pacing scheduler (default: the process-wide one). */
+  /**
+   * The pacing scheduler (default: the process-wide one, or with a `clock` other than the
+   * system clock, a scheduler of this bridge's own on that clock).
+   */
   scheduler?: PacedScheduler;
-  /** Monotonic clock (default `performance.now()`); must be the scheduler's clock. */
-  clock?: Clock;
+  /**
+   * The clock of every timer and time reading of the media path (default: the system
+   * clock); must be the scheduler's clock when a `scheduler` is given.
+   */
+  clock?: TimerClock;
   /** Aborting closes the bridge. */
   signal?: AbortSignal;
   /** Records the latency this bridge adds each way (benchmarks; default none, no cost). */
@@ -156,7 +162,7 @@ const MAX_PLAYOUT_CATCH_UP = 8;
 export class RtpMediaBridge extends EventEmitter<RtpMediaBridgeEvents> {
   private readonly opts: RtpMediaBridgeOptions;
   private readonly log: Logger;
-  private readonly clock: Clock;
+  private readonly clock: TimerClock;
   private readonly session: RtpSession;
   private readonly scheduler: PacedScheduler;
   private stateValue: RtpMediaBridgeState = 'new';
@@ -165,7 +171,7 @@ export class RtpMediaBridge extends EventEmitter<RtpMediaBridgeEvents> {
   private jitter: JitterBuffer | undefined;
   private readonly concealer = new LossConcealer();
   private handle: PacerHandle | undefined;
-  private statsTimer: NodeJS.Timeout | undefined;
+  private statsTimer: TimerHandle | undefined;
   private resampler: Resampler | undefined;
   private resamplerRate = 0;
   private readonly decoded = new Int16Array(FRAME);
@@ -199,8 +205,8 @@ export class RtpMediaBridge extends EventEmitter<RtpMediaBridgeEvents> {
     if (issues.length > 0) throw new ConfigError(issues);
     this.opts = opts;
     this.log = opts.logger ?? silentLogger;
-    this.clock = opts.clock ?? systemClock;
-    this.scheduler = opts.scheduler ?? getSharedScheduler();
+    this.clock = opts.clock ?? systemTimerClock;
+    this.scheduler = opts.scheduler ?? schedulerFor(this.clock);
     this.probe = opts.latencyProbe;
     this.session = new RtpSession({
       bindIp: opts.bindIp,
@@ -298,10 +304,7 @@ export class RtpMediaBridge extends EventEmitter<RtpMediaBridgeEvents> {
     });
     this.stateValue = 'started';
     this.handle = this.scheduler.register(this.pacerClient);
-    const every = this.opts.statsLogIntervalMs ?? 5000;
-    if (every > 0) {
-      this.statsTimer = setInterval(() => this.logFlow(), every);
-    }
+    this.armStatsLog();
   }
 
   /**
@@ -381,8 +384,7 @@ export class RtpMediaBridge extends EventEmitter<RtpMediaBridgeEvents> {
   private async doClose(): Promise<void> {
     this.stateValue = 'closed';
     this.opts.signal?.removeEventListener('abort', this.onAbort);
-    if (this.statsTimer !== undefined) clearInterval(this.statsTimer);
-    this.statsTimer = undefined;
+    this.statsTimer = clearTimer(this.clock, this.statsTimer);
     this.handle?.unregister();
     this.handle = undefined;
     this.packetizer?.cancelDtmf(new ClosedError('RtpMediaBridge'));
@@ -443,6 +445,19 @@ export class RtpMediaBridge extends EventEmitter<RtpMediaBridgeEvents> {
     return true;
   }
 
+  /** Logs the "Audio flowing" line every `statsLogIntervalMs` until close. */
+  private armStatsLog(): void {
+    const every = this.opts.statsLogIntervalMs ?? 5000;
+    if (every <= 0 || this.stateValue === 'closed') return;
+    this.statsTimer = this.clock.setTimeout(this.onStatsTimer, every);
+  }
+
+  private readonly onStatsTimer = (): void => {
+    this.statsTimer = undefined;
+    this.logFlow();
+    this.armStatsLog();
+  };
+
   private logFlow(): void {
     const s = this.session.stats();
     this.log.info(
@@ -465,4 +480,13 @@ export class RtpMediaBridge extends EventEmitter<RtpMediaBridgeEvents> {
           });
     this.emit('error', e);
   }
+}
+
+/**
+ * The process-wide scheduler for the system clock; for any other clock (a fake one in
+ * tests) a scheduler on that clock, with plain timers (no spin: a fake clock's timers are
+ * exact, and waiting for real time to pass inside a fake one would never end).
+ */
+function schedulerFor(clock: TimerClock): PacedScheduler {
+  return clock === systemTimerClock ? getSharedScheduler() : new PacedScheduler({ clock, spinMs: 0 });
 }

@@ -30,7 +30,7 @@
  * a rush of packets.
  */
 import { randomBytes } from 'node:crypto';
-import { systemClock, type Clock } from '../clock.js';
+import { systemTimerClock, type TimerClock, type TimerHandle } from '../clock.js';
 import { G711Codec, silenceByte } from '../codec/g711.js';
 import { ConfigError } from '../errors.js';
 import { DtmfSender, dtmfDigitToEvent } from './dtmf.js';
@@ -149,30 +149,28 @@ export interface PacerHandle {
   unregister(): void;
 }
 
-/** Timer functions, injectable so a test can drive the scheduler by hand. */
-export interface PacerTimers {
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-  setImmediate(fn: () => void): unknown;
-  clearImmediate(handle: unknown): void;
-}
+/**
+ * The timer functions the scheduler uses: those of its {@link TimerClock}.
+ * @deprecated Pass a `clock` (a `TimerClock`, e.g. `FakeTimerClock` in tests) instead of `timers`.
+ */
+export type PacerTimers = Pick<TimerClock, 'setTimeout' | 'clearTimeout' | 'setImmediate' | 'clearImmediate'>;
 
-// The timer is unref'd (an idle scheduler never keeps the process alive). The immediate is
-// not: an unref'd immediate lets the event loop block in poll until some other event, which
-// would turn the short wait before a deadline into an arbitrary delay. It only exists for
-// the last `spinMs` before a deadline.
-const systemTimers: PacerTimers = {
-  setTimeout: (fn, ms) => setTimeout(fn, ms).unref(),
-  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
-  setImmediate: (fn) => setImmediate(fn),
-  clearImmediate: (h) => clearImmediate(h as NodeJS.Immediate),
-};
+/**
+ * The timer is unref'd (an idle scheduler never keeps the process alive). The immediate is
+ * not (it cannot be on the clock): an unref'd immediate lets the event loop block in poll
+ * until some other event, which would turn the short wait before a deadline into an
+ * arbitrary delay. It only exists for the last `spinMs` before a deadline.
+ */
+const UNREF = Object.freeze({ unref: true });
 
 /** Options of {@link PacedScheduler}. */
 export interface PacedSchedulerOptions {
-  /** The monotonic clock (default `performance.now()`). */
-  clock?: Clock;
-  /** Timer functions (default Node's, unref'd). */
+  /** The clock: its time and its timers (default: the system clock; the timer is unref'd). */
+  clock?: TimerClock;
+  /**
+   * Timer functions overriding the clock's.
+   * @deprecated Pass a `clock` with its timers instead.
+   */
   timers?: PacerTimers;
   /** When false no timer is armed: call {@link PacedScheduler.poll} yourself (tests). */
   autoRun?: boolean;
@@ -238,12 +236,12 @@ class Registration implements PacerHandle {
 
 /**
  * One timer for every session's 20 ms schedule. Use {@link getSharedScheduler} in
- * production; construct one with a {@link ManualClock} and `autoRun: false` in tests.
+ * production; construct one with a `FakeTimerClock` (and `autoRun: false`, or `spinMs: 0`) in tests.
  */
 export class PacedScheduler {
   /** Packet period in ms. */
   readonly periodMs: number;
-  private readonly clock: Clock;
+  private readonly clock: TimerClock;
   private readonly timers: PacerTimers;
   private readonly autoRun: boolean;
   private readonly slotMs: number;
@@ -254,8 +252,8 @@ export class PacedScheduler {
   private entries: Registration[] = [];
   private dirty = false;
   private running = false;
-  private timeout: unknown;
-  private immediate: unknown;
+  private timeout: TimerHandle | undefined;
+  private immediate: TimerHandle | undefined;
   private wakeups = 0;
   private ticks = 0;
   private skipped = 0;
@@ -263,8 +261,8 @@ export class PacedScheduler {
   private readonly runBound = (): void => this.run();
 
   constructor(opts: PacedSchedulerOptions = {}) {
-    this.clock = opts.clock ?? systemClock;
-    this.timers = opts.timers ?? systemTimers;
+    this.clock = opts.clock ?? systemTimerClock;
+    this.timers = opts.timers ?? this.clock;
     this.autoRun = opts.autoRun ?? true;
     this.periodMs = opts.periodMs ?? 20;
     this.slotMs = opts.slotMs ?? 5;
@@ -465,9 +463,9 @@ export class PacedScheduler {
     if (next === Infinity) return; // nobody left: no timer
     const delay = next - now;
     if (this.spinMs <= 0) {
-      this.timeout = this.timers.setTimeout(this.runBound, delay > 0 ? Math.ceil(delay) : 0);
+      this.timeout = this.timers.setTimeout(this.runBound, delay > 0 ? Math.ceil(delay) : 0, UNREF);
     } else if (delay - this.spinMs >= 1) {
-      this.timeout = this.timers.setTimeout(this.runBound, Math.floor(delay - this.spinMs));
+      this.timeout = this.timers.setTimeout(this.runBound, Math.floor(delay - this.spinMs), UNREF);
     } else {
       this.immediate = this.timers.setImmediate(this.runBound);
     }

@@ -30,7 +30,7 @@
 import type { RemoteInfo, Socket } from 'node:dgram';
 import { isIP } from 'node:net';
 import { EventEmitter } from 'eventemitter3';
-import { systemClock, type Clock } from '../clock.js';
+import { clearTimer, systemTimerClock, type TimerClock, type TimerHandle } from '../clock.js';
 import {
   AbortedError,
   ClosedError,
@@ -70,8 +70,8 @@ export interface RtpSessionOptions {
   mediaTimeoutMs?: number;
   /** A pino-compatible logger (default silent). */
   logger?: Logger;
-  /** Monotonic clock for arrival times (default `performance.now()`). */
-  clock?: Clock;
+  /** The clock of arrival times and of the media timeout (default: the system clock). */
+  clock?: TimerClock;
   /** Aborting closes the session. */
   signal?: AbortSignal;
 }
@@ -146,7 +146,7 @@ const PT_PCMA = 8;
 export class RtpSession extends EventEmitter<RtpSessionEvents> {
   private readonly opts: RtpSessionOptions;
   private readonly log: Logger;
-  private readonly clock: Clock;
+  private readonly clock: TimerClock;
   private readonly noMediaTimeoutMs: number;
   private readonly mediaTimeoutMs: number;
   private stateValue: RtpSessionState = 'new';
@@ -165,7 +165,7 @@ export class RtpSession extends EventEmitter<RtpSessionEvents> {
   private currentSsrc = 0;
   private lastPacketMs = 0;
   private startedMs = 0;
-  private timeoutTimer: NodeJS.Timeout | undefined;
+  private timeoutTimer: TimerHandle | undefined;
   private timedOut = false;
   private sendErrorReported = false;
   private readonly header: RtpHeader = createRtpHeader();
@@ -216,7 +216,7 @@ export class RtpSession extends EventEmitter<RtpSessionEvents> {
     if (issues.length > 0) throw new ConfigError(issues);
     this.opts = opts;
     this.log = opts.logger ?? silentLogger;
-    this.clock = opts.clock ?? systemClock;
+    this.clock = opts.clock ?? systemTimerClock;
     this.noMediaTimeoutMs = opts.noMediaTimeoutMs ?? DEFAULT_NO_MEDIA_TIMEOUT_MS;
     this.mediaTimeoutMs = opts.mediaTimeoutMs ?? DEFAULT_MEDIA_TIMEOUT_MS;
   }
@@ -386,8 +386,7 @@ export class RtpSession extends EventEmitter<RtpSessionEvents> {
     if (this.stateValue === 'closed') return;
     this.stateValue = 'closed';
     this.opts.signal?.removeEventListener('abort', this.onAbort);
-    if (this.timeoutTimer !== undefined) clearTimeout(this.timeoutTimer);
-    this.timeoutTimer = undefined;
+    this.timeoutTimer = clearTimer(this.clock, this.timeoutTimer);
     const rtp = this.rtpSock;
     const rtcp = this.rtcpSock;
     this.rtpSock = undefined;
@@ -512,13 +511,12 @@ export class RtpSession extends EventEmitter<RtpSessionEvents> {
   }
 
   private armTimeout(): void {
-    if (this.timeoutTimer !== undefined) clearTimeout(this.timeoutTimer);
-    this.timeoutTimer = undefined;
+    this.timeoutTimer = clearTimer(this.clock, this.timeoutTimer);
     const limit = this.currentTimeoutMs();
     if (limit <= 0 || this.stateValue === 'closed') return;
     const due = this.lastPacketMs + limit - this.clock.now();
     // ref'd on purpose: the socket keeps the process alive anyway, and close() clears it
-    this.timeoutTimer = setTimeout(this.onTimeoutCheck, Math.max(1, Math.ceil(due)));
+    this.timeoutTimer = this.clock.setTimeout(this.onTimeoutCheck, Math.max(1, Math.ceil(due)));
   }
 
   private checkTimeout(): void {

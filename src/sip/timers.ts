@@ -4,19 +4,12 @@
  * `setTimeout` directly: it goes through a {@link TimerClock}, so tests can substitute a
  * fake one (see `src/testing/fake-clock.ts`).
  */
-import { performance } from 'node:perf_hooks';
-import type { Clock } from '../clock.js';
+import type { TimerClock, TimerHandle } from '../clock.js';
 
-/** An opaque handle returned by {@link TimerClock.setTimeout}. */
-export type TimerHandle = object | number;
-
-/** A monotonic clock that can also schedule callbacks: the only time source of the SIP stack. */
-export interface TimerClock extends Clock {
-  /** Runs `fn` once after `ms` milliseconds. */
-  setTimeout(fn: () => void, ms: number): TimerHandle;
-  /** Cancels a callback scheduled with `setTimeout` (no-op when it already ran). */
-  clearTimeout(handle: TimerHandle): void;
-}
+// The clock lives in `src/clock.ts` (one clock for the whole library); these names stay
+// importable from here so the SIP files need no change.
+export { systemTimerClock } from '../clock.js';
+export type { TimerClock, TimerHandle } from '../clock.js';
 
 /** The three base timer values of RFC 3261 (milliseconds). */
 export interface SipTimerValues {
@@ -41,13 +34,6 @@ export function resolveSipTimers(partial?: Partial<SipTimerValues>): SipTimerVal
     t4: pick(partial?.t4, DEFAULT_SIP_TIMERS.t4),
   };
 }
-
-/** The process clock: `performance.now()` and the global timer functions. */
-export const systemTimerClock: TimerClock = {
-  now: () => performance.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
-};
 
 /**
  * A set of named one-shot timers on a {@link TimerClock}: starting a name that is already

@@ -1,6 +1,6 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ManualClock } from '../../src/clock.js';
+import { FakeTimerClock } from '../../src/testing/fake-clock.js';
 import { RtpMediaBridge } from '../../src/rtp/bridge.js';
 import { serializeRtpPacket } from '../../src/rtp/packet.js';
 import { PacedScheduler } from '../../src/rtp/pacer.js';
@@ -25,7 +25,7 @@ async function until(cond: () => boolean): Promise<void> {
 describe('RtpMediaBridge playout', () => {
   it('plays every period that is due when a scheduler wake-up ran late', async () => {
     const far = await udp();
-    const clock = new ManualClock(0);
+    const clock = new FakeTimerClock(0);
     const scheduler = new PacedScheduler({ clock, autoRun: false });
     const bridge = new RtpMediaBridge({
       bindIp: '127.0.0.1',

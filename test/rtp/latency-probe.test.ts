@@ -1,6 +1,6 @@
 import { createSocket } from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ManualClock } from '../../src/clock.js';
+import { FakeTimerClock } from '../../src/testing/fake-clock.js';
 import { RtpMediaBridge } from '../../src/rtp/bridge.js';
 import { LatencyHistograms, MediaLatencyProbe } from '../../src/rtp/latency-probe.js';
 import { PacedScheduler } from '../../src/rtp/pacer.js';
@@ -71,7 +71,7 @@ describe('RtpMediaBridge with a latency probe', () => {
     const sink = createSocket('udp4');
     await new Promise<void>((r) => sink.bind(0, '127.0.0.1', () => r()));
     cleanup.push(() => new Promise<void>((r) => sink.close(() => r())));
-    const clock = new ManualClock(0);
+    const clock = new FakeTimerClock(0);
     const scheduler = new PacedScheduler({ clock, autoRun: false });
     const probe = new MediaLatencyProbe();
     const bridge = new RtpMediaBridge({

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ManualClock } from '../../src/clock.js';
+import { FakeTimerClock } from '../../src/testing/fake-clock.js';
 import { G711Codec } from '../../src/codec/g711.js';
 import { ConfigError } from '../../src/errors.js';
 import { parseRtpPacket, type RtpPacket } from '../../src/rtp/packet.js';
@@ -39,7 +39,7 @@ function recorder(log?: string[], name = 'c'): PacerClient & { rec: Recorded } {
 }
 
 function manual(startMs = 0, opts: { slotMs?: number; maxBurstPeriods?: number } = {}) {
-  const clock = new ManualClock(startMs);
+  const clock = new FakeTimerClock(startMs);
   const scheduler = new PacedScheduler({ clock, autoRun: false, ...opts });
   return { clock, scheduler };
 }
@@ -185,7 +185,7 @@ describe('PacedScheduler timers', () => {
   }
 
   it('arms one timer spinMs before the earliest deadline, then polls with setImmediate', () => {
-    const clock = new ManualClock(1000);
+    const clock = new FakeTimerClock(1000);
     const { calls, pending, timers } = fakeTimers();
     const scheduler = new PacedScheduler({ clock, timers, spinMs: 1.5, slotMs: 5, spinSliceMs: 0 });
     const c = recorder();
@@ -209,7 +209,7 @@ describe('PacedScheduler timers', () => {
   });
 
   it('uses one timer for many sessions and clears it when the last one leaves', () => {
-    const clock = new ManualClock(0);
+    const clock = new FakeTimerClock(0);
     const { pending, timers, calls } = fakeTimers();
     const scheduler = new PacedScheduler({ clock, timers });
     const handles = Array.from({ length: 100 }, () => scheduler.register(recorder()));
@@ -239,7 +239,7 @@ describe('PacingHistogram', () => {
 
 describe('RtpPacketizer driven by the scheduler (fake clock)', () => {
   function rig(opts: Partial<RtpPacketizerOptions> = {}) {
-    const clock = new ManualClock(0);
+    const clock = new FakeTimerClock(0);
     const scheduler = new PacedScheduler({ clock, autoRun: false });
     const pz = new RtpPacketizer({
       payloadType: 8,
