@@ -18,6 +18,7 @@ export const COMPACT_HEADER_NAMES: Readonly<Record<string, string>> = {
   o: 'Event',
   r: 'Refer-To',
   u: 'Allow-Events',
+  x: 'Session-Expires', // RFC 4028 §4
 };
 
 const SPECIAL_CANONICAL: Readonly<Record<string, string>> = {
