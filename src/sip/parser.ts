@@ -112,7 +112,7 @@ const FAST_CANONICAL: (string[] | undefined)[] = [];
     'X-Exotel-Callsid',
     'X-Exotel-Legsid',
     'X-Exotel-Trunksid',
-    ...'vftimlckseoru',
+    ...'vftimlckseorux',
   ];
   for (const spelling of common) {
     const canonical = canonicalHeaderName(spelling);

@@ -4,6 +4,9 @@ import { SipParseError } from '../../src/errors.js';
 import {
   MAX_CSEQ,
   formatVia,
+  getMinSe,
+  getRetryAfter,
+  getSessionExpires,
   parseAuthChallenge,
   parseCSeq,
   parseCallId,
@@ -11,10 +14,15 @@ import {
   parseContentLength,
   parseContentType,
   parseMaxForwards,
+  parseMinSe,
+  parseRetryAfter,
   parseRouteList,
+  parseSessionExpires,
   parseVia,
   splitHeaderList,
 } from '../../src/sip/headers.js';
+import type { SipMessage } from '../../src/sip/message.js';
+import { parseSipMessage } from '../../src/sip/parser.js';
 
 function errorOf(fn: () => unknown): SipParseError {
   try {
@@ -245,5 +253,118 @@ describe('parseAuthChallenge', () => {
     const e = errorOf(() => parseAuthChallenge(value, 'Proxy-Authenticate'));
     expect(e.header).toBe('Proxy-Authenticate');
     expect(e.message).toContain(problem);
+  });
+});
+
+describe('parseSessionExpires / getSessionExpires (RFC 4028 §4)', () => {
+  it('reads delta-seconds and the refresher, case-insensitively, ignoring other parameters', () => {
+    expect(parseSessionExpires('1800')).toEqual({ seconds: 1800 });
+    expect(parseSessionExpires(' 4000;refresher=uac')).toEqual({ seconds: 4000, refresher: 'uac' });
+    expect(parseSessionExpires('90 ; Refresher = UAS ; x-foo=1')).toEqual({ seconds: 90, refresher: 'uas' });
+    expect(parseSessionExpires('1800;x-flag')).toEqual({ seconds: 1800 });
+  });
+
+  it('refuses garbage with a SipParseError naming Session-Expires', () => {
+    for (const bad of [
+      '',
+      'abc',
+      '-5',
+      '1800abc',
+      '1800 ,1',
+      '0',
+      '99999999999999',
+      '1800;refresher',
+      '1800;refresher=both',
+      '1800;=1',
+    ]) {
+      const e = errorOf(() => parseSessionExpires(bad));
+      expect(e.code).toBe('SIP_PARSE');
+      expect(e.header).toBe('Session-Expires');
+    }
+  });
+
+  it('reads the header of a message, also in its compact form x; undefined when absent', () => {
+    const msg = (extra: string[]): SipMessage =>
+      parseSipMessage(
+        [
+          'INVITE sip:bob@example.com SIP/2.0',
+          'Via: SIP/2.0/TCP 10.0.0.1:5060;branch=z9hG4bK1',
+          'From: <sip:alice@example.com>;tag=1',
+          'To: <sip:bob@example.com>',
+          'Call-ID: se-1',
+          'CSeq: 1 INVITE',
+          ...extra,
+          'Content-Length: 0',
+          '',
+          '',
+        ].join('\r\n'),
+      );
+    expect(getSessionExpires(msg([]))).toBeUndefined();
+    expect(getSessionExpires(msg(['Session-Expires: 1800;refresher=uas']))).toEqual({
+      seconds: 1800,
+      refresher: 'uas',
+    });
+    expect(getSessionExpires(msg(['x: 600']))).toEqual({ seconds: 600 });
+    expect(() => getSessionExpires(msg(['Session-Expires: soon']))).toThrow(SipParseError);
+    expect(() => getSessionExpires(msg(['Session-Expires: 600', 'x: 700']))).toThrow(/more than one/);
+    expect(getMinSe(msg(['Min-SE: 90']))).toBe(90);
+    expect(getMinSe(msg([]))).toBeUndefined();
+    expect(getRetryAfter(msg(['Retry-After: 5']))).toEqual({ seconds: 5, params: new Map() });
+    expect(getRetryAfter(msg([]))).toBeUndefined();
+  });
+});
+
+describe('parseMinSe (RFC 4028 §5)', () => {
+  it('reads delta-seconds, parameters ignored', () => {
+    expect(parseMinSe('90')).toBe(90);
+    expect(parseMinSe(' 1800 ;x=1')).toBe(1800);
+  });
+
+  it('refuses garbage', () => {
+    for (const bad of ['', 'ninety', '90s', '1e3', '90 90']) {
+      expect(errorOf(() => parseMinSe(bad)).header).toBe('Min-SE');
+    }
+  });
+});
+
+describe('parseRetryAfter (RFC 3261 §20.33)', () => {
+  it('reads the RFC examples', () => {
+    expect(parseRetryAfter('18000;duration=3600')).toEqual({
+      seconds: 18000,
+      duration: 3600,
+      params: new Map([['duration', '3600']]),
+    });
+    expect(parseRetryAfter("120 (I'm in a meeting)")).toEqual({
+      seconds: 120,
+      comment: "I'm in a meeting",
+      params: new Map(),
+    });
+  });
+
+  it('reads nested comments with quoted-pairs, then parameters', () => {
+    expect(parseRetryAfter('60 (back (maybe) at 5\\) pm) ; duration=10;x-y')).toEqual({
+      seconds: 60,
+      comment: 'back (maybe) at 5) pm',
+      duration: 10,
+      params: new Map<string, string | null>([
+        ['duration', '10'],
+        ['x-y', null],
+      ]),
+    });
+  });
+
+  it('refuses garbage with a SipParseError naming Retry-After', () => {
+    for (const bad of [
+      '',
+      'later',
+      '5 minutes',
+      '5 (unterminated',
+      '5 (a) (b)',
+      '5;duration',
+      '5;duration=soon',
+      '5 (a\\\r\n b)',
+    ]) {
+      expect(errorOf(() => parseRetryAfter(bad)).header).toBe('Retry-After');
+    }
   });
 });
