@@ -9,6 +9,7 @@ import {
   type ExotelSettings,
   type LiveKitSettings,
 } from './config.js';
+import type { TimerClock } from './clock.js';
 import type { Logger } from './logger.js';
 import type { ParticipantPredicate } from './livekit/participant.js';
 import type { MediaLatencyProbe } from './rtp/latency-probe.js';
@@ -34,6 +35,13 @@ export interface RunBridgeOptions {
   isAgent?: ParticipantPredicate;
   /** Extra `X-` headers for the INVITE (validated against injection). */
   sipHeaders?: Readonly<Record<string, string>>;
+  /**
+   * The Exophone this call shows (From user). Default `exotel.callerId` / `EXOTEL_CALLER_ID`.
+   * Calls with different caller IDs share one SIP listener and trunk connection.
+   */
+  callerId?: string;
+  /** Domain of this call's From URI. Default `exotel.fromDomain` / `EXOTEL_FROM_DOMAIN`. */
+  fromDomain?: string;
   /** Extra participant attributes (merged over the `sip.*` ones). */
   attributes?: Readonly<Record<string, string>>;
   /** Participant name (default: the phone number). */
@@ -77,6 +85,12 @@ export interface RunBridgeOptions {
   directFfi?: boolean;
   /** Interval of the `[RTP] Audio flowing` log line (default 5000 ms). */
   statsLogIntervalMs?: number;
+  /**
+   * The clock of the call's timers and timings, of its media path and of its LiveKit
+   * participant (default: the system clock; tests pass a `FakeTimerClock`). The shared SIP
+   * client keeps its own clock.
+   */
+  clock?: TimerClock;
 }
 
 /** The options of one call, resolved and validated. */
@@ -92,10 +106,12 @@ export interface ResolvedBridgeOptions {
  * (the SIP client checks the headers again).
  */
 export function resolveBridgeOptions(options: RunBridgeOptions): ResolvedBridgeOptions {
-  const config = resolveConfig(
-    { livekit: options.livekit, exotel: options.exotel },
-    options.env ?? process.env,
-  );
+  const exotel: Partial<ExotelSettings> = {
+    ...options.exotel,
+    ...(options.callerId !== undefined ? { callerId: options.callerId } : {}),
+    ...(options.fromDomain !== undefined ? { fromDomain: options.fromDomain } : {}),
+  };
+  const config = resolveConfig({ livekit: options.livekit, exotel }, options.env ?? process.env);
   const phoneNumber = normalizePhoneNumber(options.phoneNumber, {
     defaultCountryCode: options.defaultCountryCode ?? '91',
   });

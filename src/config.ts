@@ -3,6 +3,7 @@
  * (`LIVEKIT_*` and the seed's `EXOTEL_*` variables), and validation reports every
  * missing or invalid value at once in one `ConfigError`.
  */
+import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { ConfigError } from './errors.js';
 
@@ -20,7 +21,7 @@ export interface LiveKitSettings {
 export interface ExotelSettings {
   /** Exotel's SIP host (default `pstn.in1.exotel.com`). */
   sipHost: string;
-  /** Exotel's SIP port (default 5070). */
+  /** Exotel's SIP port (default 5070; 443 when `transport` is `tls`, as Exotel documents). */
   sipPort: number;
   /** Signalling transport (default `tcp`). */
   transport: SipTransportName;
@@ -44,6 +45,26 @@ export interface ExotelSettings {
   accountSid?: string;
   /** Digest credentials, for trunks that challenge. */
   auth?: { username: string; password: string };
+  /** TLS client settings for `transport: 'tls'` (verification against the system CAs by default). */
+  tls?: ExotelTlsSettings;
+  /** RFC 5626 CRLF keepalive interval on the trunk connection in ms (default 30000; 0 = off). */
+  keepaliveIntervalMs?: number;
+  /** Probe the trunk with OPTIONS this often in ms (default 0 = never). */
+  optionsIntervalMs?: number;
+}
+
+/** TLS client settings toward the trunk. */
+export interface ExotelTlsSettings {
+  /** PEM CA certificate(s) to trust instead of the system store (`EXOTEL_TLS_CA_FILE`). */
+  ca?: string | Buffer | readonly (string | Buffer)[];
+  /** PEM client certificate, for trunks that ask for one (`EXOTEL_TLS_CERT_FILE`). */
+  cert?: string | Buffer;
+  /** PEM private key of `cert` (`EXOTEL_TLS_KEY_FILE`). */
+  key?: string | Buffer;
+  /** Name to verify the trunk's certificate against and send as SNI (`EXOTEL_TLS_SERVERNAME`; default the SIP host). */
+  servername?: string;
+  /** Certificate verification; leave on outside tests. Default true. */
+  rejectUnauthorized?: boolean;
 }
 
 export interface BridgeConfig {
@@ -62,6 +83,7 @@ export type Env = Readonly<Record<string, string | undefined>>;
 export const EXOTEL_DEFAULTS = {
   sipHost: 'pstn.in1.exotel.com',
   sipPort: 5070,
+  tlsSipPort: 443,
   transport: 'tcp' as SipTransportName,
   customerSipPort: 5061,
   rtpPortRange: [10000, 20000] as [number, number],
@@ -86,6 +108,12 @@ export const ENV_VARS = {
   EXOTEL_ACCOUNT_SID: 'exotel.accountSid',
   EXOTEL_SIP_USERNAME: 'exotel.auth.username',
   EXOTEL_SIP_PASSWORD: 'exotel.auth.password',
+  EXOTEL_TLS_CA_FILE: 'exotel.tls.ca',
+  EXOTEL_TLS_CERT_FILE: 'exotel.tls.cert',
+  EXOTEL_TLS_KEY_FILE: 'exotel.tls.key',
+  EXOTEL_TLS_SERVERNAME: 'exotel.tls.servername',
+  EXOTEL_SIP_KEEPALIVE_MS: 'exotel.keepaliveIntervalMs',
+  EXOTEL_SIP_OPTIONS_INTERVAL_MS: 'exotel.optionsIntervalMs',
 } as const;
 
 const HOST_RE =
@@ -160,7 +188,6 @@ export function resolveConfig(input: ConfigInput = {}, env: Env = process.env): 
   const sipHost = nonEmpty(ex.sipHost ?? env.EXOTEL_SIP_HOST) ?? EXOTEL_DEFAULTS.sipHost;
   if (!HOST_RE.test(sipHost) && isIP(sipHost) === 0)
     issues.push(`EXOTEL_SIP_HOST must be a host name or IP (got ${JSON.stringify(sipHost)})`);
-  const sipPort = port('EXOTEL_SIP_PORT', ex.sipPort, env.EXOTEL_SIP_PORT, EXOTEL_DEFAULTS.sipPort);
   const transportRaw = (
     ex.transport ??
     nonEmpty(env.EXOTEL_SIP_TRANSPORT) ??
@@ -169,6 +196,12 @@ export function resolveConfig(input: ConfigInput = {}, env: Env = process.env): 
   if (transportRaw !== 'tcp' && transportRaw !== 'udp' && transportRaw !== 'tls') {
     issues.push(`EXOTEL_SIP_TRANSPORT must be tcp, udp or tls (got ${JSON.stringify(transportRaw)})`);
   }
+  const sipPort = port(
+    'EXOTEL_SIP_PORT',
+    ex.sipPort,
+    env.EXOTEL_SIP_PORT,
+    transportRaw === 'tls' ? EXOTEL_DEFAULTS.tlsSipPort : EXOTEL_DEFAULTS.sipPort,
+  );
   const customerIp = ip(
     'EXOTEL_CUSTOMER_IP (exotel.customerIp)',
     ex.customerIp ?? env.EXOTEL_CUSTOMER_IP,
@@ -225,6 +258,21 @@ export function resolveConfig(input: ConfigInput = {}, env: Env = process.env): 
   if (auth !== undefined && /[\r\n\0"\\]/.test(auth.username))
     issues.push('the SIP username has characters that cannot go in a SIP header');
 
+  const tls = resolveTls(ex.tls, env, issues);
+  const millis = (name: string, explicit: number | undefined, raw: string | undefined): number | undefined => {
+    const v = explicit ?? (nonEmpty(raw) !== undefined ? Number(raw) : undefined);
+    if (v !== undefined && !(Number.isFinite(v) && v >= 0)) {
+      issues.push(`${name} must be a number of milliseconds >= 0 (got ${JSON.stringify(explicit ?? raw)})`);
+    }
+    return v;
+  };
+  const keepaliveIntervalMs = millis('EXOTEL_SIP_KEEPALIVE_MS', ex.keepaliveIntervalMs, env.EXOTEL_SIP_KEEPALIVE_MS);
+  const optionsIntervalMs = millis(
+    'EXOTEL_SIP_OPTIONS_INTERVAL_MS',
+    ex.optionsIntervalMs,
+    env.EXOTEL_SIP_OPTIONS_INTERVAL_MS,
+  );
+
   if (issues.length > 0) throw new ConfigError(issues);
   return {
     livekit: { url: url!, apiKey, apiSecret, token },
@@ -242,8 +290,44 @@ export function resolveConfig(input: ConfigInput = {}, env: Env = process.env): 
       fromDomain: fromDomain!,
       accountSid,
       auth,
+      ...(tls !== undefined ? { tls } : {}),
+      ...(keepaliveIntervalMs !== undefined ? { keepaliveIntervalMs } : {}),
+      ...(optionsIntervalMs !== undefined ? { optionsIntervalMs } : {}),
     },
   };
+}
+
+/** TLS settings: explicit ones win; `EXOTEL_TLS_*_FILE` name PEM files to read. */
+function resolveTls(explicit: ExotelTlsSettings | undefined, env: Env, issues: string[]): ExotelTlsSettings | undefined {
+  const out: ExotelTlsSettings = { ...explicit };
+  const file = (name: 'EXOTEL_TLS_CA_FILE' | 'EXOTEL_TLS_CERT_FILE' | 'EXOTEL_TLS_KEY_FILE'): Buffer | undefined => {
+    const path = nonEmpty(env[name]);
+    if (path === undefined) return undefined;
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      issues.push(`${name}: cannot read ${JSON.stringify(path)} (${(err as Error).message})`);
+      return undefined;
+    }
+  };
+  if (out.ca === undefined) {
+    const ca = file('EXOTEL_TLS_CA_FILE');
+    if (ca !== undefined) out.ca = ca;
+  }
+  if (out.cert === undefined) {
+    const cert = file('EXOTEL_TLS_CERT_FILE');
+    if (cert !== undefined) out.cert = cert;
+  }
+  if (out.key === undefined) {
+    const key = file('EXOTEL_TLS_KEY_FILE');
+    if (key !== undefined) out.key = key;
+  }
+  const servername = nonEmpty(env.EXOTEL_TLS_SERVERNAME);
+  if (out.servername === undefined && servername !== undefined) out.servername = servername;
+  if ((out.cert === undefined) !== (out.key === undefined)) {
+    issues.push('a TLS client certificate needs its key (EXOTEL_TLS_CERT_FILE and EXOTEL_TLS_KEY_FILE together)');
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
 }
 
 /** Reads and validates the whole configuration from the environment alone. */

@@ -1,9 +1,12 @@
 /**
- * One `ExotelSipClient` per distinct trunk configuration, shared by every bridged call in
- * the process: a single listener on the customer SIP port and one TCP connection to the
- * trunk carry all calls. Reference-counted; the last release closes it.
+ * One `ExotelSipClient` per trunk, shared by every bridged call in the process: a single
+ * listener on the customer SIP port and one connection to the trunk carry all calls,
+ * whatever each call's caller ID, From domain or headers (those are per-call options of
+ * `invite`). Reference-counted; the last release closes it.
  */
+import { createHash } from 'node:crypto';
 import type { ExotelSettings } from './config.js';
+import type { ConnectionOptions } from 'node:tls';
 import type { Logger } from './logger.js';
 import { ExotelSipClient } from './sip/client.js';
 import type { SipTimerValues } from './sip/timers.js';
@@ -29,6 +32,14 @@ interface Entry {
 const pool = new Map<string, Entry>();
 
 function keyOf(s: ExotelSettings, t: SipClientTuning): string {
+  // What makes a different trunk connection or listener; never the per-call settings.
+  const tls = s.tls;
+  const tlsId =
+    tls === undefined
+      ? ''
+      : createHash('sha256')
+          .update(JSON.stringify([tls.ca ?? null, tls.cert ?? null, tls.key ?? null, tls.servername ?? null, tls.rejectUnauthorized ?? true]))
+          .digest('hex');
   return JSON.stringify([
     t.timers ?? {},
     s.sipHost,
@@ -37,12 +48,26 @@ function keyOf(s: ExotelSettings, t: SipClientTuning): string {
     s.customerIp,
     s.customerSipPort,
     s.sipBindIp,
-    s.callerId,
-    s.fromDomain,
     s.accountSid ?? '',
     s.auth?.username ?? '',
     s.auth?.password ?? '',
+    tlsId,
+    s.keepaliveIntervalMs ?? null,
+    s.optionsIntervalMs ?? null,
   ]);
+}
+
+/** TLS client options for the trunk connection: the settings, with SNI defaulting to the SIP host. */
+function tlsOptions(s: ExotelSettings): ConnectionOptions | undefined {
+  const tls = s.tls;
+  if (tls === undefined) return undefined;
+  return {
+    ...(tls.ca !== undefined ? { ca: tls.ca as ConnectionOptions['ca'] } : {}),
+    ...(tls.cert !== undefined ? { cert: tls.cert } : {}),
+    ...(tls.key !== undefined ? { key: tls.key } : {}),
+    ...(tls.servername !== undefined ? { servername: tls.servername } : {}),
+    ...(tls.rejectUnauthorized !== undefined ? { rejectUnauthorized: tls.rejectUnauthorized } : {}),
+  };
 }
 
 /** Leases the shared client for these settings, starting it on first use. */
@@ -65,6 +90,9 @@ export async function acquireSipClient(
       callerId: settings.callerId,
       accountSid: settings.accountSid,
       auth: settings.auth,
+      ...(tlsOptions(settings) !== undefined ? { tls: tlsOptions(settings) } : {}),
+      ...(settings.keepaliveIntervalMs !== undefined ? { keepaliveIntervalMs: settings.keepaliveIntervalMs } : {}),
+      ...(settings.optionsIntervalMs !== undefined ? { optionsIntervalMs: settings.optionsIntervalMs } : {}),
       ...(tuning.timers !== undefined ? { timers: tuning.timers } : {}),
       logger,
     });
