@@ -3,6 +3,7 @@
  * phone participant and wait for the moment its audio is flowing.
  */
 import { ParticipantKind, RoomEvent, type Participant, type Room } from '@livekit/rtc-node';
+import { clearTimer, systemTimerClock, type TimerClock, type TimerHandle } from './clock.js';
 import { AbortedError, BridgeError } from './errors.js';
 
 /** Metadata the bridge participant carries: `{"source":"exotel_bridge","phone":"+91…"}`. */
@@ -47,7 +48,12 @@ export interface WaitForAudioReadyOptions {
   signal?: AbortSignal;
   /** Rejects with a `BridgeError` after this long (default: no limit). */
   timeoutMs?: number;
+  /** The clock of the timeout and of the 50 ms polling without a `room` (default: the system clock). */
+  clock?: TimerClock;
 }
+
+/** How often the attributes are read when no `room` gives change events. */
+const POLL_MS = 50;
 
 /**
  * Resolves once the participant's `sip.callStatus` is `active` — for the bridge that
@@ -59,11 +65,12 @@ export function waitForAudioReady(
   opts: WaitForAudioReadyOptions = {},
 ): Promise<void> {
   return new Promise<void>((resolve, reject) => {
-    let timer: NodeJS.Timeout | undefined;
-    let poll: NodeJS.Timeout | undefined;
+    const clock = opts.clock ?? systemTimerClock;
+    let timer: TimerHandle | undefined;
+    let poll: TimerHandle | undefined;
     const cleanup = () => {
-      clearTimeout(timer);
-      clearInterval(poll);
+      timer = clearTimer(clock, timer);
+      poll = clearTimer(clock, poll);
       opts.room?.off(RoomEvent.ParticipantAttributesChanged, onChange);
       opts.room?.off(RoomEvent.ParticipantDisconnected, onGone);
       opts.signal?.removeEventListener('abort', onAbort);
@@ -98,7 +105,7 @@ export function waitForAudioReady(
     if (check()) return;
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     if (opts.timeoutMs !== undefined) {
-      timer = setTimeout(() => {
+      timer = clock.setTimeout(() => {
         cleanup();
         reject(new BridgeError('RTP_TIMEOUT', `audio not ready after ${opts.timeoutMs} ms`));
       }, opts.timeoutMs);
@@ -107,7 +114,11 @@ export function waitForAudioReady(
       opts.room.on(RoomEvent.ParticipantAttributesChanged, onChange);
       opts.room.on(RoomEvent.ParticipantDisconnected, onGone);
     } else {
-      poll = setInterval(check, 50);
+      const onPoll = (): void => {
+        poll = undefined;
+        if (!check()) poll = clock.setTimeout(onPoll, POLL_MS);
+      };
+      poll = clock.setTimeout(onPoll, POLL_MS);
     }
   });
 }

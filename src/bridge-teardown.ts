@@ -5,6 +5,7 @@
  * (in `bridge.ts`) runs the steps themselves, once, in reverse order of setup.
  */
 import { DisconnectReason } from '@livekit/rtc-node';
+import type { TimerClock, TimerHandle } from './clock.js';
 import { AbortedError, CallRejectedError, type BridgeError } from './errors.js';
 import type { CallEnded } from './sip/client.js';
 import type { BridgeEndReason } from './bridge-events.js';
@@ -63,16 +64,16 @@ export function unansweredError(info: {
   );
 }
 
-/** Waits for `p` (its rejection ignored) at most `ms`; true when it settled in time. */
-export async function withTimeout(p: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
+/** Waits for `p` (its rejection ignored) at most `ms` on `clock`; true when it settled in time. */
+export async function withTimeout(p: Promise<unknown>, ms: number, clock: TimerClock): Promise<boolean> {
+  let timer: TimerHandle | undefined;
   const settled = await Promise.race([
     p.then(
       () => true,
       () => true,
     ),
-    new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms))),
+    new Promise<boolean>((r) => (timer = clock.setTimeout(() => r(false), ms))),
   ]);
-  clearTimeout(timer);
+  if (timer !== undefined) clock.clearTimeout(timer);
   return settled;
 }

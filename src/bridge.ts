@@ -17,6 +17,7 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'eventemitter3';
 import { RoomServiceClient } from 'livekit-server-sdk';
+import { clearTimer, systemTimerClock, type TimerClock, type TimerHandle } from './clock.js';
 import type { BridgeConfig } from './config.js';
 import { BridgeError, LiveKitConnectError, RoomNotFoundError, type RtpTimeoutError } from './errors.js';
 import { silentLogger, type Logger } from './logger.js';
@@ -80,7 +81,8 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
 
   private stage: Stage = 'starting';
   private callStatus: BridgeCallStatus = 'dialing';
-  private readonly t0 = performance.now();
+  private readonly clock: TimerClock;
+  private readonly t0: number;
   private readonly timings: BridgeTimings = {};
   private readonly log: Logger;
   private readonly ac = new AbortController();
@@ -99,8 +101,8 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
   private forwardingAgent = false;
   private answeredAt = 0;
   private teardown: Promise<void> | undefined;
-  private reconnectTimer: NodeJS.Timeout | undefined;
-  private agentGoneTimer: NodeJS.Timeout | undefined;
+  private reconnectTimer: TimerHandle | undefined;
+  private agentGoneTimer: TimerHandle | undefined;
 
   /** @internal use `runBridge()` */
   constructor(
@@ -109,6 +111,8 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
     phoneNumber: string,
   ) {
     super();
+    this.clock = opts.clock ?? systemTimerClock;
+    this.t0 = this.clock.now();
     this.callId = `${BRIDGE_CALL_ID_PREFIX}${randomBytes(9).toString('base64url')}`;
     this.roomName = opts.roomName;
     this.phoneNumber = phoneNumber;
@@ -170,7 +174,7 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
   private readonly onAbort = (): void => this.end('aborted');
 
   private mark(what: keyof BridgeTimings): void {
-    this.timings[what] ??= Math.round((performance.now() - this.t0) * 10) / 10;
+    this.timings[what] ??= Math.round((this.clock.now() - this.t0) * 10) / 10;
   }
 
   private async setup(): Promise<void> {
@@ -220,6 +224,7 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
       directFfi: this.opts.directFfi,
       connectTimeoutMs: timeouts.connectMs,
       logger: this.log,
+      clock: this.clock,
       remoteHeaders: () => ({ ...(this.answer?.remoteHeaders ?? {}) }),
     });
     this.participant = participant;
@@ -234,8 +239,8 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
     // The SDK retries a lost connection silently for a long time; a phone call cannot wait.
     participant.on('reconnecting', () => {
       this.log.warn('[BRIDGE] LiveKit connection lost; waiting for it to resume');
-      clearTimeout(this.reconnectTimer);
-      this.reconnectTimer = setTimeout(
+      clearTimer(this.clock, this.reconnectTimer);
+      this.reconnectTimer = this.clock.setTimeout(
         () =>
           this.end(
             'livekit-disconnected',
@@ -245,8 +250,7 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
       );
     });
     participant.on('reconnected', () => {
-      clearTimeout(this.reconnectTimer);
-      this.reconnectTimer = undefined;
+      this.reconnectTimer = clearTimer(this.clock, this.reconnectTimer);
     });
     participant.on('participantDisconnected', ({ identity, agent }) => {
       const grace = timeouts.agentGoneMs ?? 5000;
@@ -255,8 +259,8 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
         { agent: identity },
         `[BRIDGE] The last agent left; ending the call unless one returns within ${grace} ms`,
       );
-      clearTimeout(this.agentGoneTimer);
-      this.agentGoneTimer = setTimeout(() => {
+      clearTimer(this.clock, this.agentGoneTimer);
+      this.agentGoneTimer = this.clock.setTimeout(() => {
         this.agentGoneTimer = undefined;
         if (participant.agentsPresent() === 0) this.end('agent-left');
       }, grace);
@@ -281,6 +285,7 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
       noMediaTimeoutMs: timeouts.noMediaMs,
       statsLogIntervalMs: this.opts.statsLogIntervalMs,
       logger: this.log,
+      clock: this.clock,
     });
     this.media = media;
     media.on('audio', this.onPhoneAudio);
@@ -326,6 +331,8 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
     const call = lease.client.invite({
       to: this.phoneNumber,
       sdp: createSdpOffer({ ip: local.ip, port: local.port }),
+      callerId: exotel.callerId,
+      fromDomain: exotel.fromDomain,
       headers: this.opts.sipHeaders,
       ringingTimeoutMs: timeouts.ringingMs,
       maxDurationMs: timeouts.maxDurationMs,
@@ -344,7 +351,7 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
     const neg = answer.negotiated;
     if (neg === undefined) throw new BridgeError('SDP_NEGOTIATION', 'the answer carried no usable SDP');
     this.mark('answered');
-    this.answeredAt = performance.now();
+    this.answeredAt = this.clock.now();
     media.start({
       remoteAddress: neg.remoteAddress,
       remotePort: neg.remotePort,
@@ -423,8 +430,8 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
   private async doTeardown(): Promise<void> {
     const prev = this.stage;
     this.stage = 'ending';
-    clearTimeout(this.reconnectTimer);
-    clearTimeout(this.agentGoneTimer);
+    this.reconnectTimer = clearTimer(this.clock, this.reconnectTimer);
+    this.agentGoneTimer = clearTimer(this.clock, this.agentGoneTimer);
     this.ac.abort();
     this.opts.signal?.removeEventListener('abort', this.onAbort);
     const info = this.endInfo!;
@@ -435,7 +442,11 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
     if (participant?.isConnected && !leaving) {
       this.callStatus = 'hangup';
       this.emit('status', 'hangup');
-      await withTimeout(participant.setAttributes({ 'sip.callStatus': 'hangup' }), HANGUP_STATUS_TIMEOUT_MS);
+      await withTimeout(
+        participant.setAttributes({ 'sip.callStatus': 'hangup' }),
+        HANGUP_STATUS_TIMEOUT_MS,
+        this.clock,
+      );
     } else {
       this.callStatus = 'hangup';
       this.emit('status', 'hangup');
@@ -446,7 +457,7 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
     // rtc-node's disconnect waits for a native callback; a stuck one must not keep the
     // call from ending (the host awaits `ended`). Bounded, and said in the log.
     if (participant !== undefined) {
-      const closed = await withTimeout(participant.close(), PARTICIPANT_CLOSE_TIMEOUT_MS);
+      const closed = await withTimeout(participant.close(), PARTICIPANT_CLOSE_TIMEOUT_MS, this.clock);
       if (!closed) {
         this.log.warn(
           `[BRIDGE] LiveKit participant did not close within ${PARTICIPANT_CLOSE_TIMEOUT_MS} ms; ending the call anyway`,
@@ -458,7 +469,7 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
     this.lease = undefined;
     this.stage = 'ended';
     this.mark('ended');
-    const talkMs = this.answeredAt > 0 ? Math.round(performance.now() - this.answeredAt) : 0;
+    const talkMs = this.answeredAt > 0 ? Math.round(this.clock.now() - this.answeredAt) : 0;
     this.log.info({ reason: info.reason, talkMs }, '[BRIDGE] Call ended. Cleanup complete.');
     const ended: BridgeEnded = { reason: info.reason, talkMs };
     if (info.sipStatus !== undefined) ended.sipStatus = info.sipStatus;

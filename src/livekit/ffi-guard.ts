@@ -16,6 +16,7 @@
  * class). Installed once, the first time the bridge creates a participant.
  */
 import { FfiHandle } from '@livekit/rtc-ffi-bindings';
+import { systemTimerClock, type TimerClock, type TimerHandle } from '../clock.js';
 
 const INVALID_HANDLE = 'trying to drop an invalid handle';
 let installed = false;
@@ -87,9 +88,14 @@ function disposeQuietly(h: Disposable | undefined): number {
  * next collection.
  *
  * It first takes the room's event lock, so every event queued before the disconnect has
- * been processed (no wrapper is created after the sweep). Returns the handles disposed.
+ * been processed (no wrapper is created after the sweep), waiting at most `lockTimeoutMs`
+ * on `clock`. Returns the handles disposed.
  */
-export async function releaseRoomHandles(room: object, lockTimeoutMs = 2000): Promise<number> {
+export async function releaseRoomHandles(
+  room: object,
+  lockTimeoutMs = 2000,
+  clock: TimerClock = systemTimerClock,
+): Promise<number> {
   installFfiDisposeGuard();
   const r = room as RoomInternals & {
     localParticipant?: HandleOwner;
@@ -98,13 +104,15 @@ export async function releaseRoomHandles(room: object, lockTimeoutMs = 2000): Pr
   let unlock: (() => void) | undefined;
   const lock = r.ffiEventLock;
   if (lock !== undefined && typeof lock.lock === 'function') {
-    let timer: NodeJS.Timeout | undefined;
+    let timer: TimerHandle | undefined;
     const locking = lock.lock();
     unlock = await Promise.race([
       locking,
-      new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), lockTimeoutMs))),
+      new Promise<undefined>(
+        (resolve) => (timer = clock.setTimeout(() => resolve(undefined), lockTimeoutMs)),
+      ),
     ]);
-    clearTimeout(timer);
+    if (timer !== undefined) clock.clearTimeout(timer);
     // a lock that came too late is handed straight back
     if (unlock === undefined) void locking.then((u) => u());
   }

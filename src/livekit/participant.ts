@@ -27,6 +27,7 @@ import {
   type RoomOptions,
   type RpcInvocationData,
 } from '@livekit/rtc-node';
+import { systemTimerClock, type TimerClock, type TimerHandle } from '../clock.js';
 import { AbortedError, ClosedError, LiveKitConnectError, LiveKitError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { FrameMixer } from './frame-mixer.js';
@@ -68,6 +69,8 @@ export interface PhoneParticipantOptions {
   /** Answers `lk.sip.GetRemoteHeaders` (the far end's X- headers). */
   remoteHeaders?: () => Record<string, string>;
   logger?: Logger;
+  /** The clock of the connect timeout and the close-time bounds (default: the system clock). */
+  clock?: TimerClock;
 }
 
 export interface AgentTrackInfo {
@@ -104,6 +107,7 @@ export class PhoneParticipant extends EventEmitter<PhoneParticipantEvents> {
   private state: State = 'new';
   private readonly log: Logger;
   private readonly isAgent: ParticipantPredicate;
+  private readonly clock: TimerClock;
   private source: AudioSource | undefined;
   private track: LocalAudioTrack | undefined;
   private publication: LocalTrackPublication | undefined;
@@ -123,6 +127,7 @@ export class PhoneParticipant extends EventEmitter<PhoneParticipantEvents> {
     super();
     this.log = opts.logger ?? silentLogger;
     this.isAgent = opts.isAgent ?? isAgentParticipant;
+    this.clock = opts.clock ?? systemTimerClock;
     installFfiDisposeGuard();
     this.room = new Room();
     this.mixer = new FrameMixer(FRAME_SAMPLES, (samples) => this.emit('agentAudio', samples));
@@ -193,13 +198,13 @@ export class PhoneParticipant extends EventEmitter<PhoneParticipantEvents> {
       () => undefined,
       () => undefined,
     );
-    let timer: NodeJS.Timeout | undefined;
+    let timer: TimerHandle | undefined;
     let onAbort: (() => void) | undefined;
     try {
       await Promise.race([
         connecting,
         new Promise<never>((_, reject) => {
-          timer = setTimeout(
+          timer = this.clock.setTimeout(
             () =>
               reject(
                 new LiveKitConnectError(`connecting to ${this.opts.url} timed out after ${timeoutMs} ms`),
@@ -228,7 +233,7 @@ export class PhoneParticipant extends EventEmitter<PhoneParticipantEvents> {
         { cause: err },
       );
     } finally {
-      clearTimeout(timer);
+      if (timer !== undefined) this.clock.clearTimeout(timer);
       if (onAbort) signal?.removeEventListener('abort', onAbort);
     }
     if (this.state !== 'connecting') {
@@ -350,7 +355,7 @@ export class PhoneParticipant extends EventEmitter<PhoneParticipantEvents> {
     await this.room.disconnect().catch(() => undefined);
     // rtc-node leaves the room's native handles to the garbage collector, whose finalizer
     // can crash the process when a handle is already gone: release them now (ffi-guard.ts).
-    this.handlesReleased = await releaseRoomHandles(this.room).catch(() => 0);
+    this.handlesReleased = await releaseRoomHandles(this.room, undefined, this.clock).catch(() => 0);
     this.room.off(RoomEvent.TrackPublished, this.onTrackPublished);
     this.room.off(RoomEvent.TrackSubscribed, this.onTrackSubscribed);
     this.room.off(RoomEvent.TrackUnsubscribed, this.onTrackUnsubscribed);
