@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { TimerClock } from '../../src/clock.js';
 import { FakeTimerClock } from '../../src/testing/fake-clock.js';
 import { G711Codec } from '../../src/codec/g711.js';
 import { ConfigError } from '../../src/errors.js';
@@ -8,7 +9,6 @@ import {
   PacingHistogram,
   RtpPacketizer,
   type PacerClient,
-  type PacerTimers,
   type RtpPacketizerOptions,
 } from '../../src/rtp/pacer.js';
 
@@ -159,11 +159,15 @@ describe('PacedScheduler deadline arithmetic (fake clock)', () => {
 });
 
 describe('PacedScheduler timers', () => {
-  function fakeTimers() {
+  /** A clock whose timers only record and hold their callbacks (the test fires them). */
+  function fakeTimers(startMs: number) {
     const calls: string[] = [];
     let id = 0;
     const pending = new Map<number, () => void>();
-    const timers: PacerTimers = {
+    const time = new FakeTimerClock(startMs);
+    const clock: TimerClock & { set(ms: number): number } = {
+      now: () => time.now(),
+      set: (ms) => time.set(ms),
       setTimeout(fn, ms) {
         calls.push(`timeout ${ms}`);
         pending.set(++id, fn);
@@ -181,13 +185,12 @@ describe('PacedScheduler timers', () => {
         if (pending.delete(h as number)) calls.push('clear');
       },
     };
-    return { calls, pending, timers };
+    return { calls, pending, clock };
   }
 
   it('arms one timer spinMs before the earliest deadline, then polls with setImmediate', () => {
-    const clock = new FakeTimerClock(1000);
-    const { calls, pending, timers } = fakeTimers();
-    const scheduler = new PacedScheduler({ clock, timers, spinMs: 1.5, slotMs: 5, spinSliceMs: 0 });
+    const { calls, pending, clock } = fakeTimers(1000);
+    const scheduler = new PacedScheduler({ clock, spinMs: 1.5, slotMs: 5, spinSliceMs: 0 });
     const c = recorder();
     scheduler.register(c); // deadline 1000 = now: immediate
     expect(calls).toEqual(['immediate']);
@@ -209,9 +212,8 @@ describe('PacedScheduler timers', () => {
   });
 
   it('uses one timer for many sessions and clears it when the last one leaves', () => {
-    const clock = new FakeTimerClock(0);
-    const { pending, timers, calls } = fakeTimers();
-    const scheduler = new PacedScheduler({ clock, timers });
+    const { pending, clock, calls } = fakeTimers(0);
+    const scheduler = new PacedScheduler({ clock });
     const handles = Array.from({ length: 100 }, () => scheduler.register(recorder()));
     expect(pending.size).toBe(1);
     for (const h of handles) h.unregister();
