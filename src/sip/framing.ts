@@ -4,6 +4,11 @@
  * The header section ends at the first empty line; the body is exactly Content-Length bytes
  * (mandatory on streams). CRLFs between messages are keep-alives (RFC 5626 §4.4.1): a
  * double CRLF is a ping (answer it with a single CRLF pong), a single CRLF is a pong.
+ * Only time tells a ping split across chunks (CRLF | CRLF) from two pongs, and the framer
+ * keeps no clock: a lone CRLF at the end of a chunk is reported as a pong at once, and a
+ * CRLF arriving next completes a ping. The side that sends pings calls `pongTaken()` once
+ * it took a pong as its answer, so that the next pong is not read as the second half of a
+ * ping.
  *
  * Bounded: a header section or message larger than `maxMessageBytes`, or more than
  * `maxHeaders` header lines, raises `SipMessageTooLargeError` without buffering more than
@@ -14,7 +19,7 @@
  * Efficient: the scan position is remembered between chunks (no re-scan from the start), a
  * chunk is parsed in place when nothing is buffered, and the buffer grows geometrically.
  */
-import { BridgeError, SipMessageTooLargeError, SipParseError } from '../errors.js';
+import { SipMessageTooLargeError, SipParseError, toBridgeError, type BridgeError } from '../errors.js';
 import { Buffer } from 'node:buffer';
 
 import { asBuffer, copyBytes, decodeUtf8 } from './bytes.js';
@@ -99,6 +104,15 @@ export class SipStreamFramer {
     return this.end - this.start;
   }
 
+  /**
+   * The caller took the pong just reported as the answer to its own ping (RFC 5626
+   * §4.4.1, the pinging side): a CRLF arriving next starts a new keep-alive instead of
+   * completing a ping with the CRLF already reported.
+   */
+  pongTaken(): void {
+    if (this.halfReported) this.halfPing = false;
+  }
+
   /** True once an error poisoned the framer (the connection must be closed). */
   get failed(): boolean {
     return this.error !== undefined;
@@ -140,8 +154,8 @@ export class SipStreamFramer {
     try {
       this.run(data, out, note);
     } catch (err) {
-      this.error =
-        err instanceof BridgeError ? err : new SipParseError('framing failed', undefined, { cause: err });
+      // Our own errors pass through; anything else is a bug here, not bad input.
+      this.error = toBridgeError(err);
       this.buf = EMPTY;
       this.start = 0;
       this.end = 0;

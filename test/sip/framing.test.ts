@@ -104,6 +104,67 @@ describe('SipStreamFramer: keep-alives (RFC 5626 4.4.1)', () => {
     expect(f.push(enc('\r\n')).keepAlivePings).toBe(1);
   });
 
+  /** Pushes `chunks` into a fresh framer; totals of what came out. */
+  const feed = (chunks: Uint8Array[], afterPong?: (f: SipStreamFramer) => void) => {
+    const seen: SipKeepAliveKind[] = [];
+    const f = new SipStreamFramer({ onKeepAlive: (k) => seen.push(k) });
+    let messages = 0;
+    for (const c of chunks) {
+      const out = f.push(c);
+      messages += out.length;
+      if (out.keepAlivePongs > 0) afterPong?.(f);
+    }
+    return { seen, messages, pings: f.keepAlivePings, pongs: f.keepAlivePongs, buffered: f.bufferedBytes };
+  };
+  const splits = (bytes: Uint8Array): [number, Uint8Array[]][] => {
+    const out: [number, Uint8Array[]][] = [];
+    for (let cut = 0; cut <= bytes.length; cut++)
+      out.push([cut, [bytes.subarray(0, cut), bytes.subarray(cut)]]);
+    return out;
+  };
+
+  it('sees a ping split at every offset exactly once (after its first CRLF, a pong is reported first)', () => {
+    for (const [cut, chunks] of splits(enc('\r\n\r\n'))) {
+      const r = feed(chunks);
+      expect(r.pings, `cut at ${cut}`).toBe(1);
+      // A lone CRLF at the end of a chunk is a pong until more arrives: no clock, no wait.
+      expect(r.seen, `cut at ${cut}`).toEqual(cut === 2 || cut === 3 ? ['pong', 'ping'] : ['ping']);
+      expect(r.buffered).toBe(0);
+    }
+    const bytewise = feed([...enc('\r\n\r\n')].map((b) => new Uint8Array([b])));
+    expect(bytewise.seen).toEqual(['pong', 'ping']);
+  });
+
+  it('sees a pong split at every offset exactly once, and never a ping', () => {
+    for (const [cut, chunks] of splits(enc('\r\n'))) {
+      expect(feed(chunks).seen, `cut at ${cut}`).toEqual(['pong']);
+    }
+  });
+
+  it('sees a ping, then a message, split at every offset', () => {
+    for (const [cut, chunks] of splits(enc(`\r\n\r\n${BYE}`))) {
+      const r = feed(chunks);
+      expect([r.messages, r.pings], `cut at ${cut}`).toEqual([1, 1]);
+      expect(r.buffered).toBe(0);
+    }
+  });
+
+  it('sees a pong, then a message, split at every offset, without a ping', () => {
+    for (const [cut, chunks] of splits(enc(`\r\n${BYE}`))) {
+      const r = feed(chunks);
+      expect([r.messages, r.pings, r.pongs], `cut at ${cut}`).toEqual([1, 0, 1]);
+    }
+  });
+
+  it('two pongs in separate chunks: the second completes a ping, unless the pinging side took the first (pongTaken)', () => {
+    const two = [enc('\r\n'), enc('\r\n')];
+    expect(feed(two).seen).toEqual(['pong', 'ping']);
+    expect(feed(two, (f) => f.pongTaken()).seen).toEqual(['pong', 'pong']);
+    // pongTaken on a pong not at the end of a chunk changes nothing.
+    const r = feed([enc(`\r\n${BYE}`), enc('\r\n\r\n')], (f) => f.pongTaken());
+    expect(r.seen).toEqual(['pong', 'ping']);
+  });
+
   it('counts a pong right before a message once', () => {
     const f = new SipStreamFramer();
     const out = f.push(enc(`\r\n${BYE}`));
