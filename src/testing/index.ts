@@ -5,6 +5,8 @@ export type {
   ExotelSimulatorOptions,
   ExotelSimulatorEvents,
   ReceivedRequest,
+  SimulatorAddress,
+  SimulatorTransport,
 } from './simulator.js';
 export { FakeTimerClock } from './fake-clock.js';
 export { generateTone, goertzelPower, dominantFrequency, toneDominates } from '../rtp/goertzel.js';

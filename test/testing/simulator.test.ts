@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ExotelSimulator, type ExotelSimulatorOptions } from '../../src/testing/index.js';
 import { ExotelSipClient } from '../../src/sip/client.js';
 import { RtpMediaBridge } from '../../src/rtp/bridge.js';
-import { createSdpOffer } from '../../src/sip/sdp.js';
+import { createSdpOffer } from '../../src/sdp/offer-answer.js';
 import { dominantFrequency, generateTone } from '../../src/rtp/goertzel.js';
 import { CallRejectedError } from '../../src/errors.js';
 import { connect } from 'node:net';
