@@ -40,14 +40,8 @@ import {
 import { silentLogger, type Logger } from '../logger.js';
 import { JitterBuffer, LossConcealer, type JitterBufferStats } from './jitter.js';
 import type { MediaLatencyProbe } from './latency-probe.js';
-import {
-  getSharedScheduler,
-  PacedScheduler,
-  RtpPacketizer,
-  type PacerClient,
-  type PacerHandle,
-  type RtpPacketizerStats,
-} from './pacer.js';
+import { getSharedScheduler, PacedScheduler, type PacerClient, type PacerHandle } from './pacer.js';
+import { RtpPacketizer, type RtpPacketizerStats } from './packetizer.js';
 import {
   RtpSession,
   type RtpAudioPacket,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RtpPacketizer } from '../../src/rtp/pacer.js';
+import { RtpPacketizer } from '../../src/rtp/packetizer.js';
 
 const frame = () => new Int16Array(160).fill(1000);
 
