@@ -11,7 +11,7 @@ import { ExotelSipClient, type ExotelSipClientOptions } from '../../src/sip/clie
 import { createRequest, createResponse, type SipMessage, type SipRequest } from '../../src/sip/message.js';
 import { parseSipMessage } from '../../src/sip/parser.js';
 import { serializeSipMessage } from '../../src/sip/serializer.js';
-import { createSdpOffer } from '../../src/sip/sdp.js';
+import { createSdpOffer } from '../../src/sdp/offer-answer.js';
 import { createMemoryLogger } from '../../src/logger.js';
 import {
   AbortedError,
