@@ -119,9 +119,26 @@ export type {
   CallAnswer,
   CallEnded,
   MediaUpdate,
+  CallInfo,
   OutboundCallEvents,
   SipClientStats,
+  ExotelSipClientEvents,
+  TrunkHealth,
 } from './sip/client.js';
+export { SipUserAgent } from './sip/user-agent.js';
+export type {
+  SipUserAgentOptions,
+  UserAgentEvents,
+  UaTransport,
+  UaTransportEvents,
+  UaTransportFactory,
+  KeepaliveResult,
+} from './sip/user-agent.js';
+export { InboundCall } from './sip/invite-server.js';
+export type { InboundCallState, InboundCallEvents, AcceptOptions } from './sip/invite-server.js';
+export { CallSession } from './sip/session.js';
+export type { SessionState, InDialogResult } from './sip/session.js';
+export type { SessionEvents } from './sip/call-types.js';
 export { DEFAULT_SIP_TIMERS, resolveSipTimers, systemTimerClock } from './sip/timers.js';
 export type { TimerClock, TimerHandle, SipTimerValues } from './sip/timers.js';
 export { FakeTimerClock } from './testing/fake-clock.js';
@@ -264,6 +281,7 @@ export type {
   ConfigInput,
   Env,
   ExotelSettings,
+  ExotelTlsSettings,
   LiveKitSettings,
   SipTransportName,
 } from './config.js';
