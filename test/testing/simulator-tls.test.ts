@@ -1,0 +1,260 @@
+/**
+ * The simulator's TLS listener and its injected clock, driven by hand-written SIP over
+ * real loopback sockets: a node:tls client that trusts a CA made for the test (openssl,
+ * in a temp dir), and a raw TCP client on a fake clock.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect as connectTcp } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect as connectTls, type TLSSocket } from 'node:tls';
+import type { Socket } from 'node:net';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+
+import { ConfigError } from '../../src/errors.js';
+import { createSdpOffer } from '../../src/sdp/offer-answer.js';
+import { SipStreamFramer } from '../../src/sip/framing.js';
+import { createRequest, type SipRequest, type SipResponse } from '../../src/sip/message.js';
+import { serializeSipMessage } from '../../src/sip/serializer.js';
+import { ExotelSimulator, FakeTimerClock, type ExotelSimulatorOptions } from '../../src/testing/index.js';
+
+interface Pki {
+  ca: string;
+  key: string;
+  cert: string;
+}
+
+let dir: string;
+let pki: Pki;
+
+/** A CA and a server certificate for 127.0.0.1 / localhost signed by it. */
+function makePki(): Pki {
+  const run = (...args: string[]): void => {
+    execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+  };
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  run(
+    'req',
+    '-x509',
+    ...ec,
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.crt',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=Simulator Test CA',
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
+  );
+  run('req', ...ec, '-keyout', 'srv.key', '-out', 'srv.csr', '-subj', '/CN=localhost');
+  writeFileSync(
+    join(dir, 'srv.ext'),
+    [
+      'basicConstraints=CA:FALSE',
+      'keyUsage=critical,digitalSignature,keyEncipherment',
+      'extendedKeyUsage=serverAuth',
+      'subjectAltName=IP:127.0.0.1,DNS:localhost',
+    ].join('\n'),
+  );
+  run(
+    'x509',
+    '-req',
+    '-in',
+    'srv.csr',
+    '-CA',
+    'ca.crt',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-out',
+    'srv.crt',
+    '-days',
+    '2',
+    '-extfile',
+    'srv.ext',
+  );
+  const read = (f: string): string => readFileSync(join(dir, f), 'utf8');
+  return { ca: read('ca.crt'), key: read('srv.key'), cert: read('srv.crt') };
+}
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'sim-tls-'));
+  pki = makePki();
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const cleanups: (() => Promise<unknown> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function sim(o: ExotelSimulatorOptions): Promise<ExotelSimulator> {
+  const s = new ExotelSimulator({ host: '127.0.0.1', fromDomain: 'acme.sip.exotel.com', ...o });
+  await s.start();
+  cleanups.push(() => s.close());
+  return s;
+}
+
+/** A SIP peer on a stream socket: sends requests, collects responses and requests. */
+class StreamPeer {
+  readonly received: (SipResponse | SipRequest)[] = [];
+  private readonly framer = new SipStreamFramer();
+  private waiters: (() => void)[] = [];
+
+  constructor(readonly sock: Socket | TLSSocket) {
+    sock.on('data', (d: Buffer) => {
+      for (const m of this.framer.push(d)) this.received.push(m);
+      for (const w of this.waiters.splice(0)) w();
+    });
+  }
+
+  send(msg: SipRequest | SipResponse): void {
+    this.sock.write(serializeSipMessage(msg));
+  }
+
+  /** Resolves the first message received (now or later) that matches. */
+  async next<T extends SipRequest | SipResponse>(match: (m: SipRequest | SipResponse) => m is T): Promise<T> {
+    for (;;) {
+      const found = this.received.find(match);
+      if (found !== undefined) return found;
+      await new Promise<void>((r) => this.waiters.push(r));
+    }
+  }
+}
+
+const isResponse =
+  (status: number, method?: string) =>
+  (m: SipRequest | SipResponse): m is SipResponse =>
+    m.kind === 'response' &&
+    m.status === status &&
+    (method === undefined || m.headers.get('CSeq')?.endsWith(method) === true);
+
+function invite(transport: 'TLS' | 'TCP', localPort: number, simPort: number, sdp: string): SipRequest {
+  return createRequest(
+    'INVITE',
+    `sip:+919876543210@127.0.0.1:${simPort}`,
+    [
+      ['Via', `SIP/2.0/${transport} 127.0.0.1:${localPort};branch=z9hG4bKtls1;rport`],
+      ['Max-Forwards', '70'],
+      ['From', '<sip:08044319240@acme.sip.exotel.com>;tag=c1'],
+      ['To', '<sip:+919876543210@127.0.0.1>'],
+      ['Call-ID', `sim-${transport}-1@127.0.0.1`],
+      ['CSeq', '1 INVITE'],
+      ['Contact', `<sip:08044319240@127.0.0.1:${localPort};transport=${transport.toLowerCase()}>`],
+      ['Content-Type', 'application/sdp'],
+    ],
+    sdp,
+  );
+}
+
+describe('ExotelSimulator over TLS', () => {
+  it('refuses tls without key and certificate, and tcp together with tls', () => {
+    expect(() => new ExotelSimulator({ transports: ['tls'] })).toThrow(ConfigError);
+    expect(() => new ExotelSimulator({ transports: ['tcp', 'tls'], tls: { key: 'k', cert: 'c' } })).toThrow(
+      ConfigError,
+    );
+  });
+
+  it('reports the tls transport in its address and answers OPTIONS over a verified TLS connection', async () => {
+    const s = await sim({ tls: { key: pki.key, cert: pki.cert } });
+    expect(s.address).toMatchObject({ host: '127.0.0.1', transport: 'tls', transports: ['tls'] });
+    const sock = connectTls({ host: '127.0.0.1', port: s.address.port, ca: pki.ca, servername: 'localhost' });
+    cleanups.push(() => void sock.destroy());
+    await new Promise<void>((resolve, reject) => {
+      sock.once('secureConnect', resolve);
+      sock.once('error', reject);
+    });
+    expect(sock.authorized).toBe(true);
+    const peer = new StreamPeer(sock);
+    const via = `SIP/2.0/TLS 127.0.0.1:${sock.localPort};branch=z9hG4bKopt1;rport`;
+    peer.send(
+      createRequest('OPTIONS', `sip:127.0.0.1:${s.address.port};transport=tls`, [
+        ['Via', via],
+        ['Max-Forwards', '70'],
+        ['From', '<sip:08044319240@acme.sip.exotel.com>;tag=o1'],
+        ['To', `<sip:127.0.0.1:${s.address.port}>`],
+        ['Call-ID', 'opt-tls-1@127.0.0.1'],
+        ['CSeq', '1 OPTIONS'],
+      ]),
+    );
+    const res = await peer.next(isResponse(200, 'OPTIONS'));
+    expect(res.headers.get('Server')).toBe('exotel-simulator');
+    expect(res.headers.get('Via')).toBe(via); // received/rport are for UDP only
+    expect(s.requests).toMatchObject([{ method: 'OPTIONS', transport: 'tls' }]);
+  });
+
+  it('serves a call over TLS as over TCP: 100, 180, 200 with SDP and a tls Contact, then BYE', async () => {
+    const s = await sim({
+      tls: { key: pki.key, cert: pki.cert },
+      behaviour: { ringAfterMs: 10, answerAfterMs: 30 },
+    });
+    const sock = connectTls({ host: '127.0.0.1', port: s.address.port, ca: pki.ca, servername: 'localhost' });
+    cleanups.push(() => void sock.destroy());
+    await new Promise<void>((r) => sock.once('secureConnect', r));
+    const peer = new StreamPeer(sock);
+    const inv = invite(
+      'TLS',
+      sock.localPort!,
+      s.address.port,
+      createSdpOffer({ ip: '127.0.0.1', port: 40000 }),
+    );
+    peer.send(inv);
+    await peer.next(isResponse(100));
+    await peer.next(isResponse(180));
+    const ok = await peer.next(isResponse(200, 'INVITE'));
+    expect(ok.headers.get('Contact')).toMatch(/;transport=tls>$/);
+    expect(new TextDecoder().decode(ok.body)).toMatch(/^m=audio \d+ RTP\/AVP 8 101\r$/m);
+    const toWithTag = ok.headers.get('To')!;
+    const inDialog = (method: string, cseq: number): SipRequest =>
+      createRequest(method, `sip:+919876543210@127.0.0.1:${s.address.port};transport=tls`, [
+        ['Via', `SIP/2.0/TLS 127.0.0.1:${sock.localPort};branch=z9hG4bK${method}${cseq};rport`],
+        ['Max-Forwards', '70'],
+        ['From', inv.headers.get('From')!],
+        ['To', toWithTag],
+        ['Call-ID', inv.headers.get('Call-ID')!],
+        ['CSeq', `${cseq} ${method}`],
+      ]);
+    peer.send(inDialog('ACK', 1));
+    await s.calls[0]!.answered;
+    expect(s.calls[0]!.negotiated?.codec).toBe('PCMA');
+    peer.send(inDialog('BYE', 2));
+    await peer.next(isResponse(200, 'BYE'));
+    expect((await s.calls[0]!.ended).by).toBe('caller');
+  });
+});
+
+describe('ExotelSimulator on an injected clock', () => {
+  it('rings and answers when the fake clock says so, not before', async () => {
+    const clock = new FakeTimerClock();
+    const s = await sim({ transports: ['tcp'], clock, behaviour: { ringAfterMs: 50, answerAfterMs: 200 } });
+    expect(s.address.transport).toBe('tcp');
+    const sock = connectTcp(s.address.port, '127.0.0.1');
+    cleanups.push(() => void sock.destroy());
+    await new Promise((r) => sock.once('connect', r));
+    const peer = new StreamPeer(sock);
+    peer.send(
+      invite('TCP', sock.localPort!, s.address.port, createSdpOffer({ ip: '127.0.0.1', port: 40002 })),
+    );
+    await peer.next(isResponse(100));
+    clock.advance(49);
+    await new Promise((r) => setTimeout(r, 30)); // real time passes; fake time does not
+    expect(peer.received.map((m) => m.kind === 'response' && m.status)).toEqual([100]);
+    clock.advance(1);
+    await peer.next(isResponse(180));
+    clock.advance(150);
+    const ok = await peer.next(isResponse(200, 'INVITE'));
+    expect(ok.headers.get('Content-Type')).toBe('application/sdp');
+    expect(clock.pending).toBeGreaterThan(0); // the 20 ms media tick runs on the fake clock too
+    // close() sends BYE and waits for its 200 on the injected clock: 2 s of fake time.
+    const closing = s.close();
+    await peer.next((m): m is SipRequest => m.kind === 'request' && m.method === 'BYE');
+    clock.advance(2000);
+    await closing;
+    expect(clock.pending).toBe(0);
+  });
+});
