@@ -19,7 +19,14 @@ import { EventEmitter } from 'eventemitter3';
 import { RoomServiceClient } from 'livekit-server-sdk';
 import { clearTimer, systemTimerClock, type TimerClock, type TimerHandle } from './clock.js';
 import type { BridgeConfig } from './config.js';
-import { BridgeError, LiveKitConnectError, RoomNotFoundError, type RtpTimeoutError } from './errors.js';
+import { bestEffortAsync } from './best-effort.js';
+import {
+  BridgeError,
+  LiveKitConnectError,
+  RoomNotFoundError,
+  toBridgeError,
+  type RtpTimeoutError,
+} from './errors.js';
 import { silentLogger, type Logger } from './logger.js';
 import { BRIDGE_CALL_ID_PREFIX } from './agent.js';
 import { PhoneParticipant } from './livekit/participant.js';
@@ -126,6 +133,7 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
       this.resolveAnswered = resolve;
       this.rejectAnswered = reject;
     });
+    // Marks `answered` handled: a host may ignore it (callers who await it still see the rejection).
     this.answered.catch(() => undefined);
     this.ended = new Promise<BridgeEnded>((resolve) => (this.resolveEnded = resolve));
   }
@@ -271,7 +279,12 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
     participant.on('agentAudio', this.onAgentAudio);
     participant.on('dtmf', ({ digit }) => {
       this.emit('dtmf', { digit, from: 'room' });
-      if (this.stage === 'answered') void this.media?.sendDtmf(digit).catch(() => undefined);
+      if (this.stage === 'answered' && this.media !== undefined)
+        void bestEffortAsync(
+          this.log,
+          '[BRIDGE] Sending DTMF from the room to the phone',
+          this.media.sendDtmf(digit),
+        );
     });
 
     // BUG-4: RTP binds to the configured media IP, never the wildcard by default.
@@ -293,7 +306,12 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
     media.on('dtmf', ({ digit }) => {
       this.emit('dtmf', { digit, from: 'phone' });
       const code = dtmfDigitToEvent(digit);
-      if (code !== undefined) void participant.publishDtmf(code, digit).catch(() => undefined);
+      if (code !== undefined)
+        void bestEffortAsync(
+          this.log,
+          '[BRIDGE] Publishing DTMF from the phone',
+          participant.publishDtmf(code, digit),
+        );
     });
     media.on('timeout', (err: RtpTimeoutError) => this.end('media-timeout', err));
     // The RTP socket and the trunk connection do not depend on the room: get them ready
@@ -312,6 +330,7 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
         return lease;
       }),
     ]);
+    // Marks `ready` handled while LiveKit connects: it is awaited below, where a failure ends the call.
     ready.catch(() => undefined);
 
     this.log.info(`[BRIDGE] Connecting to LiveKit room: ${this.roomName}`);
@@ -361,9 +380,11 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
     });
     this.mark('firstRtpSent');
     this.stage = 'answered';
-    void participant
-      .setAttributes({ 'sip.callIDFull': answer.callId, 'sip.callTag': answer.remoteTag })
-      .catch(() => undefined);
+    void bestEffortAsync(
+      this.log,
+      '[BRIDGE] Setting sip.callIDFull and sip.callTag',
+      participant.setAttributes({ 'sip.callIDFull': answer.callId, 'sip.callTag': answer.remoteTag }),
+    );
     const info: BridgeAnswered = {
       callId: this.callId,
       sipCallId: answer.callId,
@@ -410,7 +431,12 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
     if (this.callStatus === status || this.callStatus === 'hangup') return;
     this.callStatus = status;
     this.emit('status', status);
-    void this.participant?.setAttributes({ 'sip.callStatus': status }).catch(() => undefined);
+    if (this.participant !== undefined)
+      void bestEffortAsync(
+        this.log,
+        '[BRIDGE] Setting sip.callStatus',
+        this.participant.setAttributes({ 'sip.callStatus': status }),
+      );
   }
 
   private readonly onSipEnded = (e: CallEnded): void => {
@@ -452,8 +478,9 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
       this.emit('status', 'hangup');
     }
     // Reverse order of setup: SIP (BYE/CANCEL), RTP, LiveKit, the SIP client lease.
-    if (this.sip && prev !== 'ended') await this.sip.hangup().catch(() => undefined);
-    await this.media?.close().catch(() => undefined);
+    if (this.sip && prev !== 'ended')
+      await bestEffortAsync(this.log, '[BRIDGE] SIP hangup', this.sip.hangup());
+    if (this.media) await bestEffortAsync(this.log, '[BRIDGE] Closing RTP', this.media.close());
     // rtc-node's disconnect waits for a native callback; a stuck one must not keep the
     // call from ending (the host awaits `ended`). Bounded, and said in the log.
     if (participant !== undefined) {
@@ -493,9 +520,4 @@ export function runBridge(options: RunBridgeOptions): BridgeCall {
 
 function httpUrl(url: string): string {
   return url.replace(/^ws(s?):\/\//, 'http$1://');
-}
-
-function toBridgeError(err: unknown): BridgeError {
-  if (err instanceof BridgeError) return err;
-  return new BridgeError('LIVEKIT', err instanceof Error ? err.message : String(err), { cause: err });
 }

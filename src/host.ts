@@ -6,7 +6,9 @@ import { randomUUID } from 'node:crypto';
 import { AgentDispatchClient, RoomServiceClient } from 'livekit-server-sdk';
 import { runBridge, type BridgeCall, type RunBridgeOptions } from './bridge.js';
 import { resolveConfig } from './config.js';
+import { bestEffortAsync } from './best-effort.js';
 import { ConfigError, LiveKitConnectError, LiveKitError } from './errors.js';
+import { silentLogger } from './logger.js';
 import { normalizePhoneNumber } from './sip/phone.js';
 
 const AGENT_TYPE_RE = /^[a-z0-9][a-z0-9_]{0,31}$/;
@@ -79,6 +81,7 @@ export async function placeOutboundCall(options: PlaceOutboundCallOptions): Prom
   const roomName = createOutboundRoomName(options.agentType, phone);
   const http = url.replace(/^ws(s?):\/\//, 'http$1://');
   const rooms = new RoomServiceClient(http, apiKey, apiSecret);
+  const log = (options.logger ?? silentLogger).child({ room: roomName });
   const dispatches = new AgentDispatchClient(http, apiKey, apiSecret);
   try {
     await rooms.createRoom({ name: roomName, emptyTimeout: options.emptyTimeoutSec ?? 60 });
@@ -92,7 +95,11 @@ export async function placeOutboundCall(options: PlaceOutboundCallOptions): Prom
     });
     dispatchId = d.id;
   } catch (err) {
-    await rooms.deleteRoom(roomName).catch(() => undefined);
+    await bestEffortAsync(
+      log,
+      '[BRIDGE] Deleting the room after a failed dispatch',
+      rooms.deleteRoom(roomName),
+    );
     throw new LiveKitError(`dispatching agent ${options.agentName} failed: ${String(err)}`, { cause: err });
   }
   const {
@@ -104,7 +111,9 @@ export async function placeOutboundCall(options: PlaceOutboundCallOptions): Prom
   } = options;
   const call = runBridge({ ...bridgeOptions, roomName, phoneNumber: phone });
   if (deleteRoomOnEnd !== false) {
-    void call.ended.then(() => rooms.deleteRoom(roomName).catch(() => undefined));
+    void call.ended.then(() =>
+      bestEffortAsync(log, '[BRIDGE] Deleting the room after the call', rooms.deleteRoom(roomName)),
+    );
   }
   return { roomName, dispatchId, call };
 }

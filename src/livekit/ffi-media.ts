@@ -62,6 +62,7 @@ import {
   encodeCaptureAudioFrameRequest,
   type CaptureFrameFields,
 } from './ffi-wire.js';
+import { LiveKitError } from '../errors.js';
 
 const FFI_EVENT = 'ffi_event';
 /** The SDK version rtc-node 1.1.0 reports to the server (its `SDK_VERSION`; a test compares). */
@@ -317,7 +318,7 @@ export class NativeAudioCapture {
         if (msg.case === 'captureAudioFrame') asyncId = msg.value.asyncId;
       }
     } catch {
-      asyncId = undefined;
+      asyncId = undefined; // counted as `failed` below; per frame, so never logged here
     }
     if (asyncId === undefined) {
       this.stats.failed++;
@@ -384,7 +385,8 @@ export class NativeAudioReader {
       },
     });
     const id = res.stream?.handle?.id;
-    if (id === undefined) throw new Error('newAudioStream returned no handle');
+    if (id === undefined)
+      throw new LiveKitError('the native newAudioStream request returned no stream handle');
     this.id = id;
     this.handle = new FfiHandle(id);
     router.addStream(id, this.onEvent);

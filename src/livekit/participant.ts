@@ -28,6 +28,7 @@ import {
   type RpcInvocationData,
 } from '@livekit/rtc-node';
 import { systemTimerClock, type TimerClock, type TimerHandle } from '../clock.js';
+import { bestEffortAsync } from '../best-effort.js';
 import { AbortedError, ClosedError, LiveKitConnectError, LiveKitError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { FrameMixer } from './frame-mixer.js';
@@ -219,6 +220,7 @@ export class PhoneParticipant extends EventEmitter<PhoneParticipantEvents> {
         }),
       ]);
     } catch (err) {
+      // Marks the native connect handled: its outcome is waited for (and reported) by close().
       connecting.catch(() => undefined);
       if (err instanceof LiveKitConnectError || err instanceof AbortedError) {
         // Timed out or aborted: the native connect is still running and may yet join the
@@ -238,7 +240,11 @@ export class PhoneParticipant extends EventEmitter<PhoneParticipantEvents> {
     }
     if (this.state !== 'connecting') {
       // closed while connecting
-      await this.room.disconnect().catch(() => undefined);
+      await bestEffortAsync(
+        this.log,
+        '[BRIDGE] LiveKit disconnect after a close during connect',
+        this.room.disconnect(),
+      );
       throw new ClosedError('PhoneParticipant');
     }
     this.state = 'connected';
@@ -293,6 +299,7 @@ export class PhoneParticipant extends EventEmitter<PhoneParticipantEvents> {
     const frame = new AudioFrame(samples.slice(), BRIDGE_SAMPLE_RATE, 1, samples.length);
     this.framesCaptured += 1;
     source.captureFrame(frame).catch(() => {
+      // counted in `framesDropped` (stats); per frame, so never logged here
       this.framesDropped += 1;
     });
   }
@@ -338,7 +345,7 @@ export class PhoneParticipant extends EventEmitter<PhoneParticipantEvents> {
     for (const [sid, stream] of this.streams) {
       this.streams.delete(sid);
       if (stream instanceof NativeAudioReader) this.endNativeStream(sid, stream);
-      else await stream.cancel().catch(() => undefined);
+      else await bestEffortAsync(this.log, '[BRIDGE] Cancelling an agent audio stream', stream.cancel());
     }
     this.capture?.close();
     const lp = this.room.localParticipant;
@@ -347,15 +354,26 @@ export class PhoneParticipant extends EventEmitter<PhoneParticipantEvents> {
       lp.unregisterRpcMethod(RPC_GET_REMOTE_HEADERS);
     }
     if (this.publication?.sid && lp && this.room.isConnected) {
-      await lp.unpublishTrack(this.publication.sid).catch(() => undefined);
+      await bestEffortAsync(
+        this.log,
+        '[BRIDGE] Unpublishing the phone track',
+        lp.unpublishTrack(this.publication.sid),
+      );
     }
-    await this.track?.close(false).catch(() => undefined);
-    await this.source?.close().catch(() => undefined);
+    if (this.track)
+      await bestEffortAsync(this.log, '[BRIDGE] Closing the phone track', this.track.close(false));
+    if (this.source)
+      await bestEffortAsync(this.log, '[BRIDGE] Closing the audio source', this.source.close());
     this.source = undefined;
-    await this.room.disconnect().catch(() => undefined);
+    await bestEffortAsync(this.log, '[BRIDGE] LiveKit disconnect', this.room.disconnect());
     // rtc-node leaves the room's native handles to the garbage collector, whose finalizer
     // can crash the process when a handle is already gone: release them now (ffi-guard.ts).
-    this.handlesReleased = await releaseRoomHandles(this.room, undefined, this.clock).catch(() => 0);
+    this.handlesReleased =
+      (await bestEffortAsync(
+        this.log,
+        '[BRIDGE] Releasing the room native handles',
+        releaseRoomHandles(this.room, undefined, this.clock),
+      )) ?? 0;
     this.room.off(RoomEvent.TrackPublished, this.onTrackPublished);
     this.room.off(RoomEvent.TrackSubscribed, this.onTrackSubscribed);
     this.room.off(RoomEvent.TrackUnsubscribed, this.onTrackUnsubscribed);
@@ -441,7 +459,8 @@ export class PhoneParticipant extends EventEmitter<PhoneParticipantEvents> {
       reader.releaseLock();
       this.mixer.removeSource(sid);
       this.trackInfo.delete(sid);
-      if (this.streams.delete(sid)) await stream.cancel().catch(() => undefined);
+      if (this.streams.delete(sid))
+        await bestEffortAsync(this.log, '[BRIDGE] Cancelling an agent audio stream', stream.cancel());
       this.emit('agentTrackEnded', info);
     }
   }
@@ -464,7 +483,7 @@ export class PhoneParticipant extends EventEmitter<PhoneParticipantEvents> {
     if (stream instanceof NativeAudioReader) this.endNativeStream(sid, stream);
     else if (stream) {
       this.streams.delete(sid);
-      void stream.cancel().catch(() => undefined);
+      void bestEffortAsync(this.log, '[BRIDGE] Cancelling an agent audio stream', stream.cancel());
     }
   };
 

@@ -34,7 +34,7 @@ import {
   BridgeError,
   ClosedError,
   ConfigError,
-  RtpSocketError,
+  InternalError,
   type RtpTimeoutError,
 } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
@@ -469,7 +469,7 @@ export class RtpMediaBridge extends EventEmitter<RtpMediaBridgeEvents> {
     const e =
       err instanceof BridgeError
         ? err
-        : new RtpSocketError(`media tick failed: ${err instanceof Error ? err.message : String(err)}`, {
+        : new InternalError(`media tick failed: ${err instanceof Error ? err.message : String(err)}`, {
             cause: err,
           });
     this.emit('error', e);

@@ -421,6 +421,7 @@ export class RtpSession extends EventEmitter<RtpSessionEvents> {
     try {
       parseRtpHeader(msg, h);
     } catch {
+      // counted (`malformed` in the stats), not logged: this runs per packet
       this.counters.malformed++;
       return;
     }
