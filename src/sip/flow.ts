@@ -4,6 +4,7 @@
  * so the transaction layer and the stream connection can name a flow without importing
  * the transport that owns the sockets.
  */
+import type { BridgeError } from '../errors.js';
 
 /** A SIP transport protocol. */
 export type SipTransportProtocol = 'udp' | 'tcp' | 'tls';
@@ -36,3 +37,9 @@ export interface SipTarget {
 export function isReliable(protocol: SipTransportProtocol): boolean {
   return protocol !== 'udp';
 }
+
+/**
+ * The outcome of one RFC 5626 keep-alive on a stream connection we opened: the pong came
+ * back after `rttMs`, or it did not (the connection is then closed with `error`).
+ */
+export type SipKeepaliveResult = { ok: true; rttMs: number } | { ok: false; error: BridgeError };

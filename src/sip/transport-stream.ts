@@ -1,23 +1,49 @@
 /**
- * One SIP stream connection (TCP or TLS): a socket, its own framer, keep-alive answers
- * (RFC 5626 §4.4.1: a double CRLF "ping" is answered with a single CRLF "pong") and a
- * single close notification. Used by `SipTransport`; not exported publicly.
+ * One SIP stream connection (TCP or TLS): a socket, its own framer, RFC 5626 §4.4.1
+ * keep-alives and a single close notification. Used by `SipTransport`; not exported
+ * publicly.
+ *
+ * Keep-alives: a double CRLF "ping" received is answered with a single CRLF "pong" (on
+ * every connection). On a connection we opened, with `keepalive` set, we ping after
+ * `intervalMs` without receiving anything and expect the pong within `pongTimeoutMs`; a
+ * missing pong closes the connection. Only received bytes restart the interval: sending
+ * proves nothing about the peer.
+ *
+ * Every timer (connect, slow message, idle, keep-alive, forced close) runs on the injected
+ * {@link TimerClock}, so all of them can be driven by a fake clock in tests.
  */
 import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
-import { BridgeError, SipTransportError } from '../errors.js';
+import { SipTransportError, toBridgeError, type BridgeError } from '../errors.js';
+import type { SipFlow, SipKeepaliveResult } from './flow.js';
+import { SipStreamFramer, type SipFramerBatch } from './framing.js';
 import type { SipMessage } from './message.js';
-import { SipStreamFramer } from './framing.js';
-import type { SipFlow } from './flow.js';
+import { TimerSet, systemTimerClock, type TimerClock } from './timers.js';
 
 /** What a connection reports to its owner. */
 export interface StreamConnectionEvents {
   onOpen(conn: StreamConnection): void;
   onMessage(msg: SipMessage, conn: StreamConnection): void;
   onClose(conn: StreamConnection, error: BridgeError | undefined): void;
-  /** The framer rejected the input, or a message or the connection timed out; it is being closed. */
+  /**
+   * The framer rejected the input, a message or the connection timed out, or a keep-alive
+   * went unanswered; it is being closed.
+   */
   onBadInput(conn: StreamConnection, error: BridgeError, cause: StreamCloseCause): void;
+  /** A keep-alive we sent was answered (or not: then the connection is being closed). */
+  onKeepalive?(conn: StreamConnection, result: SipKeepaliveResult): void;
 }
+
+/** RFC 5626 §4.4.1 keep-alives sent on a connection we opened. */
+export interface StreamKeepaliveOptions {
+  /** Send a ping after this long without receiving anything (ms, > 0). */
+  intervalMs: number;
+  /** Close the connection when the pong has not come within this long (ms; default 10 000). */
+  pongTimeoutMs?: number | undefined;
+}
+
+/** Default of {@link StreamKeepaliveOptions.pongTimeoutMs} (RFC 5626 §4.4.1: 10 s). */
+export const DEFAULT_KEEPALIVE_PONG_TIMEOUT_MS = 10_000;
 
 /** Options of {@link StreamConnection}. */
 export interface StreamConnectionOptions {
@@ -36,13 +62,22 @@ export interface StreamConnectionOptions {
   messageTimeoutMs?: number | undefined;
   /** Close the connection after this long without a whole message or keep-alive. 0 = never. */
   idleTimeoutMs?: number | undefined;
+  /** Send keep-alive pings (outbound connections only; ignored on inbound ones). */
+  keepalive?: StreamKeepaliveOptions | undefined;
+  /** The clock every timer runs on (default: the system clock). */
+  clock?: TimerClock | undefined;
   events: StreamConnectionEvents;
 }
 
 /** Why a connection was closed by us rather than by the peer. */
-export type StreamCloseCause = 'bad-input' | 'slow-message' | 'idle';
+export type StreamCloseCause = 'bad-input' | 'slow-message' | 'idle' | 'keepalive';
 
+type StreamTimer = 'connect' | 'message' | 'idle' | 'keepalive' | 'pong' | 'force-close';
+
+const PING = new Uint8Array([13, 10, 13, 10]);
 const PONG = new Uint8Array([13, 10]);
+/** How long `end()` waits for the peer's FIN before destroying the socket. */
+const FORCE_CLOSE_MS = 1000;
 
 /** A framed SIP connection. */
 export class StreamConnection {
@@ -50,27 +85,39 @@ export class StreamConnection {
   readonly protocol: 'tcp' | 'tls';
   /** Resolves once the connection can carry data (TLS: after the handshake). */
   readonly ready: Promise<void>;
-  /** Resolves once the socket is closed, whatever the reason. */
+  /** Resolves once the socket is closed, whatever the reason. Never rejects. */
   readonly closed: Promise<void>;
   private readonly socket: Socket;
   private readonly framer: SipStreamFramer;
   private readonly events: StreamConnectionEvents;
+  private readonly clock: TimerClock;
+  private readonly timers: TimerSet<StreamTimer>;
   private state: 'connecting' | 'open' | 'closed' = 'connecting';
   private closeError: BridgeError | undefined;
   private currentFlow: SipFlow;
   private readonly messageTimeoutMs: number;
   private readonly idleTimeoutMs: number;
-  private messageTimer: ReturnType<typeof setTimeout> | undefined;
-  private idleTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly keepaliveIntervalMs: number;
+  private readonly pongTimeoutMs: number;
+  /** When the outstanding ping was sent (clock ms), or `undefined` when none is. */
+  private pingSentAt: number | undefined;
 
   constructor(opts: StreamConnectionOptions) {
     this.id = opts.id;
     this.protocol = opts.protocol;
     this.socket = opts.socket;
     this.events = opts.events;
+    this.clock = opts.clock ?? systemTimerClock;
+    this.timers = new TimerSet<StreamTimer>(this.clock);
     this.framer = new SipStreamFramer({ maxMessageBytes: opts.maxMessageBytes });
     this.messageTimeoutMs = opts.messageTimeoutMs ?? 0;
     this.idleTimeoutMs = opts.idleTimeoutMs ?? 0;
+    const ka = opts.inbound ? undefined : opts.keepalive;
+    this.keepaliveIntervalMs = ka !== undefined && ka.intervalMs > 0 ? ka.intervalMs : 0;
+    this.pongTimeoutMs =
+      ka?.pongTimeoutMs !== undefined && ka.pongTimeoutMs > 0
+        ? ka.pongTimeoutMs
+        : DEFAULT_KEEPALIVE_PONG_TIMEOUT_MS;
     this.currentFlow = this.readFlow();
     const sock = opts.socket;
     sock.setNoDelay(true);
@@ -82,17 +129,19 @@ export class StreamConnection {
       resolveReady = res;
       rejectReady = rej;
     });
+    // Whoever sends awaits `ready` and sees the rejection; this only keeps a connection
+    // that nobody awaited (an inbound one closing early) from an unhandled rejection.
     this.ready.catch(() => undefined);
     let resolveClosed!: () => void;
     this.closed = new Promise<void>((res) => (resolveClosed = res));
 
-    let timer: ReturnType<typeof setTimeout> | undefined;
     const opened = (): void => {
-      if (timer !== undefined) clearTimeout(timer);
+      this.timers.stop('connect');
       if (this.state !== 'connecting') return;
       this.state = 'open';
       this.currentFlow = this.readFlow();
       this.armIdle();
+      this.armKeepalive();
       this.events.onOpen(this);
       resolveReady();
     };
@@ -102,9 +151,9 @@ export class StreamConnection {
     } else {
       sock.once(sock instanceof TLSSocket ? 'secureConnect' : 'connect', opened);
       if (opts.connectTimeoutMs !== undefined) {
-        timer = setTimeout(() => {
+        this.timers.start('connect', opts.connectTimeoutMs, () => {
           this.fail(new SipTransportError(`connect timed out after ${opts.connectTimeoutMs} ms`));
-        }, opts.connectTimeoutMs);
+        });
       }
     }
     sock.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -118,8 +167,8 @@ export class StreamConnection {
       if (this.state !== 'closed') sock.end();
     });
     sock.once('close', () => {
-      if (timer !== undefined) clearTimeout(timer);
-      this.clearTimers();
+      this.timers.clearAll();
+      this.pingSentAt = undefined;
       const wasConnecting = this.state === 'connecting';
       this.state = 'closed';
       const error =
@@ -163,9 +212,9 @@ export class StreamConnection {
   end(): void {
     if (this.state === 'closed') return;
     this.socket.end();
-    const t = setTimeout(() => this.socket.destroy(), 1000);
-    t.unref();
-    void this.closed.then(() => clearTimeout(t));
+    if (!this.timers.running('force-close')) {
+      this.timers.start('force-close', FORCE_CLOSE_MS, () => this.socket.destroy());
+    }
   }
 
   /** Closes at once. */
@@ -173,45 +222,76 @@ export class StreamConnection {
     if (this.state !== 'closed') this.socket.destroy();
   }
 
-  private clearTimers(): void {
-    if (this.messageTimer !== undefined) clearTimeout(this.messageTimer);
-    if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
-    this.messageTimer = undefined;
-    this.idleTimer = undefined;
-  }
-
   private armIdle(): void {
     if (this.idleTimeoutMs <= 0 || this.state !== 'open') return;
-    if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
-    this.idleTimer = setTimeout(() => {
-      this.idleTimer = undefined;
+    this.timers.start('idle', this.idleTimeoutMs, () => {
       this.close(
         new SipTransportError(`no SIP message for ${this.idleTimeoutMs} ms: connection closed`),
         'idle',
       );
-    }, this.idleTimeoutMs);
-    this.idleTimer.unref();
+    });
+  }
+
+  /** (Re)starts the wait before the next ping, unless a ping is outstanding. */
+  private armKeepalive(): void {
+    if (this.keepaliveIntervalMs <= 0 || this.state !== 'open' || this.pingSentAt !== undefined) return;
+    this.timers.start('keepalive', this.keepaliveIntervalMs, () => this.sendPing());
+  }
+
+  private sendPing(): void {
+    if (this.state !== 'open') return;
+    this.pingSentAt = this.clock.now();
+    this.timers.start('pong', this.pongTimeoutMs, () => {
+      this.keepaliveFailed(
+        new SipTransportError(
+          `no keep-alive pong within ${this.pongTimeoutMs} ms (RFC 5626): connection closed`,
+        ),
+      );
+    });
+    this.socket.write(PING, (err) => {
+      if (err) {
+        this.keepaliveFailed(
+          new SipTransportError(`${this.protocol} keep-alive write failed: ${err.message}`, { cause: err }),
+        );
+      }
+    });
+  }
+
+  private pongReceived(): void {
+    const sentAt = this.pingSentAt;
+    if (sentAt === undefined) return; // a pong nobody asked for: nothing to measure
+    this.pingSentAt = undefined;
+    this.timers.stop('pong');
+    // The next CRLF is a new pong, not the second half of a ping.
+    this.framer.pongTaken();
+    this.armKeepalive();
+    this.events.onKeepalive?.(this, { ok: true, rttMs: this.clock.now() - sentAt });
+  }
+
+  private keepaliveFailed(error: BridgeError): void {
+    if (this.pingSentAt === undefined || this.state === 'closed') return;
+    this.pingSentAt = undefined;
+    this.timers.stop('pong');
+    this.events.onKeepalive?.(this, { ok: false, error });
+    this.close(error, 'keepalive');
   }
 
   /** A message is arriving: it must be whole within `messageTimeoutMs`. */
   private watchPartial(): void {
     if (this.messageTimeoutMs <= 0) return;
     if (this.framer.bufferedBytes === 0) {
-      if (this.messageTimer !== undefined) clearTimeout(this.messageTimer);
-      this.messageTimer = undefined;
+      this.timers.stop('message');
       return;
     }
-    if (this.messageTimer !== undefined) return;
-    this.messageTimer = setTimeout(() => {
-      this.messageTimer = undefined;
+    if (this.timers.running('message')) return;
+    this.timers.start('message', this.messageTimeoutMs, () => {
       this.close(
         new SipTransportError(
           `a SIP message took longer than ${this.messageTimeoutMs} ms to arrive (${this.framer.bufferedBytes} bytes so far): connection closed`,
         ),
         'slow-message',
       );
-    }, this.messageTimeoutMs);
-    this.messageTimer.unref();
+    });
   }
 
   private close(error: BridgeError, cause: StreamCloseCause): void {
@@ -227,17 +307,20 @@ export class StreamConnection {
 
   private onData(chunk: Buffer): void {
     if (this.state === 'closed') return;
-    let result;
+    let result: SipFramerBatch;
     try {
       result = this.framer.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length));
     } catch (err) {
-      const e = err instanceof BridgeError ? err : new SipTransportError('framing failed', { cause: err });
-      this.close(e, 'bad-input');
+      // The framer throws our typed errors; anything else is a bug, reported as INTERNAL.
+      this.close(toBridgeError(err), 'bad-input');
       return;
     }
     this.watchPartial();
     if (result.messages.length > 0 || result.keepAlivePings > 0) this.armIdle();
     if (result.keepAlivePings > 0 && this.state === 'open') this.socket.write(PONG);
+    if (result.keepAlivePongs > 0) this.pongReceived();
+    // Anything received shows the peer is there: the next ping waits a full interval.
+    this.armKeepalive();
     for (const msg of result.messages) {
       if (this.isClosed) return;
       this.events.onMessage(msg, this);

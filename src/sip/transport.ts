@@ -22,23 +22,30 @@ import {
   type ConnectionOptions,
   type TlsOptions,
 } from 'node:tls';
-import { BridgeError, SipTransportError } from '../errors.js';
+import { BridgeError, SipTransportError, toBridgeError } from '../errors.js';
 import { LogThrottle, silentLogger, type Logger } from '../logger.js';
 import type { SipMessage } from './message.js';
 import { parseSipMessage } from './parser.js';
 import { serializeSipMessage } from './serializer.js';
-import type { SipFlow, SipTarget, SipTransportProtocol } from './flow.js';
-import { StreamConnection, type StreamConnectionEvents } from './transport-stream.js';
+import type { SipFlow, SipKeepaliveResult, SipTarget, SipTransportProtocol } from './flow.js';
+import { systemTimerClock, type TimerClock } from './timers.js';
+import {
+  StreamConnection,
+  type StreamConnectionEvents,
+  type StreamKeepaliveOptions,
+} from './transport-stream.js';
 
 // The flow types live in ./flow.ts (shared with the stream connection and the layers
 // above, without a cycle); re-exported here so existing importers keep working.
 export {
   isReliable,
   type SipFlow,
+  type SipKeepaliveResult,
   type SipStreamProtocol,
   type SipTarget,
   type SipTransportProtocol,
 } from './flow.js';
+export { DEFAULT_KEEPALIVE_PONG_TIMEOUT_MS, type StreamKeepaliveOptions } from './transport-stream.js';
 
 /** What the transport reports upward. */
 export interface SipTransportListener {
@@ -46,6 +53,13 @@ export interface SipTransportListener {
   onMessage(msg: SipMessage, flow: SipFlow): void;
   /** A stream connection closed (`error` set when it failed or was reset). */
   onConnectionClosed?(flow: SipFlow, error: BridgeError | undefined): void;
+  /**
+   * A keep-alive ping we sent on a connection we opened was answered (`rttMs` from ping to
+   * pong, on the transport's clock), or was not: then `ok` is false and the connection is
+   * being closed (`onConnectionClosed` follows with the same error). Only with the
+   * `keepalive` option.
+   */
+  onKeepalive?(flow: SipFlow, result: SipKeepaliveResult): void;
 }
 
 /** Options of {@link SipTransport}. */
@@ -73,6 +87,16 @@ export interface SipTransportOptions {
   messageTimeoutMs?: number;
   /** Connections accepted by a listener are closed after this long without a message (default 300 s; 0 = never). */
   inboundIdleTimeoutMs?: number;
+  /**
+   * RFC 5626 §4.4.1 CRLF keep-alives on the TCP/TLS connections we open: after
+   * `intervalMs` without receiving anything, send a double-CRLF ping; without the CRLF pong
+   * within `pongTimeoutMs` (default 10 s) the connection is closed with a
+   * `SipTransportError`. Results are reported through `onKeepalive`. Connections accepted
+   * by the listeners only answer pings; UDP has none.
+   */
+  keepalive?: StreamKeepaliveOptions;
+  /** The clock every transport timer runs on (default: the system clock). */
+  clock?: TimerClock;
   logger?: Logger;
 }
 
@@ -90,6 +114,8 @@ export interface SipTransportStats {
   connectionsClosedSlow: number;
   /** Inbound connections closed after `inboundIdleTimeoutMs` without a message. */
   connectionsClosedIdle: number;
+  /** Connections we opened closed because a keep-alive ping went unanswered. */
+  connectionsClosedKeepalive: number;
 }
 
 /** Default of {@link SipTransportOptions.messageTimeoutMs}. */
@@ -106,6 +132,7 @@ const key = (protocol: SipTransportProtocol, host: string, port: number): string
 /** UDP, TCP and TLS sockets of one SIP endpoint, with a connection pool. */
 export class SipTransport {
   private readonly log: Logger;
+  private readonly clock: TimerClock;
   private readonly maxBytes: number;
   private udp: UdpSocket | undefined;
   private udpBinding: Promise<number> | undefined;
@@ -124,6 +151,7 @@ export class SipTransport {
     connectionsClosedBadInput: 0,
     connectionsClosedSlow: 0,
     connectionsClosedIdle: 0,
+    connectionsClosedKeepalive: 0,
   };
   private starting: Promise<void> | undefined;
   private closed = false;
@@ -133,6 +161,7 @@ export class SipTransport {
     private readonly listener: SipTransportListener,
   ) {
     this.log = opts.logger ?? silentLogger;
+    this.clock = opts.clock ?? systemTimerClock;
     this.maxBytes = opts.maxMessageBytes ?? DEFAULT_MAX_SIP_MESSAGE_BYTES;
   }
 
@@ -173,7 +202,7 @@ export class SipTransport {
         // With port 0 the first bind picks a port the others may not get: try again.
         if (this.opts.port !== 0 || attempt >= 5) {
           throw new SipTransportError(
-            `cannot listen on ${this.opts.bindIp}:${this.opts.port}: ${(err as Error).message}`,
+            `cannot listen on ${this.opts.bindIp}:${this.opts.port}: ${toBridgeError(err).message}`,
             { cause: err },
           );
         }
@@ -341,6 +370,7 @@ export class SipTransport {
       onBadInput: (c, error, cause) => {
         if (cause === 'slow-message') this.counters.connectionsClosedSlow++;
         else if (cause === 'idle') this.counters.connectionsClosedIdle++;
+        else if (cause === 'keepalive') this.counters.connectionsClosedKeepalive++;
         else this.counters.connectionsClosedBadInput++;
         const skipped = this.throttle.take(`close-${cause}`);
         if (skipped !== undefined) {
@@ -356,6 +386,18 @@ export class SipTransport {
           );
         }
       },
+      onKeepalive: (c, result) => {
+        if (this.closed) return;
+        try {
+          this.listener.onKeepalive?.(c.flow, result);
+        } catch (err) {
+          // A bug upstream must not take the connection down with it.
+          this.log.error(
+            { err: toBridgeError(err).message, code: 'INTERNAL' },
+            '[SIP] keep-alive handler failed',
+          );
+        }
+      },
     };
     const conn = new StreamConnection({
       id,
@@ -366,6 +408,8 @@ export class SipTransport {
       connectTimeoutMs,
       messageTimeoutMs: this.opts.messageTimeoutMs ?? DEFAULT_SIP_MESSAGE_TIMEOUT_MS,
       idleTimeoutMs: inbound ? (this.opts.inboundIdleTimeoutMs ?? DEFAULT_SIP_INBOUND_IDLE_TIMEOUT_MS) : 0,
+      keepalive: inbound ? undefined : this.opts.keepalive,
+      clock: this.clock,
       events,
     });
     this.connections.set(id, conn);
@@ -377,7 +421,7 @@ export class SipTransport {
       this.listener.onMessage(msg, flow);
     } catch (err) {
       // A bug upstream must not take the socket down with it.
-      this.log.error({ err: (err as Error).message }, '[SIP] message handler failed');
+      this.log.error({ err: toBridgeError(err).message, code: 'INTERNAL' }, '[SIP] message handler failed');
     }
   }
 
@@ -405,7 +449,7 @@ export class SipTransport {
       const skipped = this.throttle.take('malformed');
       if (skipped !== undefined) {
         this.log.warn(
-          { from: `${address}:${port}`, err: (err as Error).message, alsoDroppedSinceLastLine: skipped },
+          { from: `${address}:${port}`, err: toBridgeError(err).message, alsoDroppedSinceLastLine: skipped },
           '[SIP] bad datagram dropped',
         );
       }
@@ -474,10 +518,12 @@ export class SipTransport {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // A failed start() already rejected to its caller; closing only waits for it to settle.
     await this.starting?.catch(() => undefined);
     const conns = [...this.connections.values()];
     for (const c of conns) c.end();
-    await Promise.all([this.closeListeners(), ...conns.map((c) => c.closed.catch(() => undefined))]);
+    // `closed` never rejects.
+    await Promise.all([this.closeListeners(), ...conns.map((c) => c.closed)]);
     this.connections.clear();
     this.byKey.clear();
   }

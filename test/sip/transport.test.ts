@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { createSocket } from 'node:dgram';
-import { SipTransport, type SipFlow } from '../../src/sip/transport.js';
+import { SipTransport, type SipFlow, type SipKeepaliveResult } from '../../src/sip/transport.js';
+import { FakeTimerClock } from '../../src/testing/fake-clock.js';
 import { createRequest, type SipMessage } from '../../src/sip/message.js';
 import { SipTransportError } from '../../src/errors.js';
 import { execFileSync } from 'node:child_process';
@@ -252,5 +253,155 @@ describe('SipTransport', () => {
     await new Promise((r) => setTimeout(r, 20));
     const after = process.getActiveResourcesInfo().filter((r) => /TCP|UDP/.test(r)).length;
     expect(after).toBe(before);
+  });
+});
+
+describe('SipTransport keep-alives (RFC 5626 §4.4.1) on a fake clock', () => {
+  /** A TCP peer that records what it receives and can answer on the accepted socket. */
+  async function peer(): Promise<{
+    port: number;
+    data: () => string;
+    sock: () => Socket;
+    closed: () => boolean;
+  }> {
+    let data = '';
+    let sock: Socket | undefined;
+    let closed = false;
+    const server = createServer((s) => {
+      sock = s;
+      s.setEncoding('latin1');
+      s.on('data', (d: string) => (data += d));
+      s.on('close', () => (closed = true));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
+    cleanups.push(() => void sock?.destroy());
+    return {
+      port: (server.address() as { port: number }).port,
+      data: () => data,
+      sock: () => sock!,
+      closed: () => closed,
+    };
+  }
+
+  async function outbound(keepalive: { intervalMs: number; pongTimeoutMs?: number }) {
+    const clock = new FakeTimerClock();
+    const p = await peer();
+    const results: { flow: SipFlow; result: SipKeepaliveResult }[] = [];
+    const closed: { flow: SipFlow; error: unknown }[] = [];
+    const got: SipMessage[] = [];
+    const t = new SipTransport(
+      { bindIp: '127.0.0.1', port: 0, listen: [], keepalive, clock },
+      {
+        onMessage: (msg) => got.push(msg),
+        onConnectionClosed: (flow, error) => closed.push({ flow, error }),
+        onKeepalive: (flow, result) => results.push({ flow, result }),
+      },
+    );
+    await t.start();
+    cleanups.push(() => t.close());
+    const flow = await t.send(
+      createRequest('OPTIONS', `sip:x@127.0.0.1:${p.port}`, [
+        ['Via', 'SIP/2.0/TCP 127.0.0.1:5061;branch=z9hG4bKka'],
+        ['Call-ID', 'ka'],
+        ['CSeq', '1 OPTIONS'],
+      ]),
+      { protocol: 'tcp', host: '127.0.0.1', port: p.port },
+    );
+    await until(() => p.data().endsWith('\r\n\r\n') && p.data().includes('Content-Length: 0'));
+    const sent = p.data().length; // the OPTIONS itself
+    const afterRequest = (): string => p.data().slice(sent);
+    return { clock, p, t, flow, results, closed, got, afterRequest };
+  }
+
+  const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 30));
+
+  it('sends a double-CRLF ping once intervalMs passed without traffic, and measures the CRLF pong', async () => {
+    const { clock, p, flow, results, afterRequest } = await outbound({ intervalMs: 30_000 });
+    clock.advance(29_999);
+    await settle();
+    expect(afterRequest()).toBe('');
+    clock.advance(1);
+    await until(() => afterRequest() === '\r\n\r\n');
+    clock.advance(25);
+    p.sock().write('\r\n');
+    await until(() => results.length === 1);
+    expect(results[0]).toEqual({ flow, result: { ok: true, rttMs: 25 } });
+
+    // The next cycle: a second lone CRLF is a second pong, not the end of a ping.
+    clock.advance(30_000);
+    await until(() => afterRequest() === '\r\n\r\n\r\n\r\n');
+    clock.advance(7);
+    p.sock().write('\r\n');
+    await until(() => results.length === 2);
+    expect(results[1]!.result).toEqual({ ok: true, rttMs: 7 });
+    await settle();
+    expect(afterRequest()).toBe('\r\n\r\n\r\n\r\n'); // two pings, no pong: it was not read as a ping
+  });
+
+  it('anything received postpones the next ping by a full interval', async () => {
+    const { clock, p, afterRequest, got } = await outbound({ intervalMs: 30_000 });
+    clock.advance(20_000);
+    p.sock().write(OPTIONS);
+    await until(() => got.length === 1);
+    clock.advance(20_000); // 40 s after the connect, 20 s after the last traffic
+    await settle();
+    expect(afterRequest()).toBe('');
+    clock.advance(10_000);
+    await until(() => afterRequest() === '\r\n\r\n');
+  });
+
+  it('a missing pong closes the connection with SipTransportError and reports ok: false', async () => {
+    const { clock, p, t, flow, results, closed, afterRequest } = await outbound({ intervalMs: 5_000 });
+    clock.advance(5_000);
+    await until(() => afterRequest() === '\r\n\r\n');
+    clock.advance(9_999); // RFC 5626 default: 10 s for the pong
+    await settle();
+    expect(results).toEqual([]);
+    clock.advance(1);
+    expect(results).toHaveLength(1);
+    const r = results[0]!.result;
+    expect(r.ok).toBe(false);
+    const error = r.ok ? undefined : r.error;
+    expect(error).toBeInstanceOf(SipTransportError);
+    expect(error?.message).toMatch(/no keep-alive pong within 10000 ms/);
+    await until(() => closed.length === 1 && p.closed());
+    expect(closed[0]).toEqual({ flow, error });
+    expect(t.hasOpenConnection(flow)).toBe(false);
+    expect(t.stats().connectionsClosedKeepalive).toBe(1);
+  });
+
+  it('pongTimeoutMs shortens the wait for the pong', async () => {
+    const { clock, results, closed, afterRequest } = await outbound({
+      intervalMs: 1_000,
+      pongTimeoutMs: 500,
+    });
+    clock.advance(1_000);
+    await until(() => afterRequest() === '\r\n\r\n');
+    clock.advance(500);
+    expect(results.map((x) => x.result.ok)).toEqual([false]);
+    await until(() => closed.length === 1);
+  });
+
+  it('connections accepted by our listener answer a ping with one CRLF and never ping themselves', async () => {
+    const clock = new FakeTimerClock();
+    const got: SipMessage[] = [];
+    const t = new SipTransport(
+      { bindIp: '127.0.0.1', port: 0, listen: ['tcp'], keepalive: { intervalMs: 1_000 }, clock },
+      { onMessage: (msg) => got.push(msg) },
+    );
+    await t.start();
+    cleanups.push(() => t.close());
+    const s = await open(t.port);
+    s.write(OPTIONS);
+    await until(() => got.length === 1);
+    clock.advance(60_000);
+    await settle();
+    expect(s.received).toBe('');
+    s.write('\r\n');
+    s.write('\r\n');
+    await until(() => s.received === '\r\n');
+    s.write('\r\n\r\n');
+    await until(() => s.received === '\r\n\r\n');
   });
 });
