@@ -94,7 +94,10 @@ export interface PacedSchedulerOptions {
   periodMs?: number;
   /** New schedules start on a grid of this many ms (default 5; 0 = start at once). */
   slotMs?: number;
-  /** Wake `spinMs` (plus up to 1 ms timer rounding) before a deadline and poll with setImmediate until it (default 1; 0 = timer only). */
+  /**
+   * Wake `spinMs` (plus up to 1 ms timer rounding) before a deadline and poll with setImmediate
+   * until it (default 1; 0 = timer only). On a fake clock use 0: the poll waits for real time.
+   */
   spinMs?: number;
   /** At most this many periods are sent back to back to catch up; beyond, skip ahead (default 3). */
   maxBurstPeriods?: number;

@@ -6,6 +6,7 @@ import { RtpMediaBridge, type RtpMediaBridgeOptions } from '../../src/rtp/bridge
 import { DtmfReceiver, DtmfSender } from '../../src/rtp/dtmf.js';
 import { generateTone, goertzelPower } from '../../src/rtp/goertzel.js';
 import { getSharedScheduler } from '../../src/rtp/pacer.js';
+import { FakeTimerClock } from '../../src/testing/fake-clock.js';
 import { UdpPeer, resourceCounts, settled, sleep, until, type Received } from './udp-peer.js';
 
 const PT: Record<G711Law, number> = { PCMU: 0, PCMA: 8 };
@@ -389,13 +390,39 @@ describe('RtpMediaBridge lifecycle', () => {
     expect(logger.records.length).toBeLessThan(10); // 30 packets in, ~50 out: nothing per packet
   });
 
-  it('forwards the media timeout', async () => {
+  it('forwards the media timeout (fake clock)', async () => {
+    const clock = new FakeTimerClock(0);
     const far = await peer();
-    const b = await openBridge({ noMediaTimeoutMs: 100 });
-    const fired = new Promise((r) => b.once('timeout', r));
+    const b = await openBridge({ clock, noMediaTimeoutMs: 100 });
+    const fired: Error[] = [];
+    b.on('timeout', (e) => fired.push(e));
     b.start({ remoteAddress: '127.0.0.1', remotePort: far.port, codec: 'PCMU', payloadType: 0 });
-    const err = await fired;
-    expect((err as Error).name).toBe('RtpTimeoutError');
+    clock.advance(99);
+    expect(fired).toHaveLength(0);
+    clock.advance(1);
+    expect(fired.map((e) => e.name)).toEqual(['RtpTimeoutError']);
+  });
+
+  it('logs "Audio flowing" once per statsLogIntervalMs on its clock, and stops at close', async () => {
+    const clock = new FakeTimerClock(0);
+    const logger = createMemoryLogger();
+    const far = await peer();
+    const b = await openBridge({ clock, logger, statsLogIntervalMs: 1000 });
+    b.start({ remoteAddress: '127.0.0.1', remotePort: far.port, codec: 'PCMU', payloadType: 0 });
+    const flowing = (): number =>
+      logger.records.filter((r) => r.msg.startsWith('[RTP] Audio flowing')).length;
+    clock.advance(999);
+    expect(flowing()).toBe(0);
+    clock.advance(1);
+    expect(flowing()).toBe(1);
+    clock.advance(2000);
+    expect(flowing()).toBe(3);
+    // the bridge paces on a scheduler of its own on this clock: one packet per 20 ms, first at 0
+    expect(b.stats().packetsSent).toBe(3000 / 20 + 1);
+    await b.close();
+    expect(clock.pending).toBe(0); // no stats timer, no pacing timer left
+    clock.advance(5000);
+    expect(flowing()).toBe(3);
   });
 
   it('close() is idempotent and leaves no socket, timer or pacer registration behind', async () => {

@@ -223,6 +223,23 @@ describe('PacedScheduler timers', () => {
   });
 });
 
+describe('PacedScheduler on a FakeTimerClock (autoRun)', () => {
+  it("ticks once per period at the exact deadlines, from the clock's own timers", () => {
+    const clock = new FakeTimerClock(3);
+    const scheduler = new PacedScheduler({ clock, spinMs: 0 });
+    const c = recorder();
+    const h = scheduler.register(c); // first deadline: the next 5 ms slot, 5
+    expect(clock.pending).toBe(1);
+    clock.advance(100 - 3);
+    expect(c.rec.deadlines).toEqual([5, 25, 45, 65, 85]);
+    expect(c.rec.nows).toEqual([5, 25, 45, 65, 85]); // a fake timer is never late
+    expect(c.rec.after).toBe(5);
+    h.unregister();
+    expect(clock.pending).toBe(0);
+    expect(scheduler.armed).toBe(false);
+  });
+});
+
 describe('PacingHistogram', () => {
   it('reports quantiles at 10 µs resolution and the exact max', () => {
     const h = new PacingHistogram();

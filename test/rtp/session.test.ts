@@ -4,6 +4,7 @@ import { ConfigError, RtpBindError, RtpTimeoutError } from '../../src/errors.js'
 import { encodeTelephoneEvent } from '../../src/rtp/dtmf.js';
 import { bindRtpPorts, closeSocket } from '../../src/rtp/port.js';
 import { RtpSession, type RtpAudioPacket, type RtpSessionOptions } from '../../src/rtp/session.js';
+import { FakeTimerClock } from '../../src/testing/fake-clock.js';
 import { UdpPeer, rtpBytes, settled, sleep, until, resourceCounts } from './udp-peer.js';
 
 const ours = (seq: number): Buffer =>
@@ -272,46 +273,64 @@ describe('RtpSession RTCP', () => {
   });
 });
 
-describe('RtpSession media timeout', () => {
-  it('fires noMediaTimeoutMs after setRemote when nothing arrives', async () => {
-    const s = await session({ noMediaTimeoutMs: 120, mediaTimeoutMs: 5000 });
+describe('RtpSession media timeout (fake clock)', () => {
+  it('fires noMediaTimeoutMs after setRemote when nothing arrives, once', async () => {
+    const clock = new FakeTimerClock(1000);
+    const s = await session({ clock, noMediaTimeoutMs: 120, mediaTimeoutMs: 5000 });
     const p = await peer();
-    const t0 = performance.now();
-    const fired = new Promise<RtpTimeoutError>((r) => s.once('timeout', r));
+    const fired: RtpTimeoutError[] = [];
+    s.on('timeout', (e) => fired.push(e));
     s.setRemote({ address: '127.0.0.1', port: p.port, payloadType: 0 });
-    const err = await fired;
-    const elapsed = performance.now() - t0;
-    expect(err).toBeInstanceOf(RtpTimeoutError);
-    expect(err.code).toBe('RTP_TIMEOUT');
-    expect(elapsed).toBeGreaterThanOrEqual(115);
-    expect(elapsed).toBeLessThan(1000);
+    clock.advance(119);
+    expect(fired).toHaveLength(0);
+    clock.advance(1);
+    expect(fired).toHaveLength(1);
+    expect(fired[0]).toBeInstanceOf(RtpTimeoutError);
+    expect(fired[0]!.code).toBe('RTP_TIMEOUT');
+    expect(fired[0]!.message).toMatch(/noMediaTimeoutMs 120/);
+    clock.advance(10_000);
+    expect(fired).toHaveLength(1); // once, until media flows
+    expect(clock.pending).toBe(0);
   });
 
   it('fires mediaTimeoutMs after the last packet, not while packets flow', async () => {
-    const s = await session({ noMediaTimeoutMs: 5000, mediaTimeoutMs: 150 });
+    const clock = new FakeTimerClock(0);
+    const s = await session({ clock, noMediaTimeoutMs: 5000, mediaTimeoutMs: 150 });
     const p = await peer();
     s.setRemote({ address: '127.0.0.1', port: p.port, payloadType: 0 });
-    let fired = 0;
-    let firedAt = 0;
-    s.on('timeout', () => {
-      fired++;
-      firedAt = performance.now();
-    });
-    let lastSent = 0;
+    const fired: number[] = [];
+    s.on('timeout', () => fired.push(clock.now()));
+    // 20 packets 100 ms apart on the session clock: 2 s of media, far longer than the timeout
     for (let i = 0; i < 20; i++) {
       await p.sendRtp(
         s.local.port,
         { payloadType: 0, sequenceNumber: i, timestamp: i * 160, ssrc: 3 },
         payload(),
       );
-      lastSent = performance.now();
-      await sleep(20); // 400 ms of media: longer than the timeout
+      await until(() => s.stats().packetsReceived === i + 1, 2000, `packet ${i}`);
+      clock.advance(100);
     }
+    expect(fired).toEqual([]);
+    const lastPacketAt = clock.now() - 100;
+    clock.advance(49); // 149 ms of silence
+    expect(fired).toEqual([]);
+    clock.advance(1);
+    expect(fired).toEqual([lastPacketAt + 150]);
+    clock.advance(10_000);
+    expect(fired).toHaveLength(1); // once, until media flows again
+  });
+
+  it('close() cancels the timeout timer on the clock', async () => {
+    const clock = new FakeTimerClock(0);
+    const s = await session({ clock, noMediaTimeoutMs: 100 });
+    s.setRemote({ address: '127.0.0.1', port: 9, payloadType: 0 });
+    expect(clock.pending).toBe(1);
+    let fired = 0;
+    s.on('timeout', () => fired++);
+    await s.close();
+    expect(clock.pending).toBe(0);
+    clock.advance(1000);
     expect(fired).toBe(0);
-    await until(() => fired === 1, 2000, 'timeout');
-    expect(firedAt - lastSent).toBeGreaterThanOrEqual(140);
-    await sleep(300);
-    expect(fired).toBe(1); // once, until media flows again
   });
 });
 
