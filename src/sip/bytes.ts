@@ -78,7 +78,9 @@ export function parseBoundedInt(s: string, max: number, header: string, what: st
 
 /**
  * Reads a quoted-string starting at `s[i] === '"'`. Returns the unescaped content and the
- * index just after the closing quote. Throws when the closing quote is missing.
+ * index just after the closing quote. A quoted-pair (RFC 3261 §25.1: `\` and any octet but
+ * CR and LF, NUL included) stands for the octet it escapes. Throws `SipParseError` when the
+ * closing quote is missing or a quoted-pair escapes CR or LF.
  */
 export function readQuoted(s: string, i: number, header: string | undefined): { value: string; end: number } {
   const close = s.indexOf('"', i + 1);
@@ -92,6 +94,8 @@ export function readQuoted(s: string, i: number, header: string | undefined): { 
     const c = s.charCodeAt(j);
     if (c === 0x5c /* \ */) {
       if (j + 1 >= n) break;
+      const e = s.charCodeAt(j + 1);
+      if (e === 0x0d || e === 0x0a) throw new SipParseError('quoted-pair escapes CR or LF', header);
       out += s.slice(runStart, j) + s[j + 1];
       j++;
       runStart = j + 1;
@@ -114,13 +118,49 @@ export function skipQuoted(s: string, i: number): number {
   return -1;
 }
 
-/** Quotes `s` as a quoted-string, escaping `"` and `\`. */
+/**
+ * Index of the first octet of `s[from, to)` that breaks the quoted-string rules of RFC
+ * 3261 §25.1, or -1: a NUL that is not the escaped octet of a quoted-pair inside a
+ * quoted-string, or a `\` inside a quoted-string that escapes CR or LF. Header lines
+ * (`s` may hold a whole header section) start outside any quoted string; a folded
+ * continuation line (LF then SP/HTAB) continues the line above. One linear pass.
+ */
+export function findBadQuotedOctet(s: string, from = 0, to = s.length): number {
+  let inQuote = false;
+  for (let j = from; j < to; j++) {
+    const c = s.charCodeAt(j);
+    if (c === 0x00) return j;
+    if (c === 0x0a) {
+      // A new header line starts outside any quoted string (an unterminated one is the
+      // header parser's business); a continuation line carries on.
+      const next = s.charCodeAt(j + 1);
+      if (next !== 0x20 && next !== 0x09) inQuote = false;
+    } else if (inQuote) {
+      if (c === 0x5c /* \ */) {
+        const e = s.charCodeAt(j + 1);
+        if (e === 0x0d || e === 0x0a) return j;
+        j++; // the escaped octet, NUL included
+      } else if (c === 0x22) {
+        inQuote = false;
+      }
+    } else if (c === 0x22) {
+      inQuote = true;
+    }
+  }
+  return -1;
+}
+
+/**
+ * Quotes `s` as a quoted-string: `"` and `\` are escaped, and so are the control octets
+ * that are not qdtext (NUL included: `\` NUL is a quoted-pair). CR and LF cannot be
+ * escaped (RFC 3261 §25.1) and stay as they are: the serializer refuses them.
+ */
 export function quote(s: string): string {
   let out = '"';
   let runStart = 0;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
-    if (c === 0x22 || c === 0x5c) {
+    if (c === 0x22 || c === 0x5c || c === 0x7f || (c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d)) {
       out += s.slice(runStart, i) + '\\';
       runStart = i;
     }
