@@ -74,6 +74,7 @@ export class ExotelSimulator extends EventEmitter<ExotelSimulatorEvents> impleme
   private readonly log: Logger;
   private boundPort = 0;
   private closed = false;
+  private answerKeepalives = true;
 
   /** @throws ConfigError when the transports and the `tls` option do not fit together. */
   constructor(private readonly options: ExotelSimulatorOptions = {}) {
@@ -131,6 +132,14 @@ export class ExotelSimulator extends EventEmitter<ExotelSimulatorEvents> impleme
    */
   resetConnections(): void {
     for (const s of this.sockets) s.resetAndDestroy();
+  }
+
+  /**
+   * Whether double-CRLF keep-alive pings on TCP/TLS connections get their single-CRLF pong
+   * (RFC 5626 §4.4.1; default true). `false` plays a trunk that stopped answering.
+   */
+  setKeepaliveAnswers(answer: boolean): void {
+    this.answerKeepalives = answer;
   }
 
   /** @internal */
@@ -220,7 +229,11 @@ export class ExotelSimulator extends EventEmitter<ExotelSimulatorEvents> impleme
 
   private onConnection(sock: Socket, transport: 'tcp' | 'tls'): void {
     this.sockets.add(sock);
-    const framer = new SipStreamFramer();
+    const framer = new SipStreamFramer({
+      onKeepAlive: (kind) => {
+        if (kind === 'ping' && this.answerKeepalives && !sock.destroyed) sock.write('\r\n');
+      },
+    });
     const flow: Flow = {
       transport,
       address: sock.remoteAddress ?? '',

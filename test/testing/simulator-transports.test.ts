@@ -1,5 +1,5 @@
 /**
- * The simulator's TLS listener and its injected clock, driven by hand-written SIP over
+ * The simulator's TLS listener, CRLF keep-alive answers and injected clock, driven by hand-written SIP over
  * real loopback sockets: a node:tls client that trusts a CA made for the test (openssl,
  * in a temp dir), and a raw TCP client on a fake clock.
  */
@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as connectTls, type TLSSocket } from 'node:tls';
 import type { Socket } from 'node:net';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 
 import { ConfigError } from '../../src/errors.js';
 import { createSdpOffer } from '../../src/sdp/offer-answer.js';
@@ -256,5 +256,35 @@ describe('ExotelSimulator on an injected clock', () => {
     clock.advance(2000);
     await closing;
     expect(clock.pending).toBe(0);
+  });
+});
+
+describe('ExotelSimulator keep-alives (RFC 5626 §4.4.1)', () => {
+  it('answers a double-CRLF ping with one CRLF, until told to stop', async () => {
+    const s = await sim({ transports: ['tcp'] });
+    const sock = connectTcp(s.address.port, '127.0.0.1');
+    cleanups.push(() => void sock.destroy());
+    await new Promise((r) => sock.once('connect', r));
+    const chunks: string[] = [];
+    sock.on('data', (d: Buffer) => chunks.push(d.toString('latin1')));
+    sock.write('\r\n\r\n');
+    await vi.waitFor(() => expect(chunks.join('')).toBe('\r\n'));
+    s.setKeepaliveAnswers(false);
+    // A ping, then an OPTIONS: the 200 arriving with no CRLF before it shows no pong went out.
+    sock.write('\r\n\r\n');
+    sock.write(
+      serializeSipMessage(
+        createRequest('OPTIONS', `sip:127.0.0.1:${s.address.port}`, [
+          ['Via', `SIP/2.0/TCP 127.0.0.1:${sock.localPort};branch=z9hG4bKka1`],
+          ['Max-Forwards', '70'],
+          ['From', '<sip:08044319240@acme.sip.exotel.com>;tag=k1'],
+          ['To', `<sip:127.0.0.1:${s.address.port}>`],
+          ['Call-ID', 'ka-1@127.0.0.1'],
+          ['CSeq', '1 OPTIONS'],
+        ]),
+      ),
+    );
+    await vi.waitFor(() => expect(chunks.join('')).toMatch(/\r\n\r\n$/));
+    expect(chunks.join('')).toMatch(/^\r\nSIP\/2\.0 200 OK\r\n/);
   });
 });
