@@ -237,6 +237,7 @@ function optionsFromLocal(desc: SessionDescription): SdpOfferOptions {
   try {
     version = (BigInt(desc.origin.sessionVersion) + 1n).toString();
   } catch {
+    // Not decimal digits (never in an SDP we built): a parse fallback, the version restarts at 1.
     version = '1';
   }
   const out: SdpOfferOptions = {
