@@ -1,6 +1,10 @@
 /**
  * `name-addr` / `addr-spec` values with header parameters (RFC 3261 §20.10, §25.1), as
  * found in From, To, Contact, Route, Record-Route, Refer-To...
+ *
+ * Quoted display names and quoted parameter values may hold quoted-pairs (`\` and any
+ * octet but CR and LF, NUL included): display names are unescaped, parameter values kept
+ * as written; a quoted-pair escaping CR or LF is a `SipParseError`.
  */
 import { SipParseError } from '../errors.js';
 import { clip, isTokenCode, isWs, quote, readQuoted, skipQuoted, skipWs, trimWs } from './bytes.js';
@@ -86,7 +90,13 @@ export function parseHeaderParams(
       if (i < n && text.charCodeAt(i) === 0x22 /* " */) {
         const end = skipQuoted(text, i);
         if (end < 0) throw new SipParseError(`unterminated quoted value of parameter "${name}"`, header);
-        value = unquoteValues ? readQuoted(text, i, header).value : text.slice(i, end);
+        if (unquoteValues) value = readQuoted(text, i, header).value;
+        else {
+          // Kept as written, but a quoted-pair escaping CR or LF is refused all the same.
+          const bs = text.indexOf('\\', i);
+          if (bs >= 0 && bs < end) readQuoted(text, i, header);
+          value = text.slice(i, end);
+        }
         i = end;
       } else {
         const vStart = i;

@@ -15,7 +15,7 @@ import { Buffer, isAscii } from 'node:buffer';
 
 import { SipParseError } from '../errors.js';
 
-import { asBuffer, clip, decodeUtf8, isToken, trimWs } from './bytes.js';
+import { asBuffer, clip, decodeUtf8, findBadQuotedOctet, isToken, trimWs } from './bytes.js';
 import {
   parseAddressHeader,
   parseCSeq,
@@ -256,9 +256,21 @@ function parseStartLine(line: string): ParsedSipRequest | ParsedSipResponse {
 export function parseHead(text: string, start = 0, end = text.length): ParsedHead {
   // Works on `text[start, end)` in place: a flat string scans faster than a slice of one.
   const n = end;
-  // Forbidden anywhere: NUL, and CR not followed by LF. One pass each.
+  // NUL only as a quoted-pair inside a quoted-string (RFC 3261 §25.1), and a quoted-pair
+  // never escapes CR or LF. Both are rare: the full check runs only when one may be there.
   const nul = text.indexOf('\0', start);
-  if (nul >= 0 && nul < n) throw badCharError(text, nul, 'NUL');
+  const backslash = text.indexOf('\\', start);
+  if ((nul >= 0 && nul < n) || (backslash >= 0 && backslash < n)) {
+    const bad = findBadQuotedOctet(text, start, n);
+    if (bad >= 0) {
+      throw badCharError(
+        text,
+        bad,
+        text.charCodeAt(bad) === 0 ? 'NUL outside a quoted-pair' : 'quoted-pair escaping CR or LF',
+      );
+    }
+  }
+  // CR only before LF.
   for (let cr = text.indexOf('\r', start); cr >= 0 && cr < n; cr = text.indexOf('\r', cr + 2)) {
     if (text.charCodeAt(cr + 1) !== 0x0a) throw badCharError(text, cr, 'bare CR');
   }

@@ -2,13 +2,14 @@
  * SIP message serializer: start line, headers in order with canonical names, a computed
  * Content-Length, CRLF line ends, then the body.
  *
- * Nothing can be injected through it: a header name that is not a token, or a start line
- * or header value containing CR, LF or NUL, is refused with `InvalidHeaderError`.
+ * Nothing can be injected through it: a header name that is not a token, a start line or
+ * header value containing CR or LF, or a NUL anywhere but as a quoted-pair inside a
+ * quoted-string (`"a\<NUL>b"`, RFC 3261 §25.1), is refused with `InvalidHeaderError`.
  */
 import { Buffer } from 'node:buffer';
 
 import { InvalidHeaderError } from '../errors.js';
-import { clip, isToken } from './bytes.js';
+import { clip, findBadQuotedOctet, isToken } from './bytes.js';
 import type { SipMessage } from './message.js';
 
 const FORBIDDEN_RE = /[\r\n\0]/;
@@ -44,8 +45,8 @@ function startLine(msg: SipMessage): string {
  * Serializes a message to bytes. `Content-Length` is always computed from the body: an
  * existing Content-Length header is replaced in place (extra ones dropped), otherwise one
  * is appended after the other headers. Throws `InvalidHeaderError` for a header name that
- * is not a token, a value or reason phrase with CR, LF or NUL, a malformed Request-URI or
- * method, or a status outside 100–699.
+ * is not a token, a value with CR, LF or a NUL outside a quoted-pair, a reason phrase with
+ * CR, LF or NUL, a malformed Request-URI or method, or a status outside 100–699.
  */
 export function serializeSipMessage(msg: SipMessage): Uint8Array {
   let head = startLine(msg);
@@ -68,8 +69,13 @@ export function serializeSipMessage(msg: SipMessage): Uint8Array {
   }
   if (FORBIDDEN_RE.test(values)) {
     for (const h of msg.headers) {
-      if (FORBIDDEN_RE.test(h.value))
-        throw new InvalidHeaderError(`value of ${h.name} contains CR, LF or NUL`);
+      const v = h.value;
+      if (v.indexOf('\r') >= 0 || v.indexOf('\n') >= 0) {
+        throw new InvalidHeaderError(`value of ${h.name} contains CR or LF`);
+      }
+      if (v.indexOf('\0') >= 0 && findBadQuotedOctet(v) >= 0) {
+        throw new InvalidHeaderError(`value of ${h.name} contains NUL outside a quoted-pair`);
+      }
     }
   }
   if (!wroteLength) head += `Content-Length: ${body.length}\r\n`;
