@@ -240,6 +240,7 @@ export function tagOf(value: string): string | undefined {
   try {
     return parseAddressHeader(value, 'To').tag;
   } catch {
+    // Parse fallback, as documented: a malformed value has no tag.
     return undefined;
   }
 }
@@ -252,6 +253,7 @@ export function contactUri(msg: SipRequest | SipResponse): string | undefined {
     const c = parseContact(lines);
     return c.star ? undefined : c.contacts[0]?.uriText;
   } catch {
+    // Parse fallback, as documented: a malformed Contact gives no URI.
     return undefined;
   }
 }

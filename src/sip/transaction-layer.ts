@@ -7,7 +7,7 @@
  * {@link TransactionTransport} interface) and the dialog/call layer (above, reached
  * through {@link TransactionLayerUser}).
  */
-import { SipTransportError, type BridgeError } from '../errors.js';
+import { SipTransportError, toBridgeError, type BridgeError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { SipMessage, SipRequest, SipResponse } from './message.js';
 import type { SipTimerValues, TimerClock } from './timers.js';
@@ -145,9 +145,10 @@ export class TransactionLayer {
             if (e !== undefined) e.flow = flow;
           },
           (err: unknown) => {
-            const error =
-              err instanceof SipTransportError ? err : new SipTransportError(String(err), { cause: err });
-            this.log.warn({ method: req.method, err: error.message }, '[SIP] send failed');
+            // The transport rejects with our typed errors (a send failure, or a message the
+            // serializer refused); anything else is a bug, reported as INTERNAL.
+            const error = toBridgeError(err);
+            this.log.warn({ method: req.method, err: error.message, code: error.code }, '[SIP] send failed');
             entry.tx?.transportError(error);
           },
         );
@@ -229,9 +230,11 @@ export class TransactionLayer {
       timers: this.opts.timers,
       send: (msg) => {
         this.opts.transport.send(msg, target).catch((err: unknown) => {
-          const error =
-            err instanceof SipTransportError ? err : new SipTransportError(String(err), { cause: err });
-          this.log.warn({ method: req.method, err: error.message }, '[SIP] response send failed');
+          const error = toBridgeError(err);
+          this.log.warn(
+            { method: req.method, err: error.message, code: error.code },
+            '[SIP] response send failed',
+          );
           tx.transportError(error);
         });
       },
@@ -327,6 +330,7 @@ function topVia(msg: SipMessage): Via | undefined {
   try {
     return getTopVia(msg);
   } catch {
+    // Parse fallback: a message without a usable Via matches no transaction (§17.1.3, §17.2.3).
     return undefined;
   }
 }

@@ -22,7 +22,7 @@ import {
   type ConnectionOptions,
   type TlsOptions,
 } from 'node:tls';
-import { BridgeError, SipTransportError, toBridgeError } from '../errors.js';
+import { SipTransportError, toBridgeError, type BridgeError } from '../errors.js';
 import { LogThrottle, silentLogger, type Logger } from '../logger.js';
 import type { SipMessage } from './message.js';
 import { parseSipMessage } from './parser.js';
@@ -335,13 +335,8 @@ export class SipTransport {
         : netConnect({ host, port, ...(localAddress !== undefined ? { localAddress } : {}) });
     const conn = this.adopt(protocol, socket, false, this.opts.connectTimeoutMs ?? 10_000);
     this.byKey.set(key(protocol, host, port), conn);
-    try {
-      await conn.ready;
-    } catch (err) {
-      throw err instanceof BridgeError
-        ? err
-        : new SipTransportError(`cannot connect to ${host}:${port} over ${protocol}`, { cause: err });
-    }
+    // `ready` rejects with a SipTransportError naming what failed (refused, timed out, TLS).
+    await conn.ready;
     return conn;
   }
 
@@ -474,10 +469,7 @@ export class SipTransport {
     }
     const sock = this.udp;
     if (sock === undefined || this.closed) throw new SipTransportError('transport is closed');
-    const address =
-      isIP(host) !== 0
-        ? host
-        : (await lookup(host, { family: isIP(this.opts.bindIp) === 6 ? 6 : 4 })).address;
+    const address = isIP(host) !== 0 ? host : await this.resolve(host);
     await new Promise<void>((resolve, reject) => {
       sock.send(bytes, port, address, (err) =>
         err
@@ -496,6 +488,15 @@ export class SipTransport {
       localPort: local.port,
       connectionId: undefined,
     };
+  }
+
+  /** The address of a host name, in the family of `bindIp`; a failed lookup is a transport error. */
+  private async resolve(host: string): Promise<string> {
+    try {
+      return (await lookup(host, { family: isIP(this.opts.bindIp) === 6 ? 6 : 4 })).address;
+    } catch (err) {
+      throw new SipTransportError(`cannot resolve ${host}: ${toBridgeError(err).message}`, { cause: err });
+    }
   }
 
   private async closeListeners(): Promise<void> {

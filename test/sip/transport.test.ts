@@ -242,6 +242,19 @@ describe('SipTransport', () => {
     ).rejects.toBeInstanceOf(SipTransportError);
   });
 
+  it('a host name that does not resolve rejects with SipTransportError (UDP)', async () => {
+    const { t } = await started(['udp']);
+    const err = await t
+      .send(createRequest('OPTIONS', 'sip:x@nohost.invalid', [['Call-ID', 'c']]), {
+        protocol: 'udp',
+        host: 'nohost.invalid',
+        port: 5060,
+      })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SipTransportError);
+    expect((err as Error).message).toMatch(/cannot resolve nohost\.invalid/);
+  });
+
   it('close() leaves no socket or server behind', async () => {
     await new Promise((r) => setTimeout(r, 50)); // let earlier tests' sockets finish closing
     const before = process.getActiveResourcesInfo().filter((r) => /TCP|UDP/.test(r)).length;
