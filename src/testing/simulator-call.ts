@@ -158,7 +158,10 @@ export class SimulatedCall {
     }
     const early = this.startMedia().then((answer) => {
       if (this.state !== 'proceeding' || answer === undefined) return;
-      this.send(this.respond(183, { toTag: this.localTag, headers: [this.contact()], sdp: answer.sdp }));
+      // An offer may not go in an unreliable 1xx (RFC 3261 §13.2.1): a delayed-offer
+      // INVITE gets its 183 without SDP, and our offer in the 200.
+      const sdp = answer.negotiated !== undefined ? answer.sdp : undefined;
+      this.send(this.respond(183, { toTag: this.localTag, headers: [this.contact()], sdp }));
     });
     void bestEffortAsync(this.log, 'simulator early media', early);
   }
@@ -215,10 +218,14 @@ export class SimulatedCall {
   }
 
   /** @internal */
-  onAck(_ack: SipRequest): void {
+  onAck(ack: SipRequest): void {
     this.timers.stop('retransmit');
     if (this.state !== 'answered') return;
     this.state = 'confirmed';
+    const media = this.mediaSession;
+    if (media?.awaitingAnswer === true && ack.body.length > 0) {
+      this.negotiated = media.acceptAnswer(new TextDecoder().decode(ack.body));
+    }
     this.resolveAnswered();
     const b = this.behaviour;
     if (b.hangupAfterMs !== undefined) {

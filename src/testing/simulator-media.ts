@@ -1,5 +1,6 @@
 /**
- * The simulator's media for one call: an RTP bridge answering the caller's SDP offer, a
+ * The simulator's media for one call: an RTP bridge answering the caller's SDP offer (or
+ * making the offer when the INVITE had none), a
  * decoy socket when RTP must come from a port other than the advertised one, a recorder
  * of what the caller says (at most 60 s) and a player of what the far end says (a tone or
  * samples, looped, one 20 ms frame per tick against absolute deadlines on the injected
@@ -11,7 +12,7 @@ import type { Logger } from '../logger.js';
 import { RtpMediaBridge } from '../rtp/bridge.js';
 import { generateTone } from '../rtp/goertzel.js';
 import type { RtpStats } from '../rtp/stats.js';
-import { createSdpAnswer } from '../sdp/offer-answer.js';
+import { createSdpAnswer, createSdpOffer } from '../sdp/offer-answer.js';
 import { negotiateSdp, type NegotiatedSdp } from '../sdp/negotiate.js';
 import type { TimerClock, TimerHandle } from '../sip/timers.js';
 import type { CallBehaviour } from './simulator-types.js';
@@ -22,10 +23,14 @@ const FRAME_MS = 20;
 /** Behind by more than this many frames (a stalled event loop, a fake clock jump): resync. */
 const MAX_CATCH_UP_FRAMES = 5;
 
-/** The outcome of answering an offer: our SDP and what it negotiated. */
+/**
+ * Our SDP for the call and, when the INVITE carried the offer, what it negotiated. An
+ * INVITE without SDP (RFC 3264 delayed offer) gets our offer here and the caller's answer
+ * in the ACK ({@link SimulatedMedia.acceptAnswer}); `negotiated` is then undefined.
+ */
 export interface SimulatedMediaAnswer {
   sdp: string;
-  negotiated: NegotiatedSdp;
+  negotiated: NegotiatedSdp | undefined;
 }
 
 export class SimulatedMedia {
@@ -38,6 +43,7 @@ export class SimulatedMedia {
   private playTimer: TimerHandle | undefined;
   private playPos = 0;
   private closed: Promise<void> | undefined;
+  private pendingOffer: string | undefined;
 
   constructor(
     private readonly mediaIp: string,
@@ -62,28 +68,65 @@ export class SimulatedMedia {
   }
 
   /**
-   * Opens the RTP socket, answers `offer` and starts sending and recording. `undefined`
-   * when the offer has nothing we accept (no common codec, malformed SDP): the caller
-   * answers 488.
+   * Opens the RTP socket, answers `offer` and starts sending and recording. An empty
+   * `offer` (delayed offer) gets our offer instead; media starts with
+   * {@link acceptAnswer}. `undefined` when the offer has nothing we accept (no common
+   * codec, malformed SDP): the caller answers 488.
    */
   async answer(offer: string): Promise<SimulatedMediaAnswer | undefined> {
     const local = await this.bridge.open();
     let advertisedPort = local.port;
     if (this.behaviour.rtpFromOtherPort) advertisedPort = await this.openDecoy();
+    const ours = { ip: local.ip, port: advertisedPort, codecs: this.behaviour.codecs };
+    if (offer.trim() === '') {
+      this.pendingOffer = createSdpOffer(ours);
+      return { sdp: this.pendingOffer, negotiated: undefined };
+    }
     let sdp: string;
     let negotiated: NegotiatedSdp;
     try {
-      sdp = createSdpAnswer(offer, { ip: local.ip, port: advertisedPort, codecs: this.behaviour.codecs });
+      sdp = createSdpAnswer(offer, ours);
       negotiated = negotiateSdp(sdp, offer);
     } catch (err) {
       // Not a failure of the simulator: the offer is unacceptable, which 488 reports.
-      this.log.debug(
-        { err: err instanceof Error ? err.message : String(err) },
-        '[SIP] simulator: offer refused',
-      );
+      this.refused(err);
       return undefined;
     }
     if (this.closed !== undefined) return undefined;
+    this.startFlowing(negotiated);
+    return { sdp, negotiated };
+  }
+
+  /** Whether our offer (delayed-offer INVITE) still waits for the caller's answer. */
+  get awaitingAnswer(): boolean {
+    return this.pendingOffer !== undefined;
+  }
+
+  /**
+   * The caller's answer to our offer (the SDP of the ACK): negotiates and starts media.
+   * `undefined` when it is unacceptable; then no media flows.
+   */
+  acceptAnswer(answer: string): NegotiatedSdp | undefined {
+    const offer = this.pendingOffer;
+    if (offer === undefined || this.closed !== undefined) return undefined;
+    this.pendingOffer = undefined;
+    let negotiated: NegotiatedSdp;
+    try {
+      negotiated = negotiateSdp(offer, answer);
+    } catch (err) {
+      // The caller's answer is unusable: the call stays up without media, as a trunk's would.
+      this.refused(err);
+      return undefined;
+    }
+    this.startFlowing(negotiated);
+    return negotiated;
+  }
+
+  private refused(err: unknown): void {
+    this.log.debug({ err: err instanceof Error ? err.message : String(err) }, '[SIP] simulator: SDP refused');
+  }
+
+  private startFlowing(negotiated: NegotiatedSdp): void {
     this.bridge.on('audio', ({ samples }) => {
       const n = Math.min(samples.length, MAX_RECORD_SAMPLES - this.heardLen);
       if (n > 0) {
@@ -100,7 +143,6 @@ export class SimulatedMedia {
       telephoneEventPayloadType: negotiated.telephoneEventPayloadType,
     });
     this.startPlaying();
-    return { sdp, negotiated };
   }
 
   /** Everything heard so far, decoded to 8 kHz PCM (at most 60 s). */

@@ -13,7 +13,8 @@ import type { Socket } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 
 import { ConfigError } from '../../src/errors.js';
-import { createSdpOffer } from '../../src/sdp/offer-answer.js';
+import { createSdpAnswer, createSdpOffer } from '../../src/sdp/offer-answer.js';
+import { buildResponse } from '../../src/sip/builders.js';
 import { SipStreamFramer } from '../../src/sip/framing.js';
 import { createRequest, type SipRequest, type SipResponse } from '../../src/sip/message.js';
 import { serializeSipMessage } from '../../src/sip/serializer.js';
@@ -286,5 +287,47 @@ describe('ExotelSimulator keep-alives (RFC 5626 §4.4.1)', () => {
     );
     await vi.waitFor(() => expect(chunks.join('')).toMatch(/\r\n\r\n$/));
     expect(chunks.join('')).toMatch(/^\r\nSIP\/2\.0 200 OK\r\n/);
+  });
+});
+
+describe('ExotelSimulator and an INVITE without SDP (RFC 3264 delayed offer)', () => {
+  it('offers in the 200 and takes the answer from the ACK', async () => {
+    const s = await sim({ transports: ['tcp'], behaviour: { ringAfterMs: 5, answerAfterMs: 10 } });
+    const sock = connectTcp(s.address.port, '127.0.0.1');
+    cleanups.push(() => void sock.destroy());
+    await new Promise((r) => sock.once('connect', r));
+    const peer = new StreamPeer(sock);
+    const inv = invite('TCP', sock.localPort!, s.address.port, '');
+    inv.headers.delete('Content-Type');
+    peer.send(inv);
+    const ok = await peer.next(isResponse(200, 'INVITE'));
+    const offer = new TextDecoder().decode(ok.body);
+    expect(offer).toMatch(/^m=audio \d+ RTP\/AVP 8 0 101\r$/m);
+    const answer = createSdpAnswer(offer, { ip: '127.0.0.1', port: 40004, codecs: ['PCMU'] });
+    peer.send(
+      createRequest(
+        'ACK',
+        `sip:+919876543210@127.0.0.1:${s.address.port};transport=tcp`,
+        [
+          ['Via', `SIP/2.0/TCP 127.0.0.1:${sock.localPort};branch=z9hG4bKack1;rport`],
+          ['Max-Forwards', '70'],
+          ['From', inv.headers.get('From')!],
+          ['To', ok.headers.get('To')!],
+          ['Call-ID', inv.headers.get('Call-ID')!],
+          ['CSeq', '1 ACK'],
+          ['Content-Type', 'application/sdp'],
+        ],
+        answer,
+      ),
+    );
+    await s.calls[0]!.answered;
+    expect(s.calls[0]!.negotiated).toMatchObject({ codec: 'PCMU', payloadType: 0, remotePort: 40004 });
+    // close() hangs up; its BYE is answered, so closing does not wait out the BYE timeout.
+    const closing = s.close();
+    peer.send(
+      buildResponse(await peer.next((m): m is SipRequest => m.kind === 'request' && m.method === 'BYE'), 200),
+    );
+    await closing;
+    expect((await s.calls[0]!.ended).by).toBe('simulator');
   });
 });
