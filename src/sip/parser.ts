@@ -406,8 +406,9 @@ export function parseHead(text: string, start = 0, end = text.length): ParsedHea
  * Throws `SipParseError` (code `SIP_PARSE`, `header` set when one header is at fault)
  * for a malformed start line, an unsupported SIP version, a status outside 100–699, a
  * header line without colon or with an invalid name, a missing or malformed Via, CSeq,
- * Call-ID, From or To, a malformed Max-Forwards, Content-Length or Content-Type, or a
- * body shorter than Content-Length.
+ * Call-ID, From or To, a malformed Max-Forwards, Content-Length or Content-Type, a body
+ * shorter than Content-Length, a bare CR, a NUL outside a quoted-pair of a quoted-string,
+ * or a quoted-pair escaping CR or LF (RFC 3261 §25.1).
  */
 export function parseSipMessage(data: Uint8Array | string, options?: ParseSipMessageOptions): SipMessage {
   const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : asBuffer(data);
