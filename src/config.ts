@@ -259,14 +259,22 @@ export function resolveConfig(input: ConfigInput = {}, env: Env = process.env): 
     issues.push('the SIP username has characters that cannot go in a SIP header');
 
   const tls = resolveTls(ex.tls, env, issues);
-  const millis = (name: string, explicit: number | undefined, raw: string | undefined): number | undefined => {
+  const millis = (
+    name: string,
+    explicit: number | undefined,
+    raw: string | undefined,
+  ): number | undefined => {
     const v = explicit ?? (nonEmpty(raw) !== undefined ? Number(raw) : undefined);
     if (v !== undefined && !(Number.isFinite(v) && v >= 0)) {
       issues.push(`${name} must be a number of milliseconds >= 0 (got ${JSON.stringify(explicit ?? raw)})`);
     }
     return v;
   };
-  const keepaliveIntervalMs = millis('EXOTEL_SIP_KEEPALIVE_MS', ex.keepaliveIntervalMs, env.EXOTEL_SIP_KEEPALIVE_MS);
+  const keepaliveIntervalMs = millis(
+    'EXOTEL_SIP_KEEPALIVE_MS',
+    ex.keepaliveIntervalMs,
+    env.EXOTEL_SIP_KEEPALIVE_MS,
+  );
   const optionsIntervalMs = millis(
     'EXOTEL_SIP_OPTIONS_INTERVAL_MS',
     ex.optionsIntervalMs,
@@ -298,9 +306,15 @@ export function resolveConfig(input: ConfigInput = {}, env: Env = process.env): 
 }
 
 /** TLS settings: explicit ones win; `EXOTEL_TLS_*_FILE` name PEM files to read. */
-function resolveTls(explicit: ExotelTlsSettings | undefined, env: Env, issues: string[]): ExotelTlsSettings | undefined {
+function resolveTls(
+  explicit: ExotelTlsSettings | undefined,
+  env: Env,
+  issues: string[],
+): ExotelTlsSettings | undefined {
   const out: ExotelTlsSettings = { ...explicit };
-  const file = (name: 'EXOTEL_TLS_CA_FILE' | 'EXOTEL_TLS_CERT_FILE' | 'EXOTEL_TLS_KEY_FILE'): Buffer | undefined => {
+  const file = (
+    name: 'EXOTEL_TLS_CA_FILE' | 'EXOTEL_TLS_CERT_FILE' | 'EXOTEL_TLS_KEY_FILE',
+  ): Buffer | undefined => {
     const path = nonEmpty(env[name]);
     if (path === undefined) return undefined;
     try {
@@ -325,7 +339,9 @@ function resolveTls(explicit: ExotelTlsSettings | undefined, env: Env, issues: s
   const servername = nonEmpty(env.EXOTEL_TLS_SERVERNAME);
   if (out.servername === undefined && servername !== undefined) out.servername = servername;
   if ((out.cert === undefined) !== (out.key === undefined)) {
-    issues.push('a TLS client certificate needs its key (EXOTEL_TLS_CERT_FILE and EXOTEL_TLS_KEY_FILE together)');
+    issues.push(
+      'a TLS client certificate needs its key (EXOTEL_TLS_CERT_FILE and EXOTEL_TLS_KEY_FILE together)',
+    );
   }
   return Object.keys(out).length > 0 ? out : undefined;
 }

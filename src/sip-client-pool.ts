@@ -38,7 +38,15 @@ function keyOf(s: ExotelSettings, t: SipClientTuning): string {
     tls === undefined
       ? ''
       : createHash('sha256')
-          .update(JSON.stringify([tls.ca ?? null, tls.cert ?? null, tls.key ?? null, tls.servername ?? null, tls.rejectUnauthorized ?? true]))
+          .update(
+            JSON.stringify([
+              tls.ca ?? null,
+              tls.cert ?? null,
+              tls.key ?? null,
+              tls.servername ?? null,
+              tls.rejectUnauthorized ?? true,
+            ]),
+          )
           .digest('hex');
   return JSON.stringify([
     t.timers ?? {},
@@ -91,7 +99,9 @@ export async function acquireSipClient(
       accountSid: settings.accountSid,
       auth: settings.auth,
       ...(tlsOptions(settings) !== undefined ? { tls: tlsOptions(settings) } : {}),
-      ...(settings.keepaliveIntervalMs !== undefined ? { keepaliveIntervalMs: settings.keepaliveIntervalMs } : {}),
+      ...(settings.keepaliveIntervalMs !== undefined
+        ? { keepaliveIntervalMs: settings.keepaliveIntervalMs }
+        : {}),
       ...(settings.optionsIntervalMs !== undefined ? { optionsIntervalMs: settings.optionsIntervalMs } : {}),
       ...(tuning.timers !== undefined ? { timers: tuning.timers } : {}),
       logger,

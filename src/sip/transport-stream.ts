@@ -5,8 +5,9 @@
  *
  * Keep-alives: a double CRLF "ping" received is answered with a single CRLF "pong" (on
  * every connection). On a connection we opened, with `keepalive` set, we ping after
- * `intervalMs` without receiving anything and expect the pong within `pongTimeoutMs`; a
- * missing pong closes the connection. Only received bytes restart the interval: sending
+ * `intervalMs` without receiving anything and expect the pong within `pongTimeoutMs`; once
+ * the peer has answered a ping, a missing pong closes the connection (a peer that never
+ * answers pings is not doing RFC 5626 pongs: its silence is no sign of death). Only received bytes restart the interval: sending
  * proves nothing about the peer.
  *
  * Every timer (connect, slow message, idle, keep-alive, forced close) runs on the injected
@@ -99,6 +100,8 @@ export class StreamConnection {
   private readonly idleTimeoutMs: number;
   private readonly keepaliveIntervalMs: number;
   private readonly pongTimeoutMs: number;
+  /** Whether the peer has answered a ping on this connection: only then does a missing pong mean it is gone. */
+  private pongSeen = false;
   /** When the outstanding ping was sent (clock ms), or `undefined` when none is. */
   private pingSentAt: number | undefined;
 
@@ -242,6 +245,13 @@ export class StreamConnection {
     if (this.state !== 'open') return;
     this.pingSentAt = this.clock.now();
     this.timers.start('pong', this.pongTimeoutMs, () => {
+      if (!this.pongSeen) {
+        // This peer has never answered a ping: it does not do RFC 5626 pongs (plenty of
+        // servers don't). The pings still keep NAT bindings open; silence proves nothing.
+        this.pingSentAt = undefined;
+        this.armKeepalive();
+        return;
+      }
       this.keepaliveFailed(
         new SipTransportError(
           `no keep-alive pong within ${this.pongTimeoutMs} ms (RFC 5626): connection closed`,
@@ -261,6 +271,7 @@ export class StreamConnection {
     const sentAt = this.pingSentAt;
     if (sentAt === undefined) return; // a pong nobody asked for: nothing to measure
     this.pingSentAt = undefined;
+    this.pongSeen = true;
     this.timers.stop('pong');
     // The next CRLF is a new pong, not the second half of a ping.
     this.framer.pongTaken();

@@ -163,7 +163,9 @@ export class SipUserAgent extends EventEmitter<UserAgentEvents> {
 
   /** The SIP port in use. */
   get localPort(): number {
-    return this.transport.port || this.opts.advertisedPort;
+    // Nothing bound (TLS without a listener, in-memory tests): the configured port, else the
+    // protocol's default. Requests inside our dialogs reach us on the connection we opened.
+    return this.transport.port || this.opts.advertisedPort || (this.opts.protocol === 'tls' ? 5061 : 5060);
   }
 
   /** Where the trunk saw our requests come from (`received`/`rport`, RFC 3581), once known. */

@@ -28,6 +28,7 @@ const ZERO_STATS: SipTransportStats = {
   connectionsClosedBadInput: 0,
   connectionsClosedSlow: 0,
   connectionsClosedIdle: 0,
+  connectionsClosedKeepalive: 0,
 };
 
 export class MemoryNetwork {

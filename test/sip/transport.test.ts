@@ -364,16 +364,27 @@ describe('SipTransport keep-alives (RFC 5626 §4.4.1) on a fake clock', () => {
     await until(() => afterRequest() === '\r\n\r\n');
   });
 
-  it('a missing pong closes the connection with SipTransportError and reports ok: false', async () => {
-    const { clock, p, t, flow, results, closed, afterRequest } = await outbound({ intervalMs: 5_000 });
+  /** One ping answered, so the peer is known to do RFC 5626 pongs. */
+  async function answerOnePing(o: Awaited<ReturnType<typeof outbound>>, intervalMs: number): Promise<void> {
+    o.clock.advance(intervalMs);
+    await until(() => o.afterRequest() === '\r\n\r\n');
+    o.p.sock().write('\r\n');
+    await until(() => o.results.length === 1);
+    expect(o.results[0]!.result.ok).toBe(true);
+  }
+
+  it('once the peer has answered a ping, a missing pong closes the connection with SipTransportError and reports ok: false', async () => {
+    const o = await outbound({ intervalMs: 5_000 });
+    const { clock, p, t, flow, results, closed, afterRequest } = o;
+    await answerOnePing(o, 5_000);
     clock.advance(5_000);
-    await until(() => afterRequest() === '\r\n\r\n');
+    await until(() => afterRequest() === '\r\n\r\n\r\n\r\n');
     clock.advance(9_999); // RFC 5626 default: 10 s for the pong
     await settle();
-    expect(results).toEqual([]);
-    clock.advance(1);
     expect(results).toHaveLength(1);
-    const r = results[0]!.result;
+    clock.advance(1);
+    expect(results).toHaveLength(2);
+    const r = results[1]!.result;
     expect(r.ok).toBe(false);
     const error = r.ok ? undefined : r.error;
     expect(error).toBeInstanceOf(SipTransportError);
@@ -384,16 +395,31 @@ describe('SipTransport keep-alives (RFC 5626 §4.4.1) on a fake clock', () => {
     expect(t.stats().connectionsClosedKeepalive).toBe(1);
   });
 
-  it('pongTimeoutMs shortens the wait for the pong', async () => {
-    const { clock, results, closed, afterRequest } = await outbound({
-      intervalMs: 1_000,
-      pongTimeoutMs: 500,
-    });
-    clock.advance(1_000);
+  it('a peer that never answers pings is not doing RFC 5626 pongs: it keeps being pinged, nothing is reported or closed', async () => {
+    const { clock, p, t, flow, results, closed, afterRequest } = await outbound({ intervalMs: 5_000 });
+    clock.advance(5_000);
     await until(() => afterRequest() === '\r\n\r\n');
-    clock.advance(500);
-    expect(results.map((x) => x.result.ok)).toEqual([false]);
-    await until(() => closed.length === 1);
+    clock.advance(10_000); // the pong timeout passes unanswered
+    clock.advance(5_000); // and the next interval: a second ping
+    await until(() => afterRequest() === '\r\n\r\n\r\n\r\n');
+    clock.advance(10_000);
+    await settle();
+    expect(results).toEqual([]);
+    expect(closed).toEqual([]);
+    expect(p.closed()).toBe(false);
+    expect(t.hasOpenConnection(flow)).toBe(true);
+  });
+
+  it('pongTimeoutMs shortens the wait for the pong', async () => {
+    const o = await outbound({ intervalMs: 1_000, pongTimeoutMs: 500 });
+    await answerOnePing(o, 1_000);
+    o.clock.advance(1_000);
+    await until(() => o.afterRequest() === '\r\n\r\n\r\n\r\n');
+    o.clock.advance(499);
+    expect(o.results.map((x) => x.result.ok)).toEqual([true]);
+    o.clock.advance(1);
+    expect(o.results.map((x) => x.result.ok)).toEqual([true, false]);
+    await until(() => o.closed.length === 1);
   });
 
   it('connections accepted by our listener answer a ping with one CRLF and never ping themselves', async () => {
