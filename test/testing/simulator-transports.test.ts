@@ -3,14 +3,10 @@
  * real loopback sockets: a node:tls client that trusts a CA made for the test (openssl,
  * in a temp dir), and a raw TCP client on a fake clock.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect as connectTcp } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { connect as connectTls, type TLSSocket } from 'node:tls';
 import type { Socket } from 'node:net';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 
 import { ConfigError } from '../../src/errors.js';
 import { createSdpAnswer, createSdpOffer } from '../../src/sdp/offer-answer.js';
@@ -18,76 +14,14 @@ import { buildResponse } from '../../src/sip/builders.js';
 import { SipStreamFramer } from '../../src/sip/framing.js';
 import { createRequest, type SipRequest, type SipResponse } from '../../src/sip/message.js';
 import { serializeSipMessage } from '../../src/sip/serializer.js';
+import { makeTestPki, type TestPki } from '../harness/pki.js';
 import { ExotelSimulator, FakeTimerClock, type ExotelSimulatorOptions } from '../../src/testing/index.js';
 
-interface Pki {
-  ca: string;
-  key: string;
-  cert: string;
-}
-
-let dir: string;
-let pki: Pki;
-
-/** A CA and a server certificate for 127.0.0.1 / localhost signed by it. */
-function makePki(): Pki {
-  const run = (...args: string[]): void => {
-    execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  };
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  run(
-    'req',
-    '-x509',
-    ...ec,
-    '-keyout',
-    'ca.key',
-    '-out',
-    'ca.crt',
-    '-days',
-    '2',
-    '-subj',
-    '/CN=Simulator Test CA',
-    '-addext',
-    'basicConstraints=critical,CA:TRUE',
-    '-addext',
-    'keyUsage=critical,keyCertSign,cRLSign',
-  );
-  run('req', ...ec, '-keyout', 'srv.key', '-out', 'srv.csr', '-subj', '/CN=localhost');
-  writeFileSync(
-    join(dir, 'srv.ext'),
-    [
-      'basicConstraints=CA:FALSE',
-      'keyUsage=critical,digitalSignature,keyEncipherment',
-      'extendedKeyUsage=serverAuth',
-      'subjectAltName=IP:127.0.0.1,DNS:localhost',
-    ].join('\n'),
-  );
-  run(
-    'x509',
-    '-req',
-    '-in',
-    'srv.csr',
-    '-CA',
-    'ca.crt',
-    '-CAkey',
-    'ca.key',
-    '-CAcreateserial',
-    '-out',
-    'srv.crt',
-    '-days',
-    '2',
-    '-extfile',
-    'srv.ext',
-  );
-  const read = (f: string): string => readFileSync(join(dir, f), 'utf8');
-  return { ca: read('ca.crt'), key: read('srv.key'), cert: read('srv.crt') };
-}
+let pki: TestPki;
 
 beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'sim-tls-'));
-  pki = makePki();
+  pki = makeTestPki();
 });
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const cleanups: (() => Promise<unknown> | void)[] = [];
 afterEach(async () => {
