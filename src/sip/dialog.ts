@@ -8,7 +8,7 @@
  * Pure: no sockets, no timers. Via headers (with their branch) are added by the sender.
  */
 import { SipParseError } from '../errors.js';
-import { parseContact, parseAddressHeader, splitHeaderList } from './headers.js';
+import { getCSeq, parseContact, parseAddressHeader, splitHeaderList } from './headers.js';
 import { createRequest, type SipRequest, type SipResponse } from './message.js';
 import { parseNameAddr, type NameAddr } from './name-addr.js';
 import type { SipTransportProtocol } from './flow.js';
@@ -91,7 +91,7 @@ export class Dialog {
     const remoteTarget = contactUri(response);
     const routeSet = parseRouteEntries(response.headers.getAll('Record-Route'), 'Record-Route');
     routeSet.reverse();
-    const seq = Number(/^\s*(\d+)/.exec(invite.headers.get('CSeq') ?? '')?.[1] ?? '1');
+    const seq = getCSeq(invite).seq;
     return new Dialog({
       callId,
       localTag,
@@ -129,8 +129,12 @@ export class Dialog {
    */
   acceptRemoteCSeq(req: SipRequest): boolean {
     if (req.method === 'ACK' || req.method === 'CANCEL') return true;
-    const seq = Number(/^\s*(\d+)/.exec(req.headers.get('CSeq') ?? '')?.[1] ?? NaN);
-    if (!Number.isFinite(seq)) return false;
+    let seq: number;
+    try {
+      seq = getCSeq(req).seq;
+    } catch {
+      return false; // parse fallback: an unreadable CSeq is out of order (answered 500)
+    }
     if (this.remoteSeq !== undefined && seq < this.remoteSeq) return false;
     this.remoteSeq = seq;
     return true;

@@ -16,7 +16,8 @@ import { InviteClientTransaction } from './transaction-client-invite.js';
 import { NonInviteClientTransaction } from './transaction-client.js';
 import { InviteServerTransaction, NonInviteServerTransaction } from './transaction-server.js';
 import { isReliable, type SipFlow, type SipTarget } from './flow.js';
-import { getTopVia, type Via } from './headers.js';
+import { tagParam } from './builders.js';
+import { getCSeq, getTopVia, type Via } from './headers.js';
 import { BRANCH_MAGIC_COOKIE } from './ids.js';
 
 /** A server transaction of either kind. */
@@ -294,8 +295,20 @@ function clientKey(branch: string, method: string): string {
 }
 
 function cseqMethod(msg: SipMessage): string | undefined {
-  const m = /^\s*\d+\s+(\S+)/.exec(msg.headers.get('CSeq') ?? '');
-  return m?.[1]?.toUpperCase();
+  try {
+    return getCSeq(msg).method.toUpperCase();
+  } catch {
+    // Parse fallback: a response without a usable CSeq matches no transaction (§17.1.3).
+    return undefined;
+  }
+}
+
+function cseqNumber(msg: SipMessage): string {
+  try {
+    return String(getCSeq(msg).seq);
+  } catch {
+    return ''; // parse fallback: the legacy key still separates what it can
+  }
 }
 
 function serverKey(req: SipRequest, via: Via, methodOverride?: string): string {
@@ -305,8 +318,8 @@ function serverKey(req: SipRequest, via: Via, methodOverride?: string): string {
     return `${via.branch}|${sentBy}|${method}`;
   }
   // RFC 2543 peers (no magic cookie): Request-URI, tags, Call-ID, CSeq number and top Via.
-  const seq = /^\s*(\d+)/.exec(req.headers.get('CSeq') ?? '')?.[1] ?? '';
-  const fromTag = /;\s*tag=([^;\s]+)/i.exec(req.headers.get('From') ?? '')?.[1] ?? '';
+  const seq = cseqNumber(req);
+  const fromTag = tagParam(req.headers.get('From') ?? '') ?? '';
   const uri = req.method === 'ACK' || methodOverride !== undefined ? '' : req.uri;
   return `legacy|${req.headers.get('Call-ID') ?? ''}|${seq}|${fromTag}|${sentBy}|${via.branch ?? ''}|${uri}|${method}`;
 }
