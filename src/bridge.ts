@@ -20,22 +20,16 @@ import { RoomServiceClient } from 'livekit-server-sdk';
 import { clearTimer, systemTimerClock, type TimerClock, type TimerHandle } from './clock.js';
 import type { BridgeConfig } from './config.js';
 import { bestEffortAsync } from './best-effort.js';
-import {
-  BridgeError,
-  LiveKitConnectError,
-  RoomNotFoundError,
-  toBridgeError,
-  type RtpTimeoutError,
-} from './errors.js';
+import type { BridgeError } from './errors.js';
+import { LiveKitConnectError, RoomNotFoundError, toBridgeError, type RtpTimeoutError } from './errors.js';
 import { silentLogger, type Logger } from './logger.js';
 import { BRIDGE_CALL_ID_PREFIX } from './agent.js';
 import { PhoneParticipant } from './livekit/participant.js';
 import { createBridgeToken } from './livekit/token.js';
 import { RtpMediaBridge } from './rtp/bridge.js';
 import { dtmfDigitToEvent } from './rtp/dtmf.js';
-import { createSdpOffer } from './sdp/offer-answer.js';
-import type { CallAnswer, CallEnded, OutboundCall } from './sip/client.js';
-import { acquireSipClient, type SipClientLease } from './sip-client-pool.js';
+import type { CallEnded } from './sip/call-types.js';
+import { OutboundLeg, type BridgeLeg, type LegAnswer } from './bridge-leg.js';
 import type {
   BridgeAnswered,
   BridgeCallEvents,
@@ -77,8 +71,10 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
   /** The bridge's call id (`sip.callID` attribute). */
   readonly callId: string;
   readonly roomName: string;
-  /** The dialled number in E.164. */
+  /** The phone's number in E.164: the dialled number (outbound) or the caller (inbound). */
   readonly phoneNumber: string;
+  /** Whether the bridge dialled the phone or the phone called in. */
+  readonly direction: 'outbound' | 'inbound';
   /** The bridge participant's identity: `sip-phone-<E.164>`. */
   readonly identity: string;
   /** Resolves on 200 OK; rejects with the reason the call never got answered. */
@@ -95,11 +91,7 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
   private readonly ac = new AbortController();
   private participant: PhoneParticipant | undefined;
   private media: RtpMediaBridge | undefined;
-  private lease: SipClientLease | undefined;
-  /** Set once teardown has given the SIP client lease back (a late lease is returned at once). */
-  private leaseReleased = false;
-  private sip: OutboundCall | undefined;
-  private answer: CallAnswer | undefined;
+  private answer: LegAnswer | undefined;
   private endInfo: { reason: BridgeEndReason; sipStatus?: number; error?: BridgeError } | undefined;
   private resolveAnswered!: (a: BridgeAnswered) => void;
   private rejectAnswered!: (e: BridgeError) => void;
@@ -111,13 +103,18 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
   private reconnectTimer: TimerHandle | undefined;
   private agentGoneTimer: TimerHandle | undefined;
 
-  /** @internal use `runBridge()` */
+  /** @internal use `runBridge()` or `listenForCalls()` */
   constructor(
     private readonly config: BridgeConfig,
     private readonly opts: RunBridgeOptions,
     phoneNumber: string,
+    private readonly leg: BridgeLeg,
+    /** The Exophone (`sip.trunkPhoneNumber`) and attributes the direction adds. */
+    private readonly party: { trunkPhoneNumber: string; attributes?: Readonly<Record<string, string>> },
   ) {
     super();
+    this.direction = leg.direction;
+    if (leg.direction === 'inbound') this.callStatus = 'ringing';
     this.clock = opts.clock ?? systemTimerClock;
     this.t0 = this.clock.now();
     this.callId = `${BRIDGE_CALL_ID_PREFIX}${randomBytes(9).toString('base64url')}`;
@@ -205,10 +202,11 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
 
     const attributes: Record<string, string> = {
       'sip.callID': this.callId,
-      'sip.callStatus': 'dialing',
+      'sip.callStatus': this.callStatus,
       'sip.phoneNumber': this.phoneNumber,
-      'sip.trunkPhoneNumber': exotel.callerId,
+      'sip.trunkPhoneNumber': this.party.trunkPhoneNumber,
       'sip.hostname': exotel.sipHost,
+      ...this.party.attributes,
       ...this.opts.attributes,
     };
     const metadata = JSON.stringify({ source: 'exotel_bridge', phone: this.phoneNumber });
@@ -317,19 +315,7 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
     // The RTP socket and the trunk connection do not depend on the room: get them ready
     // while LiveKit connects, so the INVITE can leave as soon as the track is published.
     // (Nothing is sent to the trunk before then; teardown closes both if setup fails.)
-    const ready = Promise.all([
-      media.open(),
-      acquireSipClient(
-        exotel,
-        this.log,
-        this.opts.sipTimers !== undefined ? { timers: this.opts.sipTimers } : {},
-      ).then((lease) => {
-        // teardown may have passed its release step while the client was starting
-        if (this.leaseReleased) lease.release();
-        else this.lease = lease;
-        return lease;
-      }),
-    ]);
+    const ready = Promise.all([media.open(), this.leg.prepare(this.log)]);
     // Marks `ready` handled while LiveKit connects: it is awaited below, where a failure ends the call.
     ready.catch(() => undefined);
 
@@ -343,32 +329,26 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
     this.mark('trackPublished');
     if (stop.aborted) return;
 
-    this.log.info(`[BRIDGE] Audio track published. Starting SIP call to ${this.phoneNumber}...`);
-    const [local, lease] = await ready;
+    this.log.info(
+      this.direction === 'outbound'
+        ? `[BRIDGE] Audio track published. Starting SIP call to ${this.phoneNumber}...`
+        : `[BRIDGE] Audio track published. Answering the call from ${this.phoneNumber}...`,
+    );
+    const [local] = await ready;
     if (stop.aborted) return;
     this.stage = 'calling';
-    const call = lease.client.invite({
-      to: this.phoneNumber,
-      sdp: createSdpOffer({ ip: local.ip, port: local.port }),
-      callerId: exotel.callerId,
-      fromDomain: exotel.fromDomain,
-      headers: this.opts.sipHeaders,
-      ringingTimeoutMs: timeouts.ringingMs,
-      maxDurationMs: timeouts.maxDurationMs,
-      logger: this.log,
-    });
-    this.sip = call;
     this.mark('inviteSent');
-    call.on('progress', ({ status }) => {
-      if (status === 180 || status === 183) this.setStatus('ringing');
-    });
-    call.on('ended', this.onSipEnded);
-
-    const answer = await call.answered;
+    const answer = await this.leg.connect(
+      local,
+      {
+        onRinging: () => this.setStatus('ringing'),
+        onEnded: this.onSipEnded,
+      },
+      this.log,
+    );
     if (stop.aborted) return;
     this.answer = answer;
     const neg = answer.negotiated;
-    if (neg === undefined) throw new BridgeError('SDP_NEGOTIATION', 'the answer carried no usable SDP');
     this.mark('answered');
     this.answeredAt = this.clock.now();
     media.start({
@@ -383,11 +363,11 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
     void bestEffortAsync(
       this.log,
       '[BRIDGE] Setting sip.callIDFull and sip.callTag',
-      participant.setAttributes({ 'sip.callIDFull': answer.callId, 'sip.callTag': answer.remoteTag }),
+      participant.setAttributes({ 'sip.callIDFull': answer.sipCallId, 'sip.callTag': answer.remoteTag }),
     );
     const info: BridgeAnswered = {
       callId: this.callId,
-      sipCallId: answer.callId,
+      sipCallId: answer.sipCallId,
       codec: neg.codec,
       remoteAddress: neg.remoteAddress,
       remotePort: neg.remotePort,
@@ -478,8 +458,7 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
       this.emit('status', 'hangup');
     }
     // Reverse order of setup: SIP (BYE/CANCEL), RTP, LiveKit, the SIP client lease.
-    if (this.sip && prev !== 'ended')
-      await bestEffortAsync(this.log, '[BRIDGE] SIP hangup', this.sip.hangup());
+    if (prev !== 'ended') await bestEffortAsync(this.log, '[BRIDGE] SIP hangup', this.leg.hangup());
     if (this.media) await bestEffortAsync(this.log, '[BRIDGE] Closing RTP', this.media.close());
     // rtc-node's disconnect waits for a native callback; a stuck one must not keep the
     // call from ending (the host awaits `ended`). Bounded, and said in the log.
@@ -491,9 +470,7 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
         );
       }
     }
-    this.leaseReleased = true;
-    this.lease?.release();
-    this.lease = undefined;
+    this.leg.release();
     this.stage = 'ended';
     this.mark('ended');
     const talkMs = this.answeredAt > 0 ? Math.round(this.clock.now() - this.answeredAt) : 0;
@@ -513,7 +490,18 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
  */
 export function runBridge(options: RunBridgeOptions): BridgeCall {
   const { config, phoneNumber } = resolveBridgeOptions(options);
-  const call = new BridgeCall(config, options, phoneNumber);
+  const t = options.timeouts ?? {};
+  const leg = new OutboundLeg({
+    exotel: config.exotel,
+    to: phoneNumber,
+    headers: options.sipHeaders,
+    ringingTimeoutMs: t.ringingMs,
+    maxDurationMs: t.maxDurationMs,
+    tuning: options.sipTimers !== undefined ? { timers: options.sipTimers } : {},
+  });
+  const call = new BridgeCall(config, options, phoneNumber, leg, {
+    trunkPhoneNumber: config.exotel.callerId,
+  });
   void call.run();
   return call;
 }

@@ -1,0 +1,114 @@
+/**
+ * The SIP side of a bridged call, in either direction. `BridgeCall` drives the room and
+ * the media the same way for both; a leg decides how the phone gets on the line: the
+ * outbound leg leases the shared trunk client and dials, the inbound leg answers the
+ * INVITE that arrived. Both report the answer and the end of the SIP call in one shape.
+ */
+import type { ExotelSettings } from './config.js';
+import type { Logger } from './logger.js';
+import type { NegotiatedSdp } from './sdp/negotiate.js';
+import { createSdpOffer } from './sdp/offer-answer.js';
+import type { CallEnded } from './sip/call-types.js';
+import type { OutboundCall } from './sip/invite-client.js';
+import { acquireSipClient, type SipClientTuning, type SipClientLease } from './sip-client-pool.js';
+import { BridgeError } from './errors.js';
+
+/** What the phone's side agreed to once the call is answered. */
+export interface LegAnswer {
+  negotiated: NegotiatedSdp;
+  /** The SIP Call-ID. */
+  sipCallId: string;
+  /** The far end's dialog tag (`sip.callTag`). */
+  remoteTag: string;
+  /** The far end's `X-` headers (the 200 OK's outbound, the INVITE's inbound). */
+  remoteHeaders: Readonly<Record<string, string>>;
+}
+
+/** What the leg reports while it connects. */
+export interface LegHooks {
+  /** A 180/183 arrived (outbound) or was sent (inbound). */
+  onRinging(): void;
+  /** The SIP call ended, whatever the cause (exactly once). */
+  onEnded(ended: CallEnded): void;
+}
+
+/** The SIP side of one bridged call. */
+export interface BridgeLeg {
+  readonly direction: 'outbound' | 'inbound';
+  /** Gets ready while LiveKit connects (outbound: starts the shared trunk client). Nothing is sent yet. */
+  prepare(log: Logger): Promise<void>;
+  /** Dials (outbound) or answers (inbound) with our RTP address; resolves once answered. */
+  connect(local: { ip: string; port: number }, hooks: LegHooks, log: Logger): Promise<LegAnswer>;
+  /** Ends the SIP call if it is still up: CANCEL or BYE (outbound), a final response or BYE (inbound). */
+  hangup(): Promise<void>;
+  /** Gives back what `prepare` took (the trunk client lease). Idempotent. */
+  release(): void;
+}
+
+/** Options of {@link OutboundLeg}. */
+export interface OutboundLegOptions {
+  exotel: ExotelSettings;
+  to: string;
+  headers: Readonly<Record<string, string>> | undefined;
+  ringingTimeoutMs: number | undefined;
+  maxDurationMs: number | undefined;
+  tuning: SipClientTuning;
+}
+
+/** Dials the phone through the trunk client shared by every call of the process. */
+export class OutboundLeg implements BridgeLeg {
+  readonly direction = 'outbound' as const;
+  private lease: SipClientLease | undefined;
+  private released = false;
+  private call: OutboundCall | undefined;
+
+  constructor(private readonly o: OutboundLegOptions) {}
+
+  async prepare(log: Logger): Promise<void> {
+    const lease = await acquireSipClient(this.o.exotel, log, this.o.tuning);
+    // teardown may have passed its release step while the client was starting
+    if (this.released) lease.release();
+    else this.lease = lease;
+  }
+
+  async connect(local: { ip: string; port: number }, hooks: LegHooks, log: Logger): Promise<LegAnswer> {
+    const lease = this.lease;
+    if (lease === undefined) throw new BridgeError('CLOSED', 'the SIP client lease was released');
+    const { exotel } = this.o;
+    const call = lease.client.invite({
+      to: this.o.to,
+      sdp: createSdpOffer({ ip: local.ip, port: local.port }),
+      callerId: exotel.callerId,
+      fromDomain: exotel.fromDomain,
+      ...(this.o.headers !== undefined ? { headers: this.o.headers } : {}),
+      ...(this.o.ringingTimeoutMs !== undefined ? { ringingTimeoutMs: this.o.ringingTimeoutMs } : {}),
+      ...(this.o.maxDurationMs !== undefined ? { maxDurationMs: this.o.maxDurationMs } : {}),
+      logger: log,
+    });
+    this.call = call;
+    call.on('progress', ({ status }) => {
+      if (status === 180 || status === 183) hooks.onRinging();
+    });
+    call.on('ended', hooks.onEnded);
+    const answer = await call.answered;
+    const negotiated = answer.negotiated;
+    if (negotiated === undefined)
+      throw new BridgeError('SDP_NEGOTIATION', 'the answer carried no usable SDP');
+    return {
+      negotiated,
+      sipCallId: answer.callId,
+      remoteTag: answer.remoteTag,
+      remoteHeaders: answer.remoteHeaders,
+    };
+  }
+
+  hangup(): Promise<void> {
+    return this.call?.hangup() ?? Promise.resolve();
+  }
+
+  release(): void {
+    this.released = true;
+    this.lease?.release();
+    this.lease = undefined;
+  }
+}
