@@ -12,6 +12,7 @@ source scripts/apt-install.sh
 missing=()
 command -v sipp >/dev/null || missing+=(sip-tester)
 command -v baresip >/dev/null || missing+=(baresip-core)
+command -v kamailio >/dev/null || missing+=(kamailio)
 apt_install setup "${missing[@]}"
 # `sipp -v` prints its version and exits 99.
 { sipp -v 2>&1 || true; } | grep -m1 -o 'SIPp v[^ ]*' || { echo "setup: sipp does not run" >&2; exit 1; }
