@@ -1,9 +1,14 @@
 // `exotel-livekit-bridge/testing`: helpers for tests of code that uses the bridge.
-export { ExotelSimulator, SimulatedCall } from './simulator.js';
+export { ExotelSimulator, SimulatedCall, SimulatedInboundCall } from './simulator.js';
 export type {
   CallBehaviour,
   ExotelSimulatorOptions,
   ExotelSimulatorEvents,
+  InboundCallAnswer,
+  InboundCallEnded,
+  InboundCallOptions,
+  InboundCallState,
+  InboundCallTarget,
   ReceivedRequest,
   SimulatorAddress,
   SimulatorTransport,

@@ -3,7 +3,7 @@
  * talk through (a call reports to its simulator through {@link SimulatorHost}, never by
  * importing the simulator class).
  */
-import type { SecureContextOptions } from 'node:tls';
+import type { ConnectionOptions, SecureContextOptions } from 'node:tls';
 import type { Logger } from '../logger.js';
 import type { SipMessage, SipRequest, SipResponse } from '../sip/message.js';
 import type { TimerClock } from '../sip/timers.js';
@@ -103,7 +103,15 @@ export interface Flow {
   address: string;
   port: number;
   send(msg: SipMessage): void;
+  /** Sends bytes already serialized (compact header forms). */
+  write(bytes: Uint8Array): void;
   alive(): boolean;
+}
+
+/** @internal A connection the simulator opened itself (`callIn` over TCP/TLS). */
+export interface OpenedFlow extends Flow {
+  /** Closes the connection (FIN). Idempotent. */
+  close(): void;
 }
 
 /** @internal Extra parts of a response built by {@link SimulatorHost.response}. */
@@ -135,3 +143,77 @@ export const DEFAULT_BEHAVIOUR: CallBehaviour = {
   rtpFromOtherPort: false,
   play: { toneHz: 440, amplitude: 8000 },
 };
+
+/** Where {@link ExotelSimulator.callIn} sends its INVITE: the customer's SIP listener. */
+export interface InboundCallTarget {
+  host: string;
+  port: number;
+  /** Default `tcp` (Exotel's trunk signals over TCP 5070 or TLS 443). */
+  transport?: SimulatorTransport;
+  /** TLS client options (CA, servername) when `transport` is `tls`. */
+  tls?: ConnectionOptions;
+}
+
+/** Options of {@link ExotelSimulator.callIn}: a call from Exotel's trunk to the customer. */
+export interface InboundCallOptions {
+  target: InboundCallTarget;
+  /** The caller as Exotel presents it: E.164 (`+919876543210`) or national (`09876543210`). */
+  from: string;
+  /** The Exophone dialled (e.g. `08044319240`): user of the Request-URI and the To. */
+  to: string;
+  /** Host of the From URI (default: the simulator's host). */
+  fromDomain?: string;
+  /** More headers (e.g. `X-Exotel-*` of a flow), appended after Exotel's own. */
+  headers?: Record<string, string>;
+  /** Codecs offered, in order (default PCMA, PCMU); telephone-event/8000 is always offered as 101. */
+  codecs?: ('PCMA' | 'PCMU')[];
+  /** What the caller says once media flows, looped (default a 440 Hz tone); `null`: silence. */
+  play?: CallBehaviour['play'];
+  /** Hang up (BYE) this long after the ACK of the 2xx. */
+  hangupAfterMs?: number;
+  /** Write every header the simulator sends in its compact form (`i:`, `f:`, `t:`, `m:`, `v:`, `l:`, `c:`). */
+  compactHeaders?: boolean;
+}
+
+/**
+ * Where a {@link SimulatedInboundCall} is: `connecting` (opening the TCP/TLS connection)
+ * → `calling` (INVITE sent) → `proceeding` (a 1xx came) → `confirmed` (2xx ACKed) →
+ * `ended`; `cancelling` once CANCEL went out, `ending` once our BYE did.
+ */
+export type InboundCallState =
+  'connecting' | 'calling' | 'proceeding' | 'cancelling' | 'confirmed' | 'ending' | 'ended';
+
+/**
+ * The final response to the INVITE. `answered` always resolves with one, never rejects:
+ * a 2xx (`status` 200–299, the callee's SDP in `sdp`) or the rejection (`status` ≥ 300:
+ * 486, 603, 487 after our CANCEL). No final response (Timer B, 64·T1) resolves a
+ * locally made 408, a transport failure a 503 (RFC 3261 §8.1.3.1), as do calls ended
+ * before the INVITE could be sent.
+ */
+export interface InboundCallAnswer {
+  status: number;
+  reason: string;
+  /** The SDP body of the final response, if any. */
+  sdp: string | undefined;
+}
+
+/**
+ * Who ended an inbound call: `caller` (the simulator sent BYE), `callee` (BYE from the
+ * customer), `cancel` (our CANCEL, `status` 487 when the INVITE was terminated),
+ * `rejected` (a final non-2xx, its `status`), `error` (no final response: 408; transport
+ * failure: 503).
+ */
+export interface InboundCallEnded {
+  by: 'caller' | 'callee' | 'cancel' | 'rejected' | 'error';
+  status?: number;
+}
+
+/** @internal What a {@link SimulatedInboundCall} needs from its simulator, besides {@link SimulatorHost}. */
+export interface InboundSimulatorHost extends SimulatorHost {
+  /** Opens a TCP/TLS connection to `target`, served like an accepted one; `onClose` when it closes. */
+  connect(target: InboundCallTarget, onClose: () => void): Promise<OpenedFlow>;
+  /** A flow to `host:port` from the simulator's UDP socket (throws when it serves no UDP). */
+  udpFlow(host: string, port: number): Flow;
+  /** Stops routing messages of this Call-ID to the call. */
+  forgetInbound(call: { readonly callId: string }): void;
+}

@@ -11,9 +11,9 @@
  * check `simulator-auth.ts`. Responses are built by `src/sip/builders.ts`, SDP by
  * `src/sdp/`, and every timer runs on the injected clock.
  */
-import { createServer, type Server, type Socket } from 'node:net';
+import { connect as netConnect, createServer, type Server, type Socket } from 'node:net';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
-import { createServer as createTlsServer } from 'node:tls';
+import { connect as tlsConnect, createServer as createTlsServer } from 'node:tls';
 import { EventEmitter } from 'eventemitter3';
 import { bestEffort, bestEffortAsync } from '../best-effort.js';
 import { BridgeError, ConfigError } from '../errors.js';
@@ -30,22 +30,32 @@ import { systemTimerClock, type TimerClock } from '../sip/timers.js';
 import { parseUri } from '../sip/uri.js';
 import { SimulatorDigest } from './simulator-auth.js';
 import { SimulatedCall } from './simulator-call.js';
+import { SimulatedInboundCall } from './simulator-inbound.js';
 import {
   DEFAULT_BEHAVIOUR,
   type CallBehaviour,
   type ExotelSimulatorOptions,
   type Flow,
+  type InboundCallOptions,
+  type InboundCallTarget,
+  type InboundSimulatorHost,
+  type OpenedFlow,
   type ReceivedRequest,
   type SimulatorAddress,
-  type SimulatorHost,
   type SimulatorResponseParts,
   type SimulatorTransport,
 } from './simulator-types.js';
 
 export { SimulatedCall } from './simulator-call.js';
+export { SimulatedInboundCall } from './simulator-inbound.js';
 export type {
   CallBehaviour,
   ExotelSimulatorOptions,
+  InboundCallAnswer,
+  InboundCallEnded,
+  InboundCallOptions,
+  InboundCallState,
+  InboundCallTarget,
   ReceivedRequest,
   SimulatorAddress,
   SimulatorTransport,
@@ -58,9 +68,11 @@ export interface ExotelSimulatorEvents {
 }
 
 /** A simulated Exotel trunk. */
-export class ExotelSimulator extends EventEmitter<ExotelSimulatorEvents> implements SimulatorHost {
+export class ExotelSimulator extends EventEmitter<ExotelSimulatorEvents> implements InboundSimulatorHost {
   /** Every call that got past the checks, in order. */
   readonly calls: SimulatedCall[] = [];
+  /** Every call placed with {@link callIn}, in order. */
+  readonly inboundCalls: SimulatedInboundCall[] = [];
   /** Every request received, in order. */
   readonly requests: ReceivedRequest[] = [];
   /** @internal The clock every timer of the simulator and its calls runs on. */
@@ -69,6 +81,7 @@ export class ExotelSimulator extends EventEmitter<ExotelSimulatorEvents> impleme
   private udp: UdpSocket | undefined;
   private readonly sockets = new Set<Socket>();
   private readonly byCallId = new Map<string, SimulatedCall>();
+  private readonly inboundById = new Map<string, SimulatedInboundCall>();
   private readonly digest: SimulatorDigest | undefined;
   private readonly transports: readonly SimulatorTransport[];
   private readonly log: Logger;
@@ -115,14 +128,36 @@ export class ExotelSimulator extends EventEmitter<ExotelSimulatorEvents> impleme
     );
   }
 
-  /** Ends live calls (BYE), closes every socket and timer. */
+  /**
+   * Calls the customer as Exotel's trunk does for a call routed to the SIP trunk: an
+   * INVITE to `target` over TCP/TLS (a connection the simulator opens) or from its UDP
+   * socket. Returns at once; follow the call through its `answered` and `ended` promises.
+   * @throws ConfigError after `close()`, or for UDP when the simulator serves no UDP.
+   */
+  callIn(options: InboundCallOptions): SimulatedInboundCall {
+    if (this.closed) throw new ConfigError(['the simulator is closed']);
+    if ((options.target.transport ?? 'tcp') === 'udp' && this.udp === undefined) {
+      throw new ConfigError(['callIn over udp needs a simulator serving udp (started)']);
+    }
+    const call = new SimulatedInboundCall(this, options, this.log);
+    this.inboundCalls.push(call);
+    this.inboundById.set(call.callId, call);
+    call.begin();
+    return call;
+  }
+
+  /** Ends live calls (BYE, or CANCEL for inbound calls not answered yet), closes every socket and timer. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await Promise.all(
-      this.calls.map((c) => bestEffortAsync(this.log, 'simulator hangup on close', c.hangup())),
-    );
+    await Promise.all([
+      ...this.calls.map((c) => bestEffortAsync(this.log, 'simulator hangup on close', c.hangup())),
+      ...this.inboundCalls.map((c) => bestEffortAsync(this.log, 'simulator inbound hangup', c.hangup())),
+    ]);
     for (const c of this.calls) await bestEffortAsync(this.log, 'simulator call dispose', c.dispose());
+    for (const c of this.inboundCalls) {
+      await bestEffortAsync(this.log, 'simulator inbound call dispose', c.dispose());
+    }
     await this.closeListeners();
   }
 
@@ -164,9 +199,51 @@ export class ExotelSimulator extends EventEmitter<ExotelSimulatorEvents> impleme
     if (this.byCallId.get(call.callId) === call) this.byCallId.delete(call.callId);
   }
 
+  /** @internal */
+  forgetInbound(call: { readonly callId: string }): void {
+    if (this.inboundById.get(call.callId) === call) this.inboundById.delete(call.callId);
+  }
+
+  /** @internal A connection to `target`, read and written exactly like an accepted one. */
+  connect(target: InboundCallTarget, onClose: () => void): Promise<OpenedFlow> {
+    const transport = target.transport === 'tls' ? 'tls' : 'tcp';
+    return new Promise((resolve, reject) => {
+      const sock =
+        transport === 'tls'
+          ? tlsConnect({ ...target.tls, host: target.host, port: target.port })
+          : netConnect({ host: target.host, port: target.port });
+      // Tracked at once, so close() destroys a connection still being opened.
+      this.sockets.add(sock);
+      sock.once('close', onClose);
+      sock.once('error', reject);
+      sock.once(transport === 'tls' ? 'secureConnect' : 'connect', () => {
+        sock.removeListener('error', reject);
+        const flow = this.onConnection(sock, transport);
+        resolve({ ...flow, close: () => sock.end() });
+      });
+    });
+  }
+
+  /** @internal */
+  udpFlow(host: string, port: number): Flow {
+    const s = this.udp;
+    if (s === undefined) throw new ConfigError(['the simulator serves no udp']);
+    const write = (bytes: Uint8Array): void => {
+      if (this.udp === s) s.send(bytes, port, host);
+    };
+    return {
+      transport: 'udp',
+      address: host,
+      port,
+      send: (m) => write(serializeSipMessage(m)),
+      write,
+      alive: () => this.udp === s,
+    };
+  }
+
   private listenStream(transport: 'tcp' | 'tls', host: string, port: number): Promise<number> {
     return new Promise((resolve, reject) => {
-      const onSocket = (sock: Socket): void => this.onConnection(sock, transport);
+      const onSocket = (sock: Socket): void => void this.onConnection(sock, transport);
       const srv =
         transport === 'tls' ? createTlsServer(this.options.tls ?? {}, onSocket) : createServer(onSocket);
       if (transport === 'tls') {
@@ -200,16 +277,7 @@ export class ExotelSimulator extends EventEmitter<ExotelSimulatorEvents> impleme
             // A datagram that is not SIP is dropped, as a trunk drops it (RFC 3261 §16.3).
             return;
           }
-          const flow: Flow = {
-            transport: 'udp',
-            address: rinfo.address,
-            port: rinfo.port,
-            send: (m) => {
-              if (this.udp === s) s.send(serializeSipMessage(m), rinfo.port, rinfo.address);
-            },
-            alive: () => this.udp !== undefined,
-          };
-          this.onMessage(msg, flow);
+          this.onMessage(msg, this.udpFlow(rinfo.address, rinfo.port));
         });
         resolve(s.address().port);
       });
@@ -227,7 +295,7 @@ export class ExotelSimulator extends EventEmitter<ExotelSimulatorEvents> impleme
     if (udp) await new Promise<void>((r) => udp.close(() => r()));
   }
 
-  private onConnection(sock: Socket, transport: 'tcp' | 'tls'): void {
+  private onConnection(sock: Socket, transport: 'tcp' | 'tls'): Flow {
     this.sockets.add(sock);
     const framer = new SipStreamFramer({
       onKeepAlive: (kind) => {
@@ -240,6 +308,9 @@ export class ExotelSimulator extends EventEmitter<ExotelSimulatorEvents> impleme
       port: sock.remotePort ?? 0,
       send: (m) => {
         if (!sock.destroyed) sock.write(serializeSipMessage(m));
+      },
+      write: (bytes) => {
+        if (!sock.destroyed) sock.write(bytes);
       },
       alive: () => !sock.destroyed,
     };
@@ -257,14 +328,17 @@ export class ExotelSimulator extends EventEmitter<ExotelSimulatorEvents> impleme
     });
     sock.on('error', (err) => this.logIgnored(`simulator ${transport.toUpperCase()} connection`, err));
     sock.on('close', () => this.sockets.delete(sock));
+    return flow;
   }
 
   private onMessage(msg: SipMessage, flow: Flow): void {
+    const callId = safeCallId(msg);
+    const inbound = this.inboundById.get(callId);
     if (msg.kind === 'response') {
-      this.byCallId.get(safeCallId(msg))?.onResponse(msg);
+      if (inbound !== undefined) inbound.onResponse(msg, flow);
+      else this.byCallId.get(callId)?.onResponse(msg);
       return;
     }
-    const callId = safeCallId(msg);
     this.requests.push({
       method: msg.method,
       uri: msg.uri,
@@ -273,6 +347,7 @@ export class ExotelSimulator extends EventEmitter<ExotelSimulatorEvents> impleme
       source: { address: flow.address, port: flow.port },
       message: msg,
     });
+    if (inbound !== undefined) return inbound.onRequest(msg, flow);
     const call = this.byCallId.get(callId);
     switch (msg.method) {
       case 'INVITE':
