@@ -134,3 +134,59 @@ export async function startSipp(opts: SippOptions): Promise<SippRun> {
 export async function listScenarios(): Promise<string[]> {
   return (await readdir(SCENARIO_DIR)).filter((f) => f.endsWith('.xml'));
 }
+
+/** Options of {@link startSippUac}: SIPp playing Exotel's trunk calling the customer. */
+export interface SippUacOptions {
+  /** Scenario under test/fixtures/sipp (default `inbound-uac.xml`: SIPp hangs up; `inbound-uac-callee-bye.xml`: it waits for our BYE). */
+  scenario?: string;
+  /** The customer's SIP listener the INVITE goes to. */
+  target: { host: string; port: number };
+  transport?: 'tcp' | 'udp';
+  /** SIPp's own SIP port (default: a free one). Give it when the customer must know it first (e.g. as its trunk port). */
+  port?: number;
+  /** SIPp's media port (default: a free even one). */
+  mediaPort?: number;
+  /** Echo every RTP packet back to its sender (`-rtp_echo`). */
+  rtpEcho?: boolean;
+  /** Number of calls (-m), default 1. */
+  calls?: number;
+  /** Overall timeout in seconds, default 20. */
+  timeoutS?: number;
+  /** The Exophone dialled: Request-URI and To user (`-s`), default `08044319240`. */
+  to?: string;
+  /** The caller: From and Contact user (`-set caller`), default `+919876543210`. */
+  from?: string;
+  /** How long the call stays up before SIPp's BYE (`-d`, the scenario's `<pause/>`), default 500 ms. */
+  holdMs?: number;
+  /** Extra arguments. */
+  extraArgs?: string[];
+}
+
+/**
+ * Starts SIPp as a UAC calling `target` (an inbound call to the customer, as Exotel's
+ * trunk places it). Same lifetime, watchdog and log handling as {@link startSipp}: SIPp
+ * exits by itself once its calls are done (`done()` gives the exit code, 0 = every call
+ * succeeded), `stop()` ends it early; a missing SIPp fails the test with how to install it.
+ */
+export function startSippUac(opts: SippUacOptions): Promise<SippRun> {
+  return startSipp({
+    scenario: opts.scenario ?? 'inbound-uac.xml',
+    remote: `${opts.target.host}:${opts.target.port}`,
+    ...(opts.transport !== undefined ? { transport: opts.transport } : {}),
+    ...(opts.port !== undefined ? { port: opts.port } : {}),
+    ...(opts.mediaPort !== undefined ? { mediaPort: opts.mediaPort } : {}),
+    ...(opts.rtpEcho !== undefined ? { rtpEcho: opts.rtpEcho } : {}),
+    ...(opts.calls !== undefined ? { calls: opts.calls } : {}),
+    ...(opts.timeoutS !== undefined ? { timeoutS: opts.timeoutS } : {}),
+    extraArgs: [
+      '-s',
+      opts.to ?? '08044319240',
+      '-set',
+      'caller',
+      opts.from ?? '+919876543210',
+      '-d',
+      String(opts.holdMs ?? 500),
+      ...(opts.extraArgs ?? []),
+    ],
+  });
+}
