@@ -5,9 +5,11 @@
  * are spread over both backends, that Kamailio stays in every dialog (Record-Route; the
  * BYE passes through it), that OPTIONS probing takes a killed backend out so new calls
  * all land on the other one, that a backend's 503 (a draining bridge) fails over to the
- * next one, and that Kamailio itself answers 503 when no backend is up.
+ * next one, that Kamailio itself answers 503 when no backend is up, answers OPTIONS sent
+ * to it 200, and refuses INVITEs from addresses off its trunk allow-list with 403.
  */
 import { rm } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CallRejectedError } from '../../src/errors.js';
@@ -21,6 +23,7 @@ import {
   offer,
   onCleanup,
   received,
+  sleep,
   useCleanup,
 } from './sip-client-helpers.js';
 
@@ -29,25 +32,43 @@ const PROBE_S = 1;
 
 useCleanup();
 
-/** A SIPp backend that answers probes and calls until stopped (each probe counts as a SIPp call). */
+/**
+ * A SIPp backend that answers probes and calls until stopped (each probe counts as a SIPp
+ * call). A free port can be taken by another process between the probe and SIPp's bind;
+ * SIPp then exits at once ("Unable to bind main socket"), so start again on a fresh port
+ * (at most 3 attempts).
+ */
 async function backend(scenario = 'uas-dispatch.xml'): Promise<SippRun> {
-  const run = await startSipp({
-    scenario: resolve(FIXTURES, scenario),
-    transport: 'tcp',
-    calls: 10_000,
-    timeoutS: 90,
-  });
-  onCleanup(async () => {
-    await run.stop();
-    await rm(run.dir, { recursive: true, force: true });
-  });
-  return run;
+  for (let attempt = 1; ; attempt++) {
+    const run = await startSipp({
+      scenario: resolve(FIXTURES, scenario),
+      transport: 'tcp',
+      calls: 10_000,
+      timeoutS: 90,
+    });
+    const exitedEarly = await Promise.race([
+      run.process.exited.then(() => true),
+      sleep(300).then(() => false),
+    ]);
+    if (exitedEarly && attempt < 3) {
+      await run.stop();
+      await rm(run.dir, { recursive: true, force: true });
+      continue;
+    }
+    onCleanup(async () => {
+      await run.stop();
+      await rm(run.dir, { recursive: true, force: true });
+    });
+    if (exitedEarly) throw new Error(`SIPp backend exited at start: ${await run.errors()}`);
+    return run;
+  }
 }
 
-async function kamailio(backends: SippRun[]): Promise<KamailioRun> {
+async function kamailio(backends: SippRun[], trunkAllow?: string): Promise<KamailioRun> {
   const kam = await startKamailio({
     backends: backends.map((b) => ({ host: '127.0.0.1', port: b.port, transport: 'tcp' as const })),
     probeIntervalSec: PROBE_S,
+    ...(trunkAllow !== undefined ? { trunkAllow } : {}),
   });
   onCleanup(() => kam.stop());
   return kam;
@@ -191,5 +212,59 @@ describe('Kamailio dispatcher (examples/deploy/kamailio.cfg) in front of two SIP
     );
     expect(err).toBeInstanceOf(CallRejectedError);
     expect((err as CallRejectedError).status).toBe(503);
+  });
+
+  it('answers OPTIONS to itself 200, and refuses an INVITE from an address off the trunk allow-list with 403', async () => {
+    const a = await backend();
+    // Only 127.0.0.2 is "Exotel"; the caller below comes from 127.0.0.3 (and is no backend).
+    const kam = await kamailio([a], '127.0.0.2/32');
+
+    const reply = await new Promise<string>((done, fail) => {
+      const sock = connect({ host: '127.0.0.1', port: kam.port });
+      let got = '';
+      const timer = setTimeout(() => {
+        sock.destroy();
+        fail(new Error(`no reply to OPTIONS: ${JSON.stringify(got)}`));
+      }, 5000);
+      sock.setEncoding('utf8');
+      sock.on('data', (d: string) => {
+        got += d;
+        if (got.includes('\r\n\r\n')) {
+          clearTimeout(timer);
+          sock.destroy();
+          done(got);
+        }
+      });
+      sock.on('error', fail);
+      sock.on('connect', () => {
+        const { localPort } = sock;
+        sock.write(
+          [
+            `OPTIONS sip:127.0.0.1:${kam.port};transport=tcp SIP/2.0`,
+            `Via: SIP/2.0/TCP 127.0.0.1:${localPort};branch=z9hG4bK-kam-options-1;rport`,
+            'Max-Forwards: 70',
+            `From: <sip:monitor@127.0.0.1>;tag=opt1`,
+            `To: <sip:127.0.0.1:${kam.port}>`,
+            'Call-ID: kamailio-options-1@127.0.0.1',
+            'CSeq: 1 OPTIONS',
+            'Content-Length: 0',
+            '',
+            '',
+          ].join('\r\n'),
+        );
+      });
+    });
+    expect(reply).toMatch(/^SIP\/2\.0 200 /);
+
+    const { client } = makeClient(kam.port, 'tcp', { customerIp: '127.0.0.3' });
+    const call = client.invite({ to: CALLEE, sdp: offer() });
+    const err = await call.answered.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(CallRejectedError);
+    expect((err as CallRejectedError).status).toBe(403);
+    expect(await requests(a, 'INVITE')).toHaveLength(0);
+    expect(kam.log()).toContain('refused INVITE from 127.0.0.3');
   });
 });
