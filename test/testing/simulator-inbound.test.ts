@@ -12,6 +12,8 @@ import { sdpMediaEndpoint } from '../../src/sdp/text.js';
 import { dominantFrequency, generateTone } from '../../src/rtp/goertzel.js';
 import { linearToAlaw } from '../../src/codec/g711.js';
 import { compactHeaders } from '../../src/testing/simulator-inbound.js';
+import { FakeTimerClock } from '../../src/testing/fake-clock.js';
+import { makeTestPki } from '../harness/pki.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -75,7 +77,7 @@ function until(check: () => boolean, timeoutMs = 3000): Promise<void> {
   return new Promise((resolve, reject) => {
     const poll = (): void => {
       if (check()) return resolve();
-      if (Date.now() > deadline) return reject(new Error('condition not met in time'));
+      if (Date.now() > deadline) return reject(new Error(`condition not met in time: ${check.toString()}`));
       setTimeout(poll, 10);
     };
     poll();
@@ -350,5 +352,105 @@ describe('ExotelSimulator.callIn', () => {
     const inbound = sim.callIn({ target: { host: '127.0.0.1', port: 1 }, from: CALLER, to: EXOPHONE });
     expect(await inbound.answered).toMatchObject({ status: 503 });
     expect(await inbound.ended).toEqual({ by: 'error', status: 503 });
+  });
+
+  it('over UDP on a fake clock: the INVITE is retransmitted at T1, 2·T1… and Timer B (64·T1) ends it 408', async () => {
+    const clock = new FakeTimerClock();
+    const sim = new ExotelSimulator({ host: '127.0.0.1', transports: ['udp'], clock });
+    await sim.start();
+    cleanups.push(() => sim.close());
+    const silent = await rtpSocket(); // a UDP target that never answers
+    const invites = (): number =>
+      silent.packets.filter((p) => p.toString('latin1').startsWith('INVITE ')).length;
+    const inbound = sim.callIn({
+      target: { host: '127.0.0.1', port: silent.port, transport: 'udp' },
+      from: CALLER,
+      to: EXOPHONE,
+    });
+    await until(() => invites() === 1);
+    expect(inbound.state).toBe('calling');
+    clock.advance(500);
+    await until(() => invites() === 2);
+    clock.advance(1000);
+    await until(() => invites() === 3);
+    clock.advance(30_499);
+    await until(() => invites() === 7); // at 3.5 s, 7.5 s, 15.5 s and 31.5 s
+    expect(inbound.state).toBe('calling');
+    clock.advance(1);
+    expect(await inbound.answered).toMatchObject({ status: 408 });
+    expect(await inbound.ended).toEqual({ by: 'error', status: 408 });
+    expect(clock.pending).toBe(0);
+  });
+
+  it('over TLS: the simulator connects with the CA it is given; answered and ended', async () => {
+    const pki = makeTestPki();
+    const sim = new ExotelSimulator({ host: '127.0.0.1', tls: { key: pki.key, cert: pki.cert } });
+    await sim.start();
+    cleanups.push(() => sim.close());
+    const client = new ExotelSipClient({
+      customerIp: '127.0.0.1',
+      customerSipPort: 0,
+      sipHost: '127.0.0.1',
+      sipPort: sim.address.port,
+      transport: 'tls',
+      tls: { ca: pki.ca },
+      tlsServer: { key: pki.key, cert: pki.cert },
+      fromDomain: 'x',
+      callerId: EXOPHONE,
+    });
+    await client.start();
+    cleanups.push(() => client.close());
+    const rtp = await rtpSocket();
+    const calls: InboundCall[] = [];
+    answerAll(client, rtp.port, calls);
+    const inbound = sim.callIn({
+      target: { host: '127.0.0.1', port: client.localPort, transport: 'tls', tls: { ca: pki.ca } },
+      from: CALLER,
+      to: EXOPHONE,
+    });
+    expect((await inbound.answered).status).toBe(200);
+    expect(calls[0]!.invite.headers.get('Via')).toMatch(/^SIP\/2\.0\/TLS /);
+    await until(() => calls[0]?.state === 'answered');
+    await calls[0]!.hangup();
+    expect(await inbound.ended).toEqual({ by: 'callee' });
+  });
+
+  it('close() on a fake clock: the BYE is answered, no timer and no socket is left behind', async () => {
+    const clock = new FakeTimerClock();
+    const sim = new ExotelSimulator({ host: '127.0.0.1', clock });
+    await sim.start();
+    cleanups.push(() => sim.close());
+    const client = new ExotelSipClient({
+      customerIp: '127.0.0.1',
+      customerSipPort: 0,
+      sipHost: '127.0.0.1',
+      sipPort: sim.address.port,
+      transport: 'tcp',
+      fromDomain: 'x',
+      callerId: EXOPHONE,
+    });
+    await client.start();
+    cleanups.push(() => client.close());
+    const rtp = await rtpSocket();
+    const calls: InboundCall[] = [];
+    answerAll(client, rtp.port, calls);
+    const handles = (): number =>
+      process.getActiveResourcesInfo().filter((r) => r === 'UDPWrap' || r === 'TCPWrap' || r === 'TLSWrap')
+        .length;
+    const baseline = handles();
+    const inbound = sim.callIn({
+      target: { host: '127.0.0.1', port: client.localPort },
+      from: CALLER,
+      to: EXOPHONE,
+      hangupAfterMs: 60_000,
+    });
+    await inbound.answered;
+    await until(() => calls[0]?.state === 'answered');
+    expect(clock.pending).toBeGreaterThan(0); // the player's tick and the hang-up timer
+    expect(handles()).toBeGreaterThan(baseline); // the call's RTP socket and connection
+    await sim.close();
+    expect(await inbound.ended).toEqual({ by: 'caller', status: 200 });
+    expect(clock.pending).toBe(0);
+    await until(() => handles() <= baseline - 1); // the simulator's UDP socket went too
   });
 });
