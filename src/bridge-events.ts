@@ -36,6 +36,8 @@ export type BridgeEndReason =
   | 'sip-error'
   /** The maximum call duration was reached. */
   | 'max-duration'
+  /** Inbound: no agent joined the room in time (the call was refused with 480). */
+  | 'no-agent'
   /** Anything else (the `error` field says what). */
   | 'error';
 

@@ -5,6 +5,7 @@
  * INVITE that arrived. Both report the answer and the end of the SIP call in one shape.
  */
 import type { ExotelSettings } from './config.js';
+import type { BridgeEndReason } from './bridge-events.js';
 import type { Logger } from './logger.js';
 import type { NegotiatedSdp } from './sdp/negotiate.js';
 import { createSdpOffer } from './sdp/offer-answer.js';
@@ -28,19 +29,26 @@ export interface LegAnswer {
 export interface LegHooks {
   /** A 180/183 arrived (outbound) or was sent (inbound). */
   onRinging(): void;
-  /** The SIP call ended, whatever the cause (exactly once). */
-  onEnded(ended: CallEnded): void;
+  /** The SIP call ended, whatever the cause (exactly once); `reason` when the leg knows better than the SIP outcome. */
+  onEnded(ended: CallEnded, reason?: BridgeEndReason): void;
 }
 
 /** The SIP side of one bridged call. */
 export interface BridgeLeg {
   readonly direction: 'outbound' | 'inbound';
-  /** Gets ready while LiveKit connects (outbound: starts the shared trunk client). Nothing is sent yet. */
-  prepare(log: Logger): Promise<void>;
+  /** Inbound: answer only once an agent is in the room, waiting at most this long (else 480). */
+  readonly answerAfterAgentMs?: number;
+  /**
+   * Gets ready while LiveKit connects (outbound: starts the shared trunk client); nothing is
+   * sent yet. From now on the leg reports through `hooks` (an inbound caller may hang up now).
+   */
+  prepare(log: Logger, hooks: LegHooks): Promise<void>;
   /** Dials (outbound) or answers (inbound) with our RTP address; resolves once answered. */
-  connect(local: { ip: string; port: number }, hooks: LegHooks, log: Logger): Promise<LegAnswer>;
+  connect(local: { ip: string; port: number }, log: Logger): Promise<LegAnswer>;
   /** Ends the SIP call if it is still up: CANCEL or BYE (outbound), a final response or BYE (inbound). */
   hangup(): Promise<void>;
+  /** Inbound: refuses the call before the answer with a final status (480 when no agent came). */
+  refuse?(status: number): void;
   /** Gives back what `prepare` took (the trunk client lease). Idempotent. */
   release(): void;
 }
@@ -61,19 +69,23 @@ export class OutboundLeg implements BridgeLeg {
   private lease: SipClientLease | undefined;
   private released = false;
   private call: OutboundCall | undefined;
+  private hooks: LegHooks | undefined;
 
   constructor(private readonly o: OutboundLegOptions) {}
 
-  async prepare(log: Logger): Promise<void> {
+  async prepare(log: Logger, hooks: LegHooks): Promise<void> {
+    this.hooks = hooks;
     const lease = await acquireSipClient(this.o.exotel, log, this.o.tuning);
     // teardown may have passed its release step while the client was starting
     if (this.released) lease.release();
     else this.lease = lease;
   }
 
-  async connect(local: { ip: string; port: number }, hooks: LegHooks, log: Logger): Promise<LegAnswer> {
+  async connect(local: { ip: string; port: number }, log: Logger): Promise<LegAnswer> {
     const lease = this.lease;
-    if (lease === undefined) throw new BridgeError('CLOSED', 'the SIP client lease was released');
+    const hooks = this.hooks;
+    if (lease === undefined || hooks === undefined)
+      throw new BridgeError('CLOSED', 'the SIP client lease was released');
     const { exotel } = this.o;
     const call = lease.client.invite({
       to: this.o.to,

@@ -16,6 +16,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'eventemitter3';
+import { RoomEvent } from '@livekit/rtc-node';
 import { RoomServiceClient } from 'livekit-server-sdk';
 import { clearTimer, systemTimerClock, type TimerClock, type TimerHandle } from './clock.js';
 import type { BridgeConfig } from './config.js';
@@ -315,7 +316,13 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
     // The RTP socket and the trunk connection do not depend on the room: get them ready
     // while LiveKit connects, so the INVITE can leave as soon as the track is published.
     // (Nothing is sent to the trunk before then; teardown closes both if setup fails.)
-    const ready = Promise.all([media.open(), this.leg.prepare(this.log)]);
+    const ready = Promise.all([
+      media.open(),
+      this.leg.prepare(this.log, {
+        onRinging: () => this.setStatus('ringing'),
+        onEnded: this.onSipEnded,
+      }),
+    ]);
     // Marks `ready` handled while LiveKit connects: it is awaited below, where a failure ends the call.
     ready.catch(() => undefined);
 
@@ -337,15 +344,16 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
     const [local] = await ready;
     if (stop.aborted) return;
     this.stage = 'calling';
+    const waitMs = this.leg.answerAfterAgentMs;
+    if (waitMs !== undefined && !(await this.agentArrives(participant, waitMs))) {
+      this.log.info(`[BRIDGE] No agent joined within ${waitMs} ms: refusing the call (480)`);
+      this.end('no-agent', undefined, 480);
+      this.leg.refuse?.(480);
+      return;
+    }
+    if (stop.aborted) return;
     this.mark('inviteSent');
-    const answer = await this.leg.connect(
-      local,
-      {
-        onRinging: () => this.setStatus('ringing'),
-        onEnded: this.onSipEnded,
-      },
-      this.log,
-    );
+    const answer = await this.leg.connect(local, this.log);
     if (stop.aborted) return;
     this.answer = answer;
     const neg = answer.negotiated;
@@ -419,9 +427,29 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
       );
   }
 
-  private readonly onSipEnded = (e: CallEnded): void => {
-    this.end(endReasonOfSip(e, this.answer !== undefined), e.error, e.status);
+  private readonly onSipEnded = (e: CallEnded, reason?: BridgeEndReason): void => {
+    this.end(reason ?? endReasonOfSip(e, this.answer !== undefined), e.error, e.status);
   };
+
+  /** Inbound, by option: whether an agent is in the room (or joins) within `ms`. */
+  private agentArrives(participant: PhoneParticipant, ms: number): Promise<boolean> {
+    if (participant.agentsPresent() > 0) return Promise.resolve(true);
+    return new Promise<boolean>((resolve) => {
+      const done = (ok: boolean): void => {
+        this.clock.clearTimeout(timer);
+        participant.room.off(RoomEvent.ParticipantConnected, check);
+        this.ac.signal.removeEventListener('abort', abort);
+        resolve(ok);
+      };
+      const check = (): void => {
+        if (participant.agentsPresent() > 0) done(true);
+      };
+      const abort = (): void => done(false);
+      const timer = this.clock.setTimeout(() => done(false), ms);
+      participant.room.on(RoomEvent.ParticipantConnected, check);
+      this.ac.signal.addEventListener('abort', abort, { once: true });
+    });
+  }
 
   /** Starts teardown once; the first reason wins. */
   private end(reason: BridgeEndReason, error?: BridgeError, sipStatus?: number): void {

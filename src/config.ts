@@ -129,7 +129,15 @@ function nonEmpty(v: string | undefined): string | undefined {
  * Resolves the full configuration from explicit options and the environment, and
  * validates it. Throws one `ConfigError` listing every problem.
  */
-export function resolveConfig(input: ConfigInput = {}, env: Env = process.env): BridgeConfig {
+export function resolveConfig(
+  input: ConfigInput = {},
+  env: Env = process.env,
+  opts: {
+    /** Whether the caller ID and From domain must be set (outbound calls); inbound listeners need neither. */
+    caller?: 'required' | 'optional';
+  } = {},
+): BridgeConfig {
+  const callerRequired = opts.caller !== 'optional';
   const issues: string[] = [];
   const lk = input.livekit ?? {};
   const ex = input.exotel ?? {};
@@ -169,20 +177,7 @@ export function resolveConfig(input: ConfigInput = {}, env: Env = process.env): 
   };
 
   // LiveKit
-  const url = nonEmpty(lk.url ?? env.LIVEKIT_URL);
-  const apiKey = nonEmpty(lk.apiKey ?? env.LIVEKIT_API_KEY);
-  const apiSecret = nonEmpty(lk.apiSecret ?? env.LIVEKIT_API_SECRET);
-  const token = nonEmpty(lk.token);
-  if (url === undefined) issues.push('LIVEKIT_URL (livekit.url) is missing');
-  else if (!/^wss?:\/\/[^\s]+$/.test(url) && !/^https?:\/\/[^\s]+$/.test(url)) {
-    issues.push(`LIVEKIT_URL must be a ws://, wss://, http:// or https:// URL (got ${JSON.stringify(url)})`);
-  }
-  if (token === undefined) {
-    if (apiKey === undefined)
-      issues.push('LIVEKIT_API_KEY (livekit.apiKey) is missing (or pass livekit.token)');
-    if (apiSecret === undefined)
-      issues.push('LIVEKIT_API_SECRET (livekit.apiSecret) is missing (or pass livekit.token)');
-  }
+  const { url, apiKey, apiSecret, token } = liveKitPart(lk, env, issues);
 
   // Exotel
   const sipHost = nonEmpty(ex.sipHost ?? env.EXOTEL_SIP_HOST) ?? EXOTEL_DEFAULTS.sipHost;
@@ -232,14 +227,16 @@ export function resolveConfig(input: ConfigInput = {}, env: Env = process.env): 
   }
 
   const callerId = nonEmpty(ex.callerId ?? env.EXOTEL_CALLER_ID);
-  if (callerId === undefined) issues.push('EXOTEL_CALLER_ID (exotel.callerId, your Exophone) is missing');
-  else if (!/^\+?\d{3,15}$/.test(callerId.replace(/[\s-]/g, ''))) {
+  if (callerId === undefined) {
+    if (callerRequired) issues.push('EXOTEL_CALLER_ID (exotel.callerId, your Exophone) is missing');
+  } else if (!/^\+?\d{3,15}$/.test(callerId.replace(/[\s-]/g, ''))) {
     issues.push(`EXOTEL_CALLER_ID must be a phone number of 3–15 digits (got ${JSON.stringify(callerId)})`);
   }
   const fromDomain = nonEmpty(ex.fromDomain ?? env.EXOTEL_FROM_DOMAIN);
-  if (fromDomain === undefined)
-    issues.push('EXOTEL_FROM_DOMAIN (exotel.fromDomain, e.g. <account>.sip.exotel.com) is missing');
-  else if (!HOST_RE.test(fromDomain) && isIP(fromDomain) === 0)
+  if (fromDomain === undefined) {
+    if (callerRequired)
+      issues.push('EXOTEL_FROM_DOMAIN (exotel.fromDomain, e.g. <account>.sip.exotel.com) is missing');
+  } else if (!HOST_RE.test(fromDomain) && isIP(fromDomain) === 0)
     issues.push(`EXOTEL_FROM_DOMAIN must be a domain name (got ${JSON.stringify(fromDomain)})`);
   const accountSid = nonEmpty(ex.accountSid ?? env.EXOTEL_ACCOUNT_SID);
   if (accountSid !== undefined && !TOKEN_RE.test(accountSid))
@@ -294,8 +291,8 @@ export function resolveConfig(input: ConfigInput = {}, env: Env = process.env): 
       mediaIp,
       mediaBindIp,
       rtpPortRange: [lo, hi],
-      callerId: callerId!.replace(/[\s-]/g, ''),
-      fromDomain: fromDomain!,
+      callerId: (callerId ?? '').replace(/[\s-]/g, ''),
+      fromDomain: fromDomain ?? '',
       accountSid,
       auth,
       ...(tls !== undefined ? { tls } : {}),
@@ -344,6 +341,39 @@ function resolveTls(
     );
   }
   return Object.keys(out).length > 0 ? out : undefined;
+}
+
+function liveKitPart(
+  lk: Partial<LiveKitSettings>,
+  env: Env,
+  issues: string[],
+): { url: string | undefined; apiKey?: string; apiSecret?: string; token?: string } {
+  const url = nonEmpty(lk.url ?? env.LIVEKIT_URL);
+  const apiKey = nonEmpty(lk.apiKey ?? env.LIVEKIT_API_KEY);
+  const apiSecret = nonEmpty(lk.apiSecret ?? env.LIVEKIT_API_SECRET);
+  const token = nonEmpty(lk.token);
+  if (url === undefined) issues.push('LIVEKIT_URL (livekit.url) is missing');
+  else if (!/^wss?:\/\/[^\s]+$/.test(url) && !/^https?:\/\/[^\s]+$/.test(url)) {
+    issues.push(`LIVEKIT_URL must be a ws://, wss://, http:// or https:// URL (got ${JSON.stringify(url)})`);
+  }
+  if (token === undefined) {
+    if (apiKey === undefined)
+      issues.push('LIVEKIT_API_KEY (livekit.apiKey) is missing (or pass livekit.token)');
+    if (apiSecret === undefined)
+      issues.push('LIVEKIT_API_SECRET (livekit.apiSecret) is missing (or pass livekit.token)');
+  }
+  return { url, apiKey, apiSecret, token };
+}
+
+/** The LiveKit settings alone (options, then `LIVEKIT_*`), validated: for host helpers that need no trunk. */
+export function resolveLiveKitSettings(
+  input: Partial<LiveKitSettings> = {},
+  env: Env = process.env,
+): LiveKitSettings {
+  const issues: string[] = [];
+  const { url, apiKey, apiSecret, token } = liveKitPart(input, env, issues);
+  if (issues.length > 0) throw new ConfigError(issues);
+  return { url: url!, apiKey, apiSecret, token };
 }
 
 /** Reads and validates the whole configuration from the environment alone. */

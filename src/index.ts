@@ -286,6 +286,19 @@ export type {
   SipTransportName,
 } from './config.js';
 export { createOutboundRoomName, agentTypeFromRoomName, placeOutboundCall } from './host.js';
+export { listenForCalls, InboundListener } from './inbound/listener.js';
+export type {
+  ListenForCallsOptions,
+  IncomingCall,
+  CallDecision,
+  AcceptDecision,
+  RejectDecision,
+  CloseListenerOptions,
+  InboundListenerEvents,
+} from './inbound/types.js';
+export { acceptInboundCalls, createInboundRoomName } from './inbound/host.js';
+export type { AcceptInboundCallsOptions } from './inbound/host.js';
+export type { InboundCredentials } from './sip/auth-server.js';
 export type { PlaceOutboundCallOptions, PlacedCall } from './host.js';
 export {
   isBridgeParticipant,

@@ -58,9 +58,9 @@ export interface ExotelSipClientOptions {
   /** Local IP the SIP sockets bind to. Default: `customerIp` (set it apart behind 1:1 NAT). */
   bindIp?: string;
   /** Domain of the From URI, e.g. `<account>.sip.exotel.com` (default of each call's `fromDomain`). */
-  fromDomain: string;
+  fromDomain?: string;
   /** The Exophone: caller id in From and user of our Contact (default of each call's `callerId`). */
-  callerId: string;
+  callerId?: string;
   /** Sent as `X-Exotel-AccountSid` (routes the call into an Exotel flow). */
   accountSid?: string;
   /** Digest credentials for trunks that challenge with 401/407. */
@@ -282,14 +282,15 @@ export class ExotelSipClient extends EventEmitter<ExotelSipClientEvents> {
    */
   invite(options: InviteOptions): OutboundCall {
     const callId = this.ua.newCallId();
-    const callerId = options.callerId ?? this.opts.callerId;
+    // Neither per call nor by default: buildExotelInvite refuses the empty caller ID (`answered` rejects).
+    const callerId = options.callerId ?? this.opts.callerId ?? '';
     const log = (options.logger ?? this.log).child({ sipCallId: callId, phone: options.to });
     return this.ua.placeCall(
       () =>
         buildExotelInvite({
           to: options.to,
           callerId,
-          fromDomain: options.fromDomain ?? this.opts.fromDomain,
+          fromDomain: options.fromDomain ?? this.opts.fromDomain ?? '',
           sipHost: this.opts.sipHost,
           sipPort: this.opts.sipPort,
           transport: this.opts.transport,
@@ -328,8 +329,10 @@ function validateOptions(o: ResolvedOptions): void {
     issues.push('customerSipPort must be 0–65535');
   }
   if (!['tcp', 'udp', 'tls'].includes(o.transport)) issues.push('transport must be tcp, udp or tls');
-  if (typeof o.fromDomain !== 'string' || o.fromDomain === '') issues.push('fromDomain is required');
-  if (typeof o.callerId !== 'string' || o.callerId === '') issues.push('callerId is required');
+  if (o.fromDomain !== undefined && (typeof o.fromDomain !== 'string' || o.fromDomain === ''))
+    issues.push('fromDomain must be a non-empty string when given');
+  if (o.callerId !== undefined && (typeof o.callerId !== 'string' || o.callerId === ''))
+    issues.push('callerId must be a non-empty string when given');
   if (o.auth !== undefined && (!o.auth.username || typeof o.auth.password !== 'string')) {
     issues.push('auth needs a username and a password');
   }

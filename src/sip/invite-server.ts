@@ -55,6 +55,8 @@ export class InboundCall extends EventEmitter<InboundCallEvents> implements Dial
   readonly fromUser: string;
   /** The dialled number: the To URI's user part (as written). */
   readonly toUser: string;
+  /** The caller's From tag (`sip.callTag`). */
+  readonly remoteTag: string;
   /** The far end's SDP offer, when the INVITE carried one. */
   readonly offer: string | undefined;
   /** The INVITE's `X-` headers (first value of each). */
@@ -81,7 +83,9 @@ export class InboundCall extends EventEmitter<InboundCallEvents> implements Dial
     this.invite = invite;
     this.source = flow;
     this.callId = invite.headers.get('Call-ID') ?? '';
-    this.fromUser = getFrom(invite).uri.user ?? '';
+    const from = getFrom(invite);
+    this.fromUser = from.uri.user ?? '';
+    this.remoteTag = from.tag ?? '';
     this.toUser = getTo(invite).uri.user ?? '';
     this.offer = sdpBody(invite);
     const x: Record<string, string> = {};

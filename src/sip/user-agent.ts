@@ -19,6 +19,7 @@ import {
 import { LogThrottle, silentLogger, type Logger } from '../logger.js';
 import { bestEffortAsync } from '../best-effort.js';
 import type { SipCredentials } from './auth.js';
+import { DigestVerifier, type InboundCredentials } from './auth-server.js';
 import { buildResponse, hasTag } from './builders.js';
 import type { SipFlow, SipTarget, SipTransportProtocol } from './flow.js';
 import { formatVia, getTopVia, type Via } from './headers.js';
@@ -99,6 +100,12 @@ export interface SipUserAgentOptions {
   trustedAddresses?: readonly string[];
   /** Send OPTIONS to the trunk this often and report `trunkHealth` (0 or absent: never). */
   optionsIntervalMs?: number;
+  /**
+   * Digest credentials an INVITE from outside the trusted addresses must prove (RFC 3261
+   * §22.4): it is challenged with a stateless 401 and admitted when the retry is right.
+   * Without them such INVITEs get 403.
+   */
+  inboundAuth?: InboundCredentials;
   /** An admitted out-of-dialog INVITE. Without a handler such INVITEs are answered 403. */
   onInvite?: (call: InboundCall) => void;
 }
@@ -117,12 +124,17 @@ export class SipUserAgent extends EventEmitter<UserAgentEvents> {
   private optionsTimer: ReturnType<TimerClock['setTimeout']> | undefined;
   private starting: Promise<void> | undefined;
   private closed = false;
+  private verifier: DigestVerifier | undefined;
   onInvite: ((call: InboundCall) => void) | undefined;
 
   constructor(private readonly opts: SipUserAgentOptions) {
     super();
     this.log = opts.logger ?? silentLogger;
     this.onInvite = opts.onInvite;
+    this.verifier =
+      opts.inboundAuth !== undefined
+        ? new DigestVerifier(opts.inboundAuth, () => opts.clock.now())
+        : undefined;
     for (const a of opts.trustedAddresses ?? []) this.trusted.add(a);
     this.transport = opts.transport({
       onMessage: (msg, flow) => this.layer.receive(msg, flow),
@@ -181,6 +193,16 @@ export class SipUserAgent extends EventEmitter<UserAgentEvents> {
   /** The trunk's last reported state (`undefined` before the first probe). */
   get trunkState(): 'up' | 'down' | undefined {
     return this.health;
+  }
+
+  /** Lets these addresses send out-of-dialog requests (inbound INVITEs included), besides the trunk's. */
+  trust(addresses: readonly string[]): void {
+    for (const a of addresses) this.trusted.add(a);
+  }
+
+  /** Challenges INVITEs from untrusted addresses with digest (`undefined`: refuse them with 403). */
+  setInboundAuth(creds: InboundCredentials | undefined): void {
+    this.verifier = creds !== undefined ? new DigestVerifier(creds, () => this.opts.clock.now()) : undefined;
   }
 
   /** Opens the listeners and resolves the trunk's addresses. Idempotent. */
@@ -334,17 +356,23 @@ export class SipUserAgent extends EventEmitter<UserAgentEvents> {
    */
   private admit(req: SipRequest, flow: SipFlow, via: Via): boolean {
     if (this.calls.has(req.headers.get('Call-ID') ?? '') || this.isTrusted(flow)) return true;
-    const skipped = this.throttle.take('refused');
-    if (skipped !== undefined) {
-      this.log.warn(
-        {
-          method: req.method,
-          from: `${flow.remoteAddress}:${flow.remotePort}`,
-          alsoRefusedSinceLastLine: skipped,
-        },
-        '[SIP] request from an unknown address refused',
+    if (req.method === 'INVITE' && this.verifier !== undefined && !hasTag(req.headers.get('To') ?? '')) {
+      const verdict = this.verifier.check(req);
+      if (verdict === 'ok') return true;
+      // Challenge (again): stateless, so a flood of INVITEs keeps nothing.
+      const res = buildResponse(req, 401, {
+        server: this.opts.userAgent,
+        headers: [['WWW-Authenticate', this.verifier.challenge(verdict === 'stale')]],
+      });
+      void bestEffortAsync(
+        this.log,
+        '[SIP] stateless 401',
+        this.transport.send(res, responseTarget(flow, via)),
       );
+      if (verdict === 'wrong') this.logRefused(req, flow, 'INVITE with wrong credentials refused');
+      return false;
     }
+    this.logRefused(req, flow, 'request from an unknown address refused');
     // ACKs never come here (the transaction layer handles them before asking).
     const res = buildResponse(req, 403, { server: this.opts.userAgent });
     void bestEffortAsync(
@@ -353,6 +381,19 @@ export class SipUserAgent extends EventEmitter<UserAgentEvents> {
       this.transport.send(res, responseTarget(flow, via)),
     );
     return false;
+  }
+
+  private logRefused(req: SipRequest, flow: SipFlow, what: string): void {
+    const skipped = this.throttle.take(what);
+    if (skipped === undefined) return;
+    this.log.warn(
+      {
+        method: req.method,
+        from: `${flow.remoteAddress}:${flow.remotePort}`,
+        alsoRefusedSinceLastLine: skipped,
+      },
+      `[SIP] ${what}`,
+    );
   }
 
   /** Requests from the far end: in-dialog ones go to their call; the rest are answered here. */

@@ -11,7 +11,7 @@
  * check `simulator-auth.ts`. Responses are built by `src/sip/builders.ts`, SDP by
  * `src/sdp/`, and every timer runs on the injected clock.
  */
-import { connect as netConnect, createServer, type Server, type Socket } from 'node:net';
+import { connect as netConnect, createServer, isIP, type Server, type Socket } from 'node:net';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { connect as tlsConnect, createServer as createTlsServer } from 'node:tls';
 import { EventEmitter } from 'eventemitter3';
@@ -210,8 +210,21 @@ export class ExotelSimulator extends EventEmitter<ExotelSimulatorEvents> impleme
     return new Promise((resolve, reject) => {
       const sock =
         transport === 'tls'
-          ? tlsConnect({ ...target.tls, host: target.host, port: target.port })
-          : netConnect({ host: target.host, port: target.port });
+          ? tlsConnect({
+              ...target.tls,
+              // TLS over a TCP socket bound to our host, as for plain TCP below.
+              socket: netConnect({
+                host: target.host,
+                port: target.port,
+                localAddress: this.options.host ?? '127.0.0.1',
+              }),
+              servername: target.tls?.servername ?? (isIP(target.host) === 0 ? target.host : undefined),
+            })
+          : netConnect({
+              host: target.host,
+              port: target.port,
+              localAddress: this.options.host ?? '127.0.0.1',
+            });
       // Tracked at once, so close() destroys a connection still being opened.
       this.sockets.add(sock);
       sock.once('close', onClose);

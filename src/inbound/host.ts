@@ -1,0 +1,106 @@
+/**
+ * The host backend's side of inbound calls, mirroring `placeOutboundCall`: for every call
+ * the listener offers, exactly one room (`<agentType>-inbound-<last 4 digits>-<uuid>`) and
+ * exactly one agent dispatch are made, and the room is deleted when the call ends.
+ */
+import { randomUUID } from 'node:crypto';
+import { AgentDispatchClient, RoomServiceClient } from 'livekit-server-sdk';
+import { resolveLiveKitSettings, type Env, type LiveKitSettings } from '../config.js';
+import { bestEffortAsync } from '../best-effort.js';
+import { ConfigError, LiveKitConnectError, LiveKitError } from '../errors.js';
+import { silentLogger, type Logger } from '../logger.js';
+import type { AcceptDecision, IncomingCall } from './types.js';
+
+const AGENT_TYPE_RE = /^[a-z0-9][a-z0-9_]{0,31}$/;
+
+/** `<agentType>-inbound-<last 4 digits of the caller>-<uuid>`. */
+export function createInboundRoomName(
+  agentType: string,
+  caller: string,
+  uuid: string = randomUUID(),
+): string {
+  const type = agentType.toLowerCase();
+  if (!AGENT_TYPE_RE.test(type)) {
+    throw new ConfigError([
+      `agentType must be 1–32 lower-case letters, digits or "_" (got ${JSON.stringify(agentType)})`,
+    ]);
+  }
+  const digits = caller.replace(/\D/g, '');
+  return `${type}-inbound-${digits.length >= 4 ? digits.slice(-4) : 'anon'}-${uuid}`;
+}
+
+/** Options of {@link acceptInboundCalls}. */
+export interface AcceptInboundCallsOptions {
+  /** The agent worker's registered name (`agentName` in LiveKit Agents). */
+  agentName: string;
+  /** Names the room and goes to the agent in the dispatch metadata (default `inbound`). */
+  agentType?: string;
+  /** LiveKit settings; missing ones come from `LIVEKIT_*`. */
+  livekit?: Partial<LiveKitSettings>;
+  env?: Env;
+  logger?: Logger;
+  /** Extra dispatch metadata (JSON-serialisable), merged with `{ phone, exophone, agentType, direction }`. */
+  dispatchMetadata?: Readonly<Record<string, unknown>>;
+  /** Room empty timeout in seconds (default 60). */
+  emptyTimeoutSec?: number;
+  /** Pick the agent type per call (default: `agentType`). */
+  agentTypeFor?: (call: IncomingCall) => string;
+}
+
+/**
+ * An `onCall` for `listenForCalls()` that makes one room and one agent dispatch per call,
+ * and deletes the room when the call ends. A LiveKit failure refuses the call with 503
+ * (logged), which a SIP proxy in front treats as "try another process".
+ */
+export function acceptInboundCalls(
+  options: AcceptInboundCallsOptions,
+): (call: IncomingCall) => Promise<AcceptDecision | { reject: number }> {
+  const { url, apiKey, apiSecret } = resolveLiveKitSettings(options.livekit, options.env ?? process.env);
+  if (!apiKey || !apiSecret) {
+    throw new ConfigError([
+      'acceptInboundCalls needs LIVEKIT_API_KEY and LIVEKIT_API_SECRET to create rooms and dispatches',
+    ]);
+  }
+  const http = url.replace(/^ws(s?):\/\//, 'http$1://');
+  const rooms = new RoomServiceClient(http, apiKey, apiSecret);
+  const dispatches = new AgentDispatchClient(http, apiKey, apiSecret);
+  const base = options.logger ?? silentLogger;
+  return async (call) => {
+    const agentType = options.agentTypeFor?.(call) ?? options.agentType ?? 'inbound';
+    const roomName = createInboundRoomName(agentType, call.from);
+    const log = base.child({ room: roomName, phone: call.from });
+    try {
+      await rooms.createRoom({ name: roomName, emptyTimeout: options.emptyTimeoutSec ?? 60 });
+    } catch (err) {
+      const e = new LiveKitConnectError(`creating room ${roomName} failed: ${String(err)}`, { cause: err });
+      log.error({ err: e.message }, '[BRIDGE] Inbound call refused (503): no room');
+      return { reject: 503 }; // a SIP proxy in front fails over to another process on 503
+    }
+    try {
+      await dispatches.createDispatch(roomName, options.agentName, {
+        metadata: JSON.stringify({
+          ...options.dispatchMetadata,
+          phone: call.from,
+          exophone: call.to,
+          agentType,
+          direction: 'inbound',
+        }),
+      });
+    } catch (err) {
+      await bestEffortAsync(
+        log,
+        '[BRIDGE] Deleting the room after a failed dispatch',
+        rooms.deleteRoom(roomName),
+      );
+      throw new LiveKitError(`dispatching agent ${options.agentName} failed: ${String(err)}`, { cause: err });
+    }
+    return {
+      roomName,
+      agentType,
+      onEnded: () =>
+        bestEffortAsync(log, '[BRIDGE] Deleting the room after the call', rooms.deleteRoom(roomName)).then(
+          () => undefined,
+        ),
+    };
+  };
+}

@@ -1,0 +1,66 @@
+/**
+ * The inbound SIP leg: the INVITE has arrived and is ringing; once the bridge has joined
+ * the room (and, by option, an agent is there) it answers with our RTP address, picking
+ * PCMA or PCMU from the caller's offer, and waits for the ACK.
+ */
+import type { BridgeLeg, LegAnswer, LegHooks } from '../bridge-leg.js';
+import type { CallEnded } from '../sip/call-types.js';
+import { ClosedError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { negotiateSdp } from '../sdp/negotiate.js';
+import { createSdpAnswer, createSdpOffer } from '../sdp/offer-answer.js';
+import type { InboundCall } from '../sip/invite-server.js';
+
+/** Answers one inbound call for a `BridgeCall`. */
+export class InboundLeg implements BridgeLeg {
+  readonly direction = 'inbound' as const;
+  readonly answerAfterAgentMs: number | undefined;
+
+  constructor(
+    private readonly call: InboundCall,
+    opts: { answerAfterAgentMs?: number } = {},
+  ) {
+    this.answerAfterAgentMs = opts.answerAfterAgentMs;
+  }
+
+  prepare(_log: Logger, hooks: LegHooks): Promise<void> {
+    // The INVITE is here and ringing already; the caller may CANCEL at any time from now.
+    const forward = (e: CallEnded): void =>
+      hooks.onEnded(e, e.reason === 'cancelled' ? 'phone-hangup' : undefined);
+    if (this.call.state === 'ended') void this.call.ended.then(forward);
+    else this.call.once('ended', forward);
+    return Promise.resolve();
+  }
+
+  async connect(local: { ip: string; port: number }, log: Logger): Promise<LegAnswer> {
+    const call = this.call;
+    if (call.state === 'ended') throw new ClosedError('inbound call (ended before the answer)');
+    const offer = call.offer;
+    if (offer === undefined) throw new ClosedError('inbound call without an SDP offer');
+    const answer = createSdpAnswer(offer, createSdpOffer({ ip: local.ip, port: local.port }));
+    const negotiated = negotiateSdp(answer, offer);
+    log.info(
+      `[SIP] Answering with ${negotiated.codec}; caller RTP ${negotiated.remoteAddress}:${negotiated.remotePort}`,
+    );
+    await call.accept({ sdp: answer });
+    return {
+      negotiated,
+      sipCallId: call.callId,
+      remoteTag: call.remoteTag,
+      remoteHeaders: call.remoteHeaders,
+    };
+  }
+
+  /** Refuses the call before the answer with `status` (480 when no agent came). */
+  refuse(status: number): void {
+    this.call.reject(status);
+  }
+
+  hangup(): Promise<void> {
+    return this.call.hangup();
+  }
+
+  release(): void {
+    // nothing held: the listener owns the trunk client
+  }
+}
