@@ -186,9 +186,9 @@ export type InboundCallState =
 /**
  * The final response to the INVITE. `answered` always resolves with one, never rejects:
  * a 2xx (`status` 200–299, the callee's SDP in `sdp`) or the rejection (`status` ≥ 300:
- * 486, 603, 487 after our CANCEL). No final response (Timer B, 64·T1) resolves a
- * locally made 408, a transport failure a 503 (RFC 3261 §8.1.3.1), as do calls ended
- * before the INVITE could be sent.
+ * 486, 603, 487 after our CANCEL). When no final response came, a status is made up
+ * locally (RFC 3261 §8.1.3.1): 408 for Timer B (64·T1), 503 for a transport failure
+ * (connection refused or lost), 487 for a call hung up before any final response.
  */
 export interface InboundCallAnswer {
   status: number;
