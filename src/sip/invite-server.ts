@@ -273,10 +273,14 @@ export class InboundCall extends EventEmitter<InboundCallEvents> implements Dial
   }
 
   private response(status: number, headers: [string, string][] = [], sdp?: string): SipResponse {
+    // RFC 3261 §12.1.1: responses that make a dialog (1xx with a To tag, 2xx) copy the
+    // INVITE's Record-Route, so the far end's requests keep following its proxies.
+    const rr: [string, string][] =
+      status > 100 && status < 300 ? this.invite.headers.getAll('Record-Route').map((v) => ['Record-Route', v]) : [];
     return buildResponse(this.invite, status, {
       toTag: this.localTag,
       server: this.ctx.userAgent,
-      headers,
+      headers: [...rr, ...headers],
       ...(sdp !== undefined ? { sdp } : {}),
     });
   }

@@ -61,11 +61,12 @@ async function setup(opts: { optionsIntervalMs?: number } = {}) {
 }
 
 /** The far end calls our Exophone, as Exotel's trunk would. */
-function callIn(far: SipUserAgent, opts: { signal?: AbortSignal } = {}) {
+function callIn(far: SipUserAgent, opts: { signal?: AbortSignal; recordRoute?: string } = {}) {
   const callId = far.newCallId();
+  const { recordRoute, ...callOpts } = opts;
   return far.placeCall(
-    () =>
-      buildExotelInvite({
+    () => {
+      const invite = buildExotelInvite({
         to: `+91${EXOPHONE.slice(1)}`,
         callerId: '+919876543210',
         fromDomain: 'pstn.in1.exotel.com',
@@ -76,8 +77,11 @@ function callIn(far: SipUserAgent, opts: { signal?: AbortSignal } = {}) {
         customerSipPort: FAR.port,
         ids: { callId, fromTag: newTag(), branch: newBranch(), cseq: 1 },
         sdp: FAR_SDP,
-      }),
-    { callId, localUser: '+919876543210', logger: silentLogger, sdp: FAR_SDP, ...opts },
+      });
+      if (recordRoute !== undefined) invite.headers.append('Record-Route', recordRoute);
+      return invite;
+    },
+    { callId, localUser: '+919876543210', logger: silentLogger, sdp: FAR_SDP, ...callOpts },
   );
 }
 
@@ -158,6 +162,7 @@ describe('SIP user agent over an in-memory network on a fake clock', () => {
     ]);
     const ok = net.log.find((r) => r.what === '200 INVITE')!.msg;
     expect(ok.headers.get('Contact')).toBe('<sip:+918044319240@127.0.0.1:5061;transport=tcp>');
+
     clock.advance(64 * T1);
     expect(client.stats()).toMatchObject({ clientTransactions: 0, serverTransactions: 0 });
     expect(client.ua.activeCalls).toHaveLength(0);
@@ -231,6 +236,21 @@ describe('SIP user agent over an in-memory network on a fake clock', () => {
     expect(ended.reason).toBe('timeout');
     expect(net.labels()).toContain('BYE');
     expect(await farCall.ended).toEqual({ reason: 'remote-bye' });
+  });
+
+  it("inbound: the INVITE's Record-Route comes back in our 180 and 200 (RFC 3261 §12.1.1)", async () => {
+    const { net, client, far } = await setup();
+    client.ua.onInvite = (call) => {
+      call.ring();
+      void call.accept({ sdp: OFFER }).catch(() => undefined);
+    };
+    const rr = '<sip:127.0.0.9:5060;transport=tcp;lr>'; // a proxy the far end's ACK goes to (nobody there)
+    callIn(far, { recordRoute: rr });
+    await settle();
+    for (const what of ['180 INVITE', '200 INVITE']) {
+      expect(net.log.find((r) => r.what === what)?.msg.headers.getAll('Record-Route')).toEqual([rr]);
+    }
+    expect(net.log.find((r) => r.what === '100 INVITE')?.msg.headers.getAll('Record-Route')).toEqual([]);
   });
 
   it('inbound: without a handler an INVITE is refused 403, as before', async () => {
