@@ -22,6 +22,7 @@ import { dominantFrequency } from '../../src/rtp/goertzel.js';
 import { ExotelSimulator } from '../../src/testing/index.js';
 import { livekitOpts, loudPart, runCleanups, startAgent, type Cleanups } from '../harness/e2e.js';
 import { eventually, livekitEnv, roomService } from '../harness/livekit.js';
+import { startSippUac } from '../harness/sipp.js';
 
 const PROBES = [300, 440, 700, 1000, 2000];
 const CALLER = '+919876543210';
@@ -145,6 +146,29 @@ describe('inbound calls through listenForCalls', () => {
       expect(listener.activeCalls).toBe(0);
     },
   );
+
+  it('SIPp as the trunk calls in (PCMA/PCMU offer, -rtp_echo): the agent hears its own tone come back; SIPp hangs up and exits 0', async () => {
+    const { listener, calls } = await listen();
+    const peer = await startSippUac({
+      target: { host: '127.0.0.1', port: listener.port },
+      rtpEcho: true,
+      holdMs: 5000,
+      timeoutS: 30,
+    });
+    cleanups.push(() => peer.stop());
+    const bridge = await eventually('bridge', () => calls[0]);
+    const agent = await startAgent(cleanups, bridge.roomName, 1000);
+    expect((await bridge.answered).codec).toBe('PCMA');
+    const phone = await eventually('phone participant', () =>
+      [...agent.room.remoteParticipants.values()].find(isBridgeParticipant),
+    );
+    expect(phone.attributes['sip.phoneNumber']).toBe(CALLER);
+    await eventually('echo', () => (loudPart(agent.heard).length > 8000 ? true : undefined), 15_000);
+    expect(dominantFrequency(loudPart(agent.heard), 8000, PROBES)).toBe(1000);
+    expect((await bridge.ended).reason).toBe('phone-hangup');
+    expect(await peer.done()).toBe(0);
+    await eventually('room deleted', async () => ((await roomGone(bridge.roomName)) ? true : undefined));
+  });
 
   it('the agent ends the call: BYE from our side reaches the caller', async () => {
     const { listener, calls } = await listen();
