@@ -404,7 +404,8 @@ export class SipUserAgent extends EventEmitter<UserAgentEvents> {
     if (tx === undefined) return; // a stray ACK
     const answer = (status: number, headers: [string, string][] = []): void =>
       tx.respond(buildResponse(req, status, { server: this.opts.userAgent, headers }));
-    if (!this.isTrusted(flow)) return answer(403);
+    if (!this.isTrusted(flow) && !(req.method === 'INVITE' && this.verifier?.check(req) === 'ok'))
+      return answer(403);
     switch (req.method) {
       case 'OPTIONS':
         return answer(200, [
