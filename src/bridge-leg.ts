@@ -47,6 +47,11 @@ export interface BridgeLeg {
   connect(local: { ip: string; port: number }, log: Logger): Promise<LegAnswer>;
   /** Ends the SIP call if it is still up: CANCEL or BYE (outbound), a final response or BYE (inbound). */
   hangup(): Promise<void>;
+  /**
+   * Inbound, by option: once our RTP socket is open, send 183 with our SDP answer and return
+   * the media to start at once (the caller then hears ringback until the answer).
+   */
+  earlyMedia?(local: { ip: string; port: number }): NegotiatedSdp | undefined;
   /** Inbound: refuses the call before the answer with a final status (480 when no agent came). */
   refuse?(status: number): void;
   /** Gives back what `prepare` took (the trunk client lease). Idempotent. */

@@ -28,6 +28,8 @@ import { BRIDGE_CALL_ID_PREFIX } from './agent.js';
 import { PhoneParticipant } from './livekit/participant.js';
 import { createBridgeToken } from './livekit/token.js';
 import { RtpMediaBridge } from './rtp/bridge.js';
+import { RingbackTone } from './rtp/ringback.js';
+import type { NegotiatedSdp } from './sdp/negotiate.js';
 import { dtmfDigitToEvent } from './rtp/dtmf.js';
 import type { CallEnded } from './sip/call-types.js';
 import { OutboundLeg, type BridgeLeg, type LegAnswer } from './bridge-leg.js';
@@ -103,6 +105,7 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
   private teardown: Promise<void> | undefined;
   private reconnectTimer: TimerHandle | undefined;
   private agentGoneTimer: TimerHandle | undefined;
+  private ringbackTimer: TimerHandle | undefined;
 
   /** @internal use `runBridge()` or `listenForCalls()` */
   constructor(
@@ -317,7 +320,13 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
     // while LiveKit connects, so the INVITE can leave as soon as the track is published.
     // (Nothing is sent to the trunk before then; teardown closes both if setup fails.)
     const ready = Promise.all([
-      media.open(),
+      media.open().then((local) => {
+        // Inbound with ringback: 183 with our answer as soon as RTP is open; the caller
+        // hears ringback while the bridge joins the room (and waits for an agent).
+        const early = stop.aborted ? undefined : this.leg.earlyMedia?.(local);
+        if (early !== undefined) this.startRingback(media, early);
+        return local;
+      }),
       this.leg.prepare(this.log, {
         onRinging: () => this.setStatus('ringing'),
         onEnded: this.onSipEnded,
@@ -356,6 +365,7 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
     const answer = await this.leg.connect(local, this.log);
     if (stop.aborted) return;
     this.answer = answer;
+    this.ringbackTimer = clearTimer(this.clock, this.ringbackTimer);
     const neg = answer.negotiated;
     this.mark('answered');
     this.answeredAt = this.clock.now();
@@ -427,6 +437,28 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
       );
   }
 
+  /** Early media: the negotiated stream starts now, and a ringback tone plays until the answer. */
+  private startRingback(media: RtpMediaBridge, early: NegotiatedSdp): void {
+    media.start({
+      remoteAddress: early.remoteAddress,
+      remotePort: early.remotePort,
+      codec: early.codec,
+      payloadType: early.payloadType,
+      telephoneEventPayloadType: early.telephoneEventPayloadType,
+    });
+    this.log.info('[BRIDGE] Early media: playing ringback until the answer');
+    const tone = new RingbackTone();
+    const t0 = this.clock.now();
+    let sent = 0;
+    const tick = (): void => {
+      // Absolute schedule: every frame that is due by now, then sleep to the next one.
+      const due = Math.floor((this.clock.now() - t0) / 20) + 1;
+      for (; sent < due; sent++) media.writeAudio(tone.next(), 8000);
+      this.ringbackTimer = this.clock.setTimeout(tick, t0 + sent * 20 - this.clock.now());
+    };
+    tick();
+  }
+
   private readonly onSipEnded = (e: CallEnded, reason?: BridgeEndReason): void => {
     this.end(reason ?? endReasonOfSip(e, this.answer !== undefined), e.error, e.status);
   };
@@ -466,6 +498,7 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
     this.stage = 'ending';
     this.reconnectTimer = clearTimer(this.clock, this.reconnectTimer);
     this.agentGoneTimer = clearTimer(this.clock, this.agentGoneTimer);
+    this.ringbackTimer = clearTimer(this.clock, this.ringbackTimer);
     this.ac.abort();
     this.opts.signal?.removeEventListener('abort', this.onAbort);
     const info = this.endInfo!;

@@ -7,7 +7,7 @@ import type { BridgeLeg, LegAnswer, LegHooks } from '../bridge-leg.js';
 import type { CallEnded } from '../sip/call-types.js';
 import { ClosedError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { negotiateSdp } from '../sdp/negotiate.js';
+import { negotiateSdp, type NegotiatedSdp } from '../sdp/negotiate.js';
 import { createSdpAnswer, createSdpOffer } from '../sdp/offer-answer.js';
 import type { InboundCall } from '../sip/invite-server.js';
 
@@ -15,12 +15,26 @@ import type { InboundCall } from '../sip/invite-server.js';
 export class InboundLeg implements BridgeLeg {
   readonly direction = 'inbound' as const;
   readonly answerAfterAgentMs: number | undefined;
+  private readonly ringback: boolean;
+  private early: { answer: string; negotiated: NegotiatedSdp } | undefined;
 
   constructor(
     private readonly call: InboundCall,
-    opts: { answerAfterAgentMs?: number } = {},
+    opts: { answerAfterAgentMs?: number; earlyMedia?: boolean } = {},
   ) {
     this.answerAfterAgentMs = opts.answerAfterAgentMs;
+    this.ringback = opts.earlyMedia === true;
+  }
+
+  earlyMedia(local: { ip: string; port: number }): NegotiatedSdp | undefined {
+    if (!this.ringback || this.early !== undefined || this.call.state === 'ended') return undefined;
+    const offer = this.call.offer;
+    if (offer === undefined) return undefined;
+    const answer = createSdpAnswer(offer, createSdpOffer({ ip: local.ip, port: local.port }));
+    const negotiated = negotiateSdp(answer, offer);
+    this.early = { answer, negotiated };
+    this.call.ring(answer); // 183 Session Progress with our answer: media may flow now
+    return negotiated;
   }
 
   prepare(_log: Logger, hooks: LegHooks): Promise<void> {
@@ -37,8 +51,10 @@ export class InboundLeg implements BridgeLeg {
     if (call.state === 'ended') throw new ClosedError('inbound call (ended before the answer)');
     const offer = call.offer;
     if (offer === undefined) throw new ClosedError('inbound call without an SDP offer');
-    const answer = createSdpAnswer(offer, createSdpOffer({ ip: local.ip, port: local.port }));
-    const negotiated = negotiateSdp(answer, offer);
+    // The 200 repeats the answer of the 183, when there was one (RFC 3264: one answer per offer).
+    const answer =
+      this.early?.answer ?? createSdpAnswer(offer, createSdpOffer({ ip: local.ip, port: local.port }));
+    const negotiated = this.early?.negotiated ?? negotiateSdp(answer, offer);
     log.info(
       `[SIP] Answering with ${negotiated.codec}; caller RTP ${negotiated.remoteAddress}:${negotiated.remotePort}`,
     );

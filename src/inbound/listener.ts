@@ -131,10 +131,10 @@ export class InboundListener extends EventEmitter<InboundListenerEvents> {
       ...(d.participantName !== undefined ? { participantName: d.participantName } : {}),
       ...pick(o),
     };
-    const leg = new InboundLeg(
-      call,
-      o.answerWhen === 'agent' ? { answerAfterAgentMs: o.agentWaitMs ?? DEFAULT_AGENT_WAIT_MS } : {},
-    );
+    const leg = new InboundLeg(call, {
+      ...(o.answerWhen === 'agent' ? { answerAfterAgentMs: o.agentWaitMs ?? DEFAULT_AGENT_WAIT_MS } : {}),
+      earlyMedia: o.ringback === 'early-media',
+    });
     const bridge = new BridgeCall(this.config, options, from, leg, {
       trunkPhoneNumber: call.toUser,
       attributes,

@@ -77,6 +77,12 @@ export interface ListenForCallsOptions extends Pick<
    * (`joined`, the default), or once an agent is in the room too (`agent`).
    */
   answerWhen?: 'joined' | 'agent';
+  /**
+   * What the caller hears before the answer: `ringing` (180, their own network's ringback,
+   * the default) or `early-media` (180, then 183 with our SDP as soon as RTP is open, and a
+   * ringback tone played by the bridge until the 200).
+   */
+  ringback?: 'ringing' | 'early-media';
   /** With `answerWhen: 'agent'`: how long to wait for one before refusing with 480. Default 15000 ms. */
   agentWaitMs?: number;
   /** Copy the caller's `X-` headers into participant attributes `sip.h.<lower-cased name>`. Default false. */

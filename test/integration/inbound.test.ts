@@ -199,6 +199,25 @@ describe('inbound calls through listenForCalls', () => {
     await eventually('room deleted', async () => ((await roomGone(bridge.roomName)) ? true : undefined));
   });
 
+  it('ringback as early media: 183 with our SDP, the caller hears 400 Hz ringback until an agent joins, then the agent', async () => {
+    const { listener, calls } = await listen({
+      ringback: 'early-media',
+      answerWhen: 'agent',
+      agentWaitMs: 20_000,
+    });
+    const phoneCall = callIn(listener.port);
+    await eventually('183', () => (phoneCall.provisional.includes(183) ? true : undefined));
+    await eventually('ringback', () => (loudPart([phoneCall.heard()]).length > 4000 ? true : undefined));
+    const tones = [300, 400, 440, 700, 1000];
+    expect(dominantFrequency(loudPart([phoneCall.heard()]), 8000, tones)).toBe(400);
+    expect(phoneCall.state).toBe('proceeding');
+    const before = phoneCall.heard().length;
+    await startAgent(cleanups, calls[0]!.roomName, 1000);
+    expect((await phoneCall.answered).status).toBe(200);
+    await eventually('agent heard', () => (phoneCall.heard().length > before + 24_000 ? true : undefined));
+    expect(dominantFrequency(loudPart([phoneCall.heard().slice(before + 8000)]), 8000, tones)).toBe(1000);
+  });
+
   it('answerWhen agent: no agent within agentWaitMs → 480, nothing left', async () => {
     const { listener, calls } = await listen({ answerWhen: 'agent', agentWaitMs: 500 });
     const phoneCall = callIn(listener.port);
