@@ -12,7 +12,7 @@
  * side heard, and whether teardown left anything open. Exit code 0 only if both
  * directions were heard, the room got exactly one agent dispatch, and nothing was left
  * (room, participant, listener, SIP client, sockets, timers). The listener copies the
- * caller's `X-Exotel-*` headers into `sip.h.*` attributes (`headersToAttributes`).
+ * caller's `X-Exotel-*` headers into `sip.h.*` attributes (`includeHeaders: 'x-headers'`).
  *
  * Always the simulator: a real Exotel trunk would need a phone to dial in.
  */
@@ -97,7 +97,7 @@ export async function inboundDemo(): Promise<number> {
       },
       env: {},
       logger,
-      headersToAttributes: true,
+      includeHeaders: 'x-headers',
       statsLogIntervalMs: 1000,
       onCall: async (call) => {
         mark('INVITE reached onCall');

@@ -92,6 +92,13 @@ export interface BridgeCallEvents {
   audioReady: [];
   /** A DTMF digit, from the phone (`'phone'`) or from the room (`'room'`). */
   dtmf: [info: { digit: string; from: 'phone' | 'room' }];
+  /**
+   * With `audioTaps`: 20 ms of 8 kHz PCM, what the phone said (`'phone'`) or what the
+   * phone was sent from the room (`'room'`). The array is reused: copy it to keep it.
+   */
+  audio: [frame: { from: 'phone' | 'room'; samples: Int16Array }];
+  /** An outbound call's 183 carried SDP: the far end's early media (ringback, announcements) now reaches the room. */
+  earlyMedia: [];
   /** Exactly once, after teardown finished. */
   ended: [info: BridgeEnded];
 }

@@ -7,7 +7,7 @@
 import type { ExotelSettings } from './config.js';
 import type { BridgeEndReason } from './bridge-events.js';
 import type { Logger } from './logger.js';
-import type { NegotiatedSdp } from './sdp/negotiate.js';
+import { negotiateSdp, type NegotiatedSdp } from './sdp/negotiate.js';
 import { createSdpOffer } from './sdp/offer-answer.js';
 import type { CallEnded } from './sip/call-types.js';
 import type { OutboundCall } from './sip/invite-client.js';
@@ -23,12 +23,16 @@ export interface LegAnswer {
   remoteTag: string;
   /** The far end's `X-` headers (the 200 OK's outbound, the INVITE's inbound). */
   remoteHeaders: Readonly<Record<string, string>>;
+  /** Every header of that message (first value of each name). */
+  allHeaders: Readonly<Record<string, string>>;
 }
 
 /** What the leg reports while it connects. */
 export interface LegHooks {
   /** A 180/183 arrived (outbound) or was sent (inbound). */
   onRinging(): void;
+  /** Outbound: a 183 carried SDP; media may flow before the answer. */
+  onEarlyMedia?(negotiated: NegotiatedSdp): void;
   /** The SIP call ended, whatever the cause (exactly once); `reason` when the leg knows better than the SIP outcome. */
   onEnded(ended: CallEnded, reason?: BridgeEndReason): void;
 }
@@ -92,9 +96,10 @@ export class OutboundLeg implements BridgeLeg {
     if (lease === undefined || hooks === undefined)
       throw new BridgeError('CLOSED', 'the SIP client lease was released');
     const { exotel } = this.o;
+    const offer = createSdpOffer({ ip: local.ip, port: local.port });
     const call = lease.client.invite({
       to: this.o.to,
-      sdp: createSdpOffer({ ip: local.ip, port: local.port }),
+      sdp: offer,
       callerId: exotel.callerId,
       fromDomain: exotel.fromDomain,
       ...(this.o.headers !== undefined ? { headers: this.o.headers } : {}),
@@ -103,8 +108,17 @@ export class OutboundLeg implements BridgeLeg {
       logger: log,
     });
     this.call = call;
-    call.on('progress', ({ status }) => {
+    let early = false;
+    call.on('progress', ({ status, sdp }) => {
       if (status === 180 || status === 183) hooks.onRinging();
+      if (sdp === undefined || early) return;
+      try {
+        const negotiated = negotiateSdp(offer, sdp);
+        early = true;
+        hooks.onEarlyMedia?.(negotiated);
+      } catch (err) {
+        log.warn({ err: (err as Error).message }, '[SIP] early media SDP not usable: ignored');
+      }
     });
     call.on('ended', hooks.onEnded);
     const answer = await call.answered;
@@ -116,6 +130,7 @@ export class OutboundLeg implements BridgeLeg {
       sipCallId: answer.callId,
       remoteTag: answer.remoteTag,
       remoteHeaders: answer.remoteHeaders,
+      allHeaders: answer.headers,
     };
   }
 

@@ -15,6 +15,7 @@ import type { ParticipantPredicate } from './livekit/participant.js';
 import type { MediaLatencyProbe } from './rtp/latency-probe.js';
 import { assertHeaderName, assertSafeHeaderValue, normalizePhoneNumber } from './sip/phone.js';
 import type { SipTimerValues } from './sip/timers.js';
+import type { RingbackPattern } from './rtp/ringback.js';
 
 export interface RunBridgeOptions {
   /** The room the host already created (and dispatched its agent to). */
@@ -42,6 +43,19 @@ export interface RunBridgeOptions {
   callerId?: string;
   /** Domain of this call's From URI. Default `exotel.fromDomain` / `EXOTEL_FROM_DOMAIN`. */
   fromDomain?: string;
+  /**
+   * Copy the far end's headers into participant attributes `sip.h.<lower-cased name>`
+   * (LiveKit SIP's `include_headers`): the 200 OK's outbound, the INVITE's inbound.
+   * `x-headers`: only `X-` headers; `all`: every header. Default `none`.
+   */
+  includeHeaders?: 'none' | 'x-headers' | 'all';
+  /**
+   * Outbound: while the call rings without early media, play a ringback tone into the
+   * room (like LiveKit's `playRingtone`), India's cadence unless a pattern is given. Default off.
+   */
+  ringbackTone?: boolean | RingbackPattern;
+  /** Emit `audio` events with both directions' PCM (recording, live transcription). Default off. */
+  audioTaps?: boolean;
   /** Extra participant attributes (merged over the `sip.*` ones). */
   attributes?: Readonly<Record<string, string>>;
   /** Participant name (default: the phone number). */
@@ -120,4 +134,18 @@ export function resolveBridgeOptions(options: RunBridgeOptions): ResolvedBridgeO
     assertSafeHeaderValue(name, value);
   }
   return { config, phoneNumber };
+}
+
+/** `sip.h.<lower-cased name>` attributes of a message's headers (LiveKit SIP's `include_headers`). */
+export function headerAttributes(
+  headers: Readonly<Record<string, string>>,
+  mode: 'none' | 'x-headers' | 'all' | undefined,
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (mode === undefined || mode === 'none') return out;
+  for (const [name, value] of Object.entries(headers)) {
+    if (mode === 'x-headers' && !/^x-/i.test(name)) continue;
+    out[`sip.h.${name.toLowerCase()}`] = value;
+  }
+  return out;
 }

@@ -16,8 +16,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'eventemitter3';
-import { RoomEvent } from '@livekit/rtc-node';
-import { RoomServiceClient } from 'livekit-server-sdk';
 import { clearTimer, systemTimerClock, type TimerClock, type TimerHandle } from './clock.js';
 import type { BridgeConfig } from './config.js';
 import { bestEffortAsync } from './best-effort.js';
@@ -28,11 +26,12 @@ import { BRIDGE_CALL_ID_PREFIX } from './agent.js';
 import { PhoneParticipant } from './livekit/participant.js';
 import { createBridgeToken } from './livekit/token.js';
 import { RtpMediaBridge } from './rtp/bridge.js';
-import { RingbackTone } from './rtp/ringback.js';
 import type { NegotiatedSdp } from './sdp/negotiate.js';
 import { dtmfDigitToEvent } from './rtp/dtmf.js';
 import type { CallEnded } from './sip/call-types.js';
 import { OutboundLeg, type BridgeLeg, type LegAnswer } from './bridge-leg.js';
+import { RingbackPlayer } from './bridge-audio.js';
+import { agentArrives, assertRoomExists } from './bridge-room.js';
 import type {
   BridgeAnswered,
   BridgeCallEvents,
@@ -42,7 +41,7 @@ import type {
   BridgeStats,
   BridgeTimings,
 } from './bridge-events.js';
-import { resolveBridgeOptions, type RunBridgeOptions } from './bridge-options.js';
+import { headerAttributes, resolveBridgeOptions, type RunBridgeOptions } from './bridge-options.js';
 import {
   endReasonOfDisconnect,
   endReasonOfSip,
@@ -105,7 +104,7 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
   private teardown: Promise<void> | undefined;
   private reconnectTimer: TimerHandle | undefined;
   private agentGoneTimer: TimerHandle | undefined;
-  private ringbackTimer: TimerHandle | undefined;
+  private ringback: RingbackPlayer | undefined;
 
   /** @internal use `runBridge()` or `listenForCalls()` */
   constructor(
@@ -192,16 +191,7 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
     const stop = this.ac.signal;
 
     // BUG-1: the room must already exist; the bridge never creates one.
-    if (this.opts.requireExistingRoom !== false && livekit.apiKey && livekit.apiSecret) {
-      const rooms = await new RoomServiceClient(httpUrl(livekit.url), livekit.apiKey, livekit.apiSecret)
-        .listRooms([this.roomName])
-        .catch((err: unknown) => {
-          throw new LiveKitConnectError(`cannot reach LiveKit at ${livekit.url}: ${String(err)}`, {
-            cause: err,
-          });
-        });
-      if (!rooms.some((r) => r.name === this.roomName)) throw new RoomNotFoundError(this.roomName);
-    }
+    if (this.opts.requireExistingRoom !== false) await assertRoomExists(livekit, this.roomName);
     if (stop.aborted) return;
 
     const attributes: Record<string, string> = {
@@ -328,7 +318,8 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
         return local;
       }),
       this.leg.prepare(this.log, {
-        onRinging: () => this.setStatus('ringing'),
+        onRinging: this.onRinging,
+        onEarlyMedia: this.onEarlyMedia,
         onEnded: this.onSipEnded,
       }),
     ]);
@@ -354,7 +345,7 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
     if (stop.aborted) return;
     this.stage = 'calling';
     const waitMs = this.leg.answerAfterAgentMs;
-    if (waitMs !== undefined && !(await this.agentArrives(participant, waitMs))) {
+    if (waitMs !== undefined && !(await agentArrives(participant, waitMs, this.clock, stop))) {
       this.log.info(`[BRIDGE] No agent joined within ${waitMs} ms: refusing the call (480)`);
       this.end('no-agent', undefined, 480);
       this.leg.refuse?.(480);
@@ -365,23 +356,23 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
     const answer = await this.leg.connect(local, this.log);
     if (stop.aborted) return;
     this.answer = answer;
-    this.ringbackTimer = clearTimer(this.clock, this.ringbackTimer);
+    this.ringback?.stop();
     const neg = answer.negotiated;
     this.mark('answered');
     this.answeredAt = this.clock.now();
-    media.start({
-      remoteAddress: neg.remoteAddress,
-      remotePort: neg.remotePort,
-      codec: neg.codec,
-      payloadType: neg.payloadType,
-      telephoneEventPayloadType: neg.telephoneEventPayloadType,
-    });
+    this.startMedia(media, neg);
     this.mark('firstRtpSent');
     this.stage = 'answered';
     void bestEffortAsync(
       this.log,
       '[BRIDGE] Setting sip.callIDFull and sip.callTag',
-      participant.setAttributes({ 'sip.callIDFull': answer.sipCallId, 'sip.callTag': answer.remoteTag }),
+      participant.setAttributes({
+        'sip.callIDFull': answer.sipCallId,
+        'sip.callTag': answer.remoteTag,
+        ...(this.direction === 'outbound'
+          ? headerAttributes(answer.allHeaders, this.opts.includeHeaders)
+          : {}),
+      }),
     );
     const info: BridgeAnswered = {
       callId: this.callId,
@@ -401,6 +392,36 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
 
   private readonly onPhoneAudio = (frame: { samples: Int16Array }): void => {
     this.participant?.captureAudio(frame.samples);
+    if (this.opts.audioTaps === true) this.emit('audio', { from: 'phone', samples: frame.samples });
+  };
+
+  private readonly onRinging = (): void => {
+    this.setStatus('ringing');
+    // Outbound without early media: a ringback tone into the room, if asked, until the answer.
+    const tone = this.opts.ringbackTone;
+    const participant = this.participant;
+    if (tone === undefined || tone === false || this.ringback !== undefined || participant === undefined)
+      return;
+    if (this.direction !== 'outbound') return;
+    this.log.info('[BRIDGE] Ringing: playing ringback into the room');
+    this.ringback = new RingbackPlayer(
+      this.clock,
+      (frame) => participant.captureAudio(frame),
+      tone === true ? undefined : tone,
+    );
+    this.ringback.start();
+  };
+
+  /** Outbound: the far end's early media (a 183 with SDP) reaches the room before the answer. */
+  private readonly onEarlyMedia = (neg: NegotiatedSdp): void => {
+    const media = this.media;
+    if (media === undefined || this.stage !== 'calling') return;
+    this.ringback?.stop();
+    this.log.info(
+      `[BRIDGE] Early media from ${neg.remoteAddress}:${neg.remotePort}: its audio reaches the room`,
+    );
+    this.startMedia(media, neg);
+    this.emit('earlyMedia');
   };
 
   private readonly onAgentAudio = (samples: Int16Array): void => {
@@ -410,6 +431,7 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
       this.log.info('[BRIDGE] Forwarding agent audio to RTP');
     }
     this.media.writeAudio(samples, 8000);
+    if (this.opts.audioTaps === true) this.emit('audio', { from: 'room', samples });
   };
 
   private readonly onFirstRtp = (): void => {
@@ -437,51 +459,27 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
       );
   }
 
-  /** Early media: the negotiated stream starts now, and a ringback tone plays until the answer. */
+  /** Early media (inbound): the negotiated stream starts now, and a ringback tone plays until the answer. */
   private startRingback(media: RtpMediaBridge, early: NegotiatedSdp): void {
-    media.start({
-      remoteAddress: early.remoteAddress,
-      remotePort: early.remotePort,
-      codec: early.codec,
-      payloadType: early.payloadType,
-      telephoneEventPayloadType: early.telephoneEventPayloadType,
-    });
+    this.startMedia(media, early);
     this.log.info('[BRIDGE] Early media: playing ringback until the answer');
-    const tone = new RingbackTone();
-    const t0 = this.clock.now();
-    let sent = 0;
-    const tick = (): void => {
-      // Absolute schedule: every frame that is due by now, then sleep to the next one.
-      const due = Math.floor((this.clock.now() - t0) / 20) + 1;
-      for (; sent < due; sent++) media.writeAudio(tone.next(), 8000);
-      this.ringbackTimer = this.clock.setTimeout(tick, t0 + sent * 20 - this.clock.now());
-    };
-    tick();
+    this.ringback = new RingbackPlayer(this.clock, (frame) => media.writeAudio(frame, 8000));
+    this.ringback.start();
+  }
+
+  private startMedia(media: RtpMediaBridge, neg: NegotiatedSdp): void {
+    media.start({
+      remoteAddress: neg.remoteAddress,
+      remotePort: neg.remotePort,
+      codec: neg.codec,
+      payloadType: neg.payloadType,
+      telephoneEventPayloadType: neg.telephoneEventPayloadType,
+    });
   }
 
   private readonly onSipEnded = (e: CallEnded, reason?: BridgeEndReason): void => {
     this.end(reason ?? endReasonOfSip(e, this.answer !== undefined), e.error, e.status);
   };
-
-  /** Inbound, by option: whether an agent is in the room (or joins) within `ms`. */
-  private agentArrives(participant: PhoneParticipant, ms: number): Promise<boolean> {
-    if (participant.agentsPresent() > 0) return Promise.resolve(true);
-    return new Promise<boolean>((resolve) => {
-      const done = (ok: boolean): void => {
-        this.clock.clearTimeout(timer);
-        participant.room.off(RoomEvent.ParticipantConnected, check);
-        this.ac.signal.removeEventListener('abort', abort);
-        resolve(ok);
-      };
-      const check = (): void => {
-        if (participant.agentsPresent() > 0) done(true);
-      };
-      const abort = (): void => done(false);
-      const timer = this.clock.setTimeout(() => done(false), ms);
-      participant.room.on(RoomEvent.ParticipantConnected, check);
-      this.ac.signal.addEventListener('abort', abort, { once: true });
-    });
-  }
 
   /** Starts teardown once; the first reason wins. */
   private end(reason: BridgeEndReason, error?: BridgeError, sipStatus?: number): void {
@@ -498,7 +496,7 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
     this.stage = 'ending';
     this.reconnectTimer = clearTimer(this.clock, this.reconnectTimer);
     this.agentGoneTimer = clearTimer(this.clock, this.agentGoneTimer);
-    this.ringbackTimer = clearTimer(this.clock, this.ringbackTimer);
+    this.ringback?.stop();
     this.ac.abort();
     this.opts.signal?.removeEventListener('abort', this.onAbort);
     const info = this.endInfo!;
@@ -565,8 +563,4 @@ export function runBridge(options: RunBridgeOptions): BridgeCall {
   });
   void call.run();
   return call;
-}
-
-function httpUrl(url: string): string {
-  return url.replace(/^ws(s?):\/\//, 'http$1://');
 }

@@ -64,6 +64,7 @@ export class InboundLeg implements BridgeLeg {
       sipCallId: call.callId,
       remoteTag: call.remoteTag,
       remoteHeaders: call.remoteHeaders,
+      allHeaders: call.headers,
     };
   }
 

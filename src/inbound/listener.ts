@@ -9,7 +9,7 @@
  */
 import { EventEmitter } from 'eventemitter3';
 import { BridgeCall } from '../bridge.js';
-import type { RunBridgeOptions } from '../bridge-options.js';
+import { headerAttributes, type RunBridgeOptions } from '../bridge-options.js';
 import { resolveConfig, type BridgeConfig } from '../config.js';
 import { ClosedError, ConfigError, toBridgeError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
@@ -37,6 +37,7 @@ const DEFAULT_DRAIN_MS = 300_000;
 /** Takes inbound calls on the trunk and bridges each into the room `onCall` names. */
 export class InboundListener extends EventEmitter<InboundListenerEvents> {
   private readonly bridges = new Set<BridgeCall>();
+  private readonly cleanups = new Set<Promise<unknown>>();
   private pending = 0;
   private state: 'open' | 'draining' | 'closed' = 'open';
   private closing: Promise<void> | undefined;
@@ -119,10 +120,7 @@ export class InboundListener extends EventEmitter<InboundListenerEvents> {
   private bridge(call: InboundCall, from: string, d: AcceptDecision): void {
     const o = this.opts;
     const attributes: Record<string, string> = { 'sip.callIDFull': call.callId };
-    if (o.headersToAttributes === true) {
-      for (const [name, value] of Object.entries(call.remoteHeaders))
-        attributes[`sip.h.${name.toLowerCase()}`] = value;
-    }
+    Object.assign(attributes, headerAttributes(call.headers, o.includeHeaders));
     const options: RunBridgeOptions = {
       roomName: d.roomName,
       phoneNumber: from,
@@ -152,19 +150,23 @@ export class InboundListener extends EventEmitter<InboundListenerEvents> {
   private ended(d: AcceptDecision, ended: Parameters<NonNullable<AcceptDecision['onEnded']>>[0]): void {
     const hook = d.onEnded;
     if (hook === undefined) return;
-    void bestEffortAsync(
+    const run = bestEffortAsync(
       this.log,
       '[BRIDGE] onEnded of an inbound call',
       (async () => {
         await hook(ended);
       })(),
     );
+    // close() waits for these, so a host that exits once it returns leaves no room behind.
+    this.cleanups.add(run);
+    void run.then(() => this.cleanups.delete(run));
   }
 
   /**
    * Stops taking calls. With `drain`, new INVITEs get 503 + Retry-After while active calls
    * finish (up to `drainTimeoutMs`, then they are hung up); without, calls are hung up at
-   * once. Then the trunk client is given back (closed when no outbound call uses it). Idempotent.
+   * once. Resolves once every call's `onEnded` (e.g. the room deletion of `acceptInboundCalls`)
+   * has finished and the trunk client is given back (closed when no outbound call uses it). Idempotent.
    */
   close(options: CloseListenerOptions = {}): Promise<void> {
     this.closing ??= (async () => {
@@ -189,6 +191,7 @@ export class InboundListener extends EventEmitter<InboundListenerEvents> {
       }
       this.state = 'closed';
       await Promise.all([...this.bridges].map((b) => b.hangup()));
+      await Promise.all([...this.cleanups]); // the hosts' onEnded (e.g. deleting rooms)
       if (this.lease.client.ua.onInvite === this.onInvite) this.lease.client.ua.onInvite = undefined;
       this.lease.release();
       this.log.info('[BRIDGE] Inbound listener closed');
@@ -278,5 +281,6 @@ function pick(o: ListenForCallsOptions): Partial<RunBridgeOptions> {
   if (o.statsLogIntervalMs !== undefined) out.statsLogIntervalMs = o.statsLogIntervalMs;
   if (o.clock !== undefined) out.clock = o.clock;
   if (o.requireExistingRoom !== undefined) out.requireExistingRoom = o.requireExistingRoom;
+  if (o.audioTaps !== undefined) out.audioTaps = o.audioTaps;
   return out;
 }

@@ -58,6 +58,8 @@ export interface ListenForCallsOptions extends Pick<
   | 'statsLogIntervalMs'
   | 'clock'
   | 'requireExistingRoom'
+  | 'includeHeaders'
+  | 'audioTaps'
 > {
   /** Decides each call: resolve `{ roomName }` to take it, `{ reject: status }` or throw (500) to refuse it. */
   onCall(call: IncomingCall): CallDecision | Promise<CallDecision>;
@@ -85,8 +87,6 @@ export interface ListenForCallsOptions extends Pick<
   ringback?: 'ringing' | 'early-media';
   /** With `answerWhen: 'agent'`: how long to wait for one before refusing with 480. Default 15000 ms. */
   agentWaitMs?: number;
-  /** Copy the caller's `X-` headers into participant attributes `sip.h.<lower-cased name>`. Default false. */
-  headersToAttributes?: boolean;
   /** Country code for callers in national form (default `91`). */
   defaultCountryCode?: string;
   /** `Retry-After` (seconds) on the 503 answered to INVITEs while draining. Default 30. */

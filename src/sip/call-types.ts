@@ -40,6 +40,8 @@ export interface CallAnswer {
   callId: string;
   /** The 200 OK's `X-` headers (first value of each). */
   remoteHeaders: Readonly<Record<string, string>>;
+  /** Every header of the 200 OK (first value of each name). */
+  headers: Readonly<Record<string, string>>;
 }
 
 /** How a call ended (`ended` event and `call.ended`). */
@@ -86,4 +88,41 @@ export interface SessionEvents {
 export interface OutboundCallEvents extends SessionEvents {
   progress: [progress: CallProgress];
   answered: [answer: CallAnswer];
+}
+
+/** A DTMF digit the far end sent in a SIP INFO (`application/dtmf-relay` or `application/dtmf`). */
+export interface SipInfoDtmf {
+  /** `0`–`9`, `*`, `#`, `A`–`D`. */
+  digit: string;
+  /** The `Duration` of a dtmf-relay body, when given. */
+  durationMs?: number;
+  via: 'info';
+}
+
+/** A NOTIFY of our REFER's subscription with a `message/sipfrag` status (`referProgress` event). */
+export interface ReferProgress {
+  /** The sipfrag's status: 100 Trying, 180 Ringing, 200 OK, 503... */
+  status: number;
+  reason: string;
+  /** The NOTIFY's `Subscription-State`. */
+  subscriptionState: 'active' | 'pending' | 'terminated';
+}
+
+/** A transfer that succeeded: the 2xx sipfrag the far end reported. */
+export interface ReferResult {
+  status: number;
+  reason: string;
+}
+
+/**
+ * Events of a {@link CallSession} (`call.dialogSession`), besides {@link SessionEvents}:
+ * - `dtmf` — a DTMF digit in an INFO (the `info` event is emitted too, first);
+ * - `referProgress` — every sipfrag status of our REFER's NOTIFYs;
+ * - `localHold` — our hold (`true`) or resume (`false`) re-INVITE was answered 2xx, with
+ *   the media now in effect (`undefined` when the answer could not be negotiated).
+ */
+export interface CallSessionEvents extends SessionEvents {
+  dtmf: [dtmf: SipInfoDtmf];
+  referProgress: [progress: ReferProgress];
+  localHold: [held: boolean, negotiated: NegotiatedSdp | undefined];
 }

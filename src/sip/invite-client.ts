@@ -342,7 +342,9 @@ export class OutboundCall extends EventEmitter<OutboundCallEvents> implements Di
       return;
     }
     const remoteHeaders: Record<string, string> = {};
+    const headers: Record<string, string> = {};
     for (const h of res.headers) {
+      headers[h.name] ??= h.value;
       if (/^x-/i.test(h.name) && remoteHeaders[h.name] === undefined) remoteHeaders[h.name] = h.value;
     }
     this.remoteHeaders = remoteHeaders;
@@ -367,6 +369,7 @@ export class OutboundCall extends EventEmitter<OutboundCallEvents> implements Di
       remoteTag: dialog.remoteTag,
       callId: this.callId,
       remoteHeaders,
+      headers,
     };
     this.resolveAnswered(answer);
     this.emit('answered', answer);

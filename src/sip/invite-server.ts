@@ -61,6 +61,8 @@ export class InboundCall extends EventEmitter<InboundCallEvents> implements Dial
   readonly offer: string | undefined;
   /** The INVITE's `X-` headers (first value of each). */
   readonly remoteHeaders: Readonly<Record<string, string>>;
+  /** Every header of the INVITE (first value of each name). */
+  readonly headers: Readonly<Record<string, string>>;
   /** Resolves once the call has ended, whatever the outcome (never rejects). */
   readonly ended: Promise<CallEnded>;
   private current: InboundCallState = 'incoming';
@@ -89,8 +91,13 @@ export class InboundCall extends EventEmitter<InboundCallEvents> implements Dial
     this.toUser = getTo(invite).uri.user ?? '';
     this.offer = sdpBody(invite);
     const x: Record<string, string> = {};
-    for (const h of invite.headers) if (/^x-/i.test(h.name) && x[h.name] === undefined) x[h.name] = h.value;
+    const all: Record<string, string> = {};
+    for (const h of invite.headers) {
+      all[h.name] ??= h.value;
+      if (/^x-/i.test(h.name) && x[h.name] === undefined) x[h.name] = h.value;
+    }
     this.remoteHeaders = x;
+    this.headers = all;
     this.t = new TimerSet<InboundTimer>(ctx.clock);
     this.ended = new Promise<CallEnded>((res) => (this.resolveEnded = res));
     tx.respond(this.response(100));
@@ -276,7 +283,9 @@ export class InboundCall extends EventEmitter<InboundCallEvents> implements Dial
     // RFC 3261 §12.1.1: responses that make a dialog (1xx with a To tag, 2xx) copy the
     // INVITE's Record-Route, so the far end's requests keep following its proxies.
     const rr: [string, string][] =
-      status > 100 && status < 300 ? this.invite.headers.getAll('Record-Route').map((v) => ['Record-Route', v]) : [];
+      status > 100 && status < 300
+        ? this.invite.headers.getAll('Record-Route').map((v) => ['Record-Route', v])
+        : [];
     return buildResponse(this.invite, status, {
       toTag: this.localTag,
       server: this.ctx.userAgent,

@@ -175,7 +175,13 @@ export class SimulatedCall {
       this.finish('simulator');
       return;
     }
-    const res = this.respond(200, { toTag: this.localTag, headers: [this.contact()], sdp: answer.sdp });
+    const extra = Object.entries(this.behaviour.answerHeaders ?? {});
+    const res = this.respond(200, {
+      toTag: this.localTag,
+      headers: [this.contact(), ...extra],
+      sdp: answer.sdp,
+    });
+    this.mediaSession?.setPlay(this.behaviour.play);
     if (this.sim.settings.recordRoute === true) {
       const { host, port } = this.sim.address;
       res.headers.prepend('Record-Route', `<sip:${host}:${port};transport=${this.flow.transport};lr>`);

@@ -44,6 +44,7 @@ export class SimulatedMedia {
   private playPos = 0;
   private closed: Promise<void> | undefined;
   private pendingOffer: string | undefined;
+  private playing: CallBehaviour['play'];
 
   constructor(
     private readonly mediaIp: string,
@@ -51,6 +52,7 @@ export class SimulatedMedia {
     private readonly clock: TimerClock,
     private readonly log: Logger,
   ) {
+    this.playing = behaviour.earlyPlay !== undefined ? behaviour.earlyPlay : behaviour.play;
     this.bridge = new RtpMediaBridge({
       bindIp: mediaIp,
       portRange: [30000, 40000],
@@ -182,15 +184,21 @@ export class SimulatedMedia {
     return decoy.address().port;
   }
 
+  /** Switches what is played from now on (the 200 OK ends the early-media `earlyPlay`). */
+  setPlay(play: CallBehaviour['play']): void {
+    this.playing = play;
+  }
+
   private startPlaying(): void {
-    const play = this.behaviour.play;
-    if (play === null) return;
+    if (this.behaviour.play === null && this.behaviour.earlyPlay === undefined) return;
     const frame = new Int16Array(FRAME_SAMPLES);
     let deadline = this.clock.now();
     const tick = (): void => {
       this.playTimer = undefined;
       if (this.closed !== undefined) return;
-      if ('toneHz' in play) {
+      const play = this.playing;
+      if (play === null) frame.fill(0);
+      else if ('toneHz' in play) {
         frame.set(generateTone(play.toneHz, 8000, FRAME_SAMPLES, play.amplitude ?? 8000, this.playPos));
       } else {
         const n = Math.max(1, play.samples.length);

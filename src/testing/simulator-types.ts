@@ -31,6 +31,10 @@ export interface CallBehaviour {
   rtpFromOtherPort: boolean;
   /** What the far end says, looped (default a 440 Hz tone). `null`: silence. */
   play: { toneHz: number; amplitude?: number } | { samples: Int16Array } | null;
+  /** With `earlyMedia`: what plays before the answer (a ringback or an announcement); `play` from the 200 on. Default: `play`. */
+  earlyPlay?: { toneHz: number; amplitude?: number } | { samples: Int16Array } | null;
+  /** Extra headers on the 200 OK (e.g. `X-Exotel-*`). */
+  answerHeaders?: Record<string, string>;
   /** Hang up (BYE) this long after the ACK. */
   hangupAfterMs?: number;
   /** Stop all RTP this long after the ACK (to exercise media timeouts). */

@@ -63,7 +63,7 @@ async function listen(
       livekit: livekitOpts(),
       env: {},
     }),
-    headersToAttributes: true,
+    includeHeaders: 'x-headers',
     statsLogIntervalMs: 500,
     ...extra,
   });
@@ -265,7 +265,7 @@ describe('inbound calls through listenForCalls', () => {
   });
 
   it('close({ drain }): new INVITEs get 503 with Retry-After, the active call finishes, then the port closes', async () => {
-    const { listener } = await listen({ drainRetryAfterSec: 7 });
+    const { listener, calls } = await listen({ drainRetryAfterSec: 7 });
     const active = callIn(listener.port);
     await active.answered;
     const closing = listener.close({ drain: true, drainTimeoutMs: 30_000 });
@@ -276,6 +276,8 @@ describe('inbound calls through listenForCalls', () => {
     await active.hangup();
     await closing;
     expect(listener.status).toBe('closed');
+    // close() resolved only after the call's onEnded (the room deletion) had finished.
+    expect(await roomGone(calls[0]!.roomName)).toBe(true);
   });
 });
 
