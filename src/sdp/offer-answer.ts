@@ -43,8 +43,18 @@ export interface SdpOfferOptions {
   ip: string;
   /** The RTP port. */
   port: number;
-  /** Codecs in order of preference (default `['PCMA', 'PCMU']`, Exotel's order). */
+  /**
+   * Codecs in order of preference (default `['PCMA', 'PCMU']`, Exotel's order): an offer
+   * lists exactly these, in this order; an answer picks among them (see `codecPreference`).
+   */
   codecs?: readonly G711CodecName[];
+  /**
+   * Whose order decides the codec when answering (RFC 3264 §6.1 lets the answerer choose
+   * any offered codec): `'offerer'` (default) takes the offer's first codec that is also in
+   * `codecs`; `'ours'` takes the first of `codecs` that the offer has. Ignored by
+   * {@link createSdpOffer}.
+   */
+  codecPreference?: 'offerer' | 'ours';
   /** Payload type for `telephone-event/8000` (96–127, default 101), or `false` for none. */
   telephoneEvent?: number | false;
   /** Packetization time in ms (default 20). */
@@ -75,6 +85,7 @@ interface ResolvedOffer {
   username: string;
   direction: SdpDirection;
   sessionName: string;
+  codecPreference: 'offerer' | 'ours';
 }
 
 function randomSessionId(random: RandomSource): string {
@@ -116,6 +127,12 @@ function resolveOfferOptions(o: SdpOfferOptions): ResolvedOffer {
   if (!/^[\x21-\x7e]+$/.test(username)) issues.push(`sdp username must be visible ASCII without spaces`);
   const direction = o.direction ?? 'sendrecv';
   if (!SDP_DIRECTIONS.has(direction)) issues.push(`unknown direction ${JSON.stringify(direction)}`);
+  const codecPreference = o.codecPreference ?? 'offerer';
+  if (codecPreference !== 'offerer' && codecPreference !== 'ours') {
+    issues.push(
+      `codecPreference must be 'offerer' or 'ours', got ${JSON.stringify(String(codecPreference))}`,
+    );
+  }
   const sessionName = o.sessionName ?? '-';
   if (sessionName.length === 0 || /[\r\n\0]/.test(sessionName))
     issues.push('sessionName must be one non-empty line');
@@ -132,6 +149,7 @@ function resolveOfferOptions(o: SdpOfferOptions): ResolvedOffer {
     username,
     direction,
     sessionName,
+    codecPreference,
   };
 }
 
@@ -255,12 +273,29 @@ function optionsFromLocal(desc: SessionDescription): SdpOfferOptions {
   return out;
 }
 
+/** The codec to answer an audio section with, by `codecPreference`; undefined when none is common. */
+function pickCodec(m: SdpMedia, r: ResolvedOffer): { name: G711CodecName; pt: number } | undefined {
+  const offered: { name: G711CodecName; pt: number }[] = [];
+  for (const f of m.formats) {
+    const name = g711Of(m, f);
+    if (name !== undefined && r.codecs.includes(name)) offered.push({ name, pt: Number(f) });
+  }
+  if (r.codecPreference === 'offerer') return offered[0];
+  for (const name of r.codecs) {
+    const hit = offered.find((c) => c.name === name);
+    if (hit !== undefined) return hit;
+  }
+  return undefined;
+}
+
 /**
  * Builds our answer to a remote offer (an inbound INVITE or a re-INVITE), following
  * RFC 3264 §6:
- * - the first audio section over `RTP/AVP` with a codec we support is accepted, with the
- *   offer's first codec that is also in our list (its payload type kept), plus
- *   `telephone-event/8000` when both sides have it (the offer's payload type);
+ * - the first audio section over `RTP/AVP` with a codec we support is accepted, with one
+ *   codec (its payload type kept): by default the offer's first codec that is also in our
+ *   `codecs` (the offerer's order); with `codecPreference: 'ours'` the first of our
+ *   `codecs` that the offer has; plus `telephone-event/8000` when both sides have it (the
+ *   offer's payload type);
  * - every other section is rejected with port 0;
  * - our direction mirrors the offer's (their `sendonly` → our `recvonly`, `recvonly` →
  *   `sendonly`, `inactive` → `inactive`), limited by our own direction; an RFC 2543 hold
@@ -289,14 +324,8 @@ export function createSdpAnswer(
   for (let i = 0; i < offer.media.length && chosen < 0; i++) {
     const m = offer.media[i]!;
     if (m.type.toLowerCase() !== 'audio' || m.port === 0 || !isRtpAvp(m)) continue;
-    for (const f of m.formats) {
-      const name = g711Of(m, f);
-      if (name !== undefined && r.codecs.includes(name)) {
-        codec = { name, pt: Number(f) };
-        chosen = i;
-        break;
-      }
-    }
+    codec = pickCodec(m, r);
+    if (codec !== undefined) chosen = i;
   }
   if (chosen < 0 || codec === undefined) {
     throw new SdpNegotiationError(`no audio stream with a common codec (we support ${r.codecs.join(', ')})`);

@@ -240,3 +240,50 @@ describe('createSdpAnswer', () => {
     expect(() => createSdpAnswer(offer, LOCAL)).toThrow(SdpNegotiationError);
   });
 });
+
+describe('codec preference (RFC 3264 §6.1: the answerer picks among the offered codecs)', () => {
+  const LOCAL = { ip: '203.0.113.10', port: 40002, sessionId: '77' } as const;
+  const offerWith = (formats: string): string =>
+    sdp([
+      'v=0',
+      'o=- 5 5 IN IP4 198.51.100.20',
+      's=-',
+      'c=IN IP4 198.51.100.20',
+      't=0 0',
+      `m=audio 18432 RTP/AVP ${formats} 101`,
+      'a=rtpmap:101 telephone-event/8000',
+      'a=fmtp:101 0-16',
+    ]);
+
+  it('an offer lists the codecs in the order given', () => {
+    expect(createSdpOffer({ ...LOCAL, codecs: ['PCMU', 'PCMA'] })).toContain(
+      'm=audio 40002 RTP/AVP 0 8 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n',
+    );
+    expect(createSdpOffer({ ...LOCAL, codecs: ['PCMA', 'PCMU'] })).toContain(
+      'm=audio 40002 RTP/AVP 8 0 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:0 PCMU/8000\r\n',
+    );
+  });
+
+  it("by default the answer follows the offerer's order", () => {
+    const answer = createSdpAnswer(offerWith('0 8'), { ...LOCAL, codecs: ['PCMA', 'PCMU'] });
+    expect(answer).toContain('m=audio 40002 RTP/AVP 0 101\r\n');
+    expect(negotiateSdp(answer, offerWith('0 8'))).toMatchObject({ codec: 'PCMU', payloadType: 0 });
+  });
+
+  it("with codecPreference 'ours' the answer takes the first of our codecs that the offer has", () => {
+    const ours = { ...LOCAL, codecs: ['PCMA', 'PCMU'] as const, codecPreference: 'ours' as const };
+    const answer = createSdpAnswer(offerWith('0 8'), ours);
+    expect(answer).toContain('m=audio 40002 RTP/AVP 8 101\r\na=rtpmap:8 PCMA/8000\r\n');
+    expect(negotiateSdp(answer, offerWith('0 8'))).toMatchObject({ codec: 'PCMA', payloadType: 8 });
+    // our first choice absent: our next one that the offer has
+    expect(createSdpAnswer(offerWith('18 0'), ours)).toContain('m=audio 40002 RTP/AVP 0 101\r\n');
+    // nothing in common: still a negotiation error
+    expect(() => createSdpAnswer(offerWith('18'), ours)).toThrow(SdpNegotiationError);
+  });
+
+  it('rejects an unknown codecPreference', () => {
+    expect(() =>
+      createSdpAnswer(offerWith('0'), { ...LOCAL, codecPreference: 'theirs' as unknown as 'ours' }),
+    ).toThrow(ConfigError);
+  });
+});
