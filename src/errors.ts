@@ -18,6 +18,8 @@ export type BridgeErrorCode =
   | 'SIP_TRANSPORT'
   | 'SIP_AUTH'
   | 'CALL_REJECTED'
+  | 'TRANSFER_FAILED'
+  | 'REINVITE_FAILED'
   | 'SDP_NEGOTIATION'
   | 'INVALID_PHONE_NUMBER'
   | 'INVALID_HEADER'
@@ -133,6 +135,34 @@ export class CallRejectedError extends BridgeError {
   readonly reason: string;
   constructor(status: number, reason: string, options?: BridgeErrorOptions) {
     super('CALL_REJECTED', `call rejected: ${status} ${reason}`, options);
+    this.status = status;
+    this.reason = reason;
+  }
+}
+
+/**
+ * A call transfer (REFER, RFC 3515) did not succeed: the REFER was refused (`status` and
+ * `reason` of its final response), the far end reported a failure in a `message/sipfrag`
+ * NOTIFY (the sipfrag's status and reason), the subscription ended without a final
+ * status, no final status came in time (`cause` is a `SipTimeoutError`), or the call
+ * ended first. `status` is `undefined` when no SIP status explains it.
+ */
+export class TransferError extends BridgeError {
+  readonly status: number | undefined;
+  readonly reason: string;
+  constructor(message: string, status?: number, reason = '', options?: BridgeErrorOptions) {
+    super('TRANSFER_FAILED', message, options);
+    this.status = status;
+    this.reason = reason;
+  }
+}
+
+/** The far end answered our re-INVITE (hold, resume) with a final non-2xx response. */
+export class ReinviteError extends BridgeError {
+  readonly status: number;
+  readonly reason: string;
+  constructor(status: number, reason: string, options?: BridgeErrorOptions) {
+    super('REINVITE_FAILED', `re-INVITE refused: ${status} ${reason}`, options);
     this.status = status;
     this.reason = reason;
   }

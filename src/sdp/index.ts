@@ -28,4 +28,5 @@ export { createSdpOffer, createSdpAnswer } from './offer-answer.js';
 export type { SdpOfferOptions } from './offer-answer.js';
 export { negotiateSdp } from './negotiate.js';
 export type { NegotiateSdpOptions, NegotiatedSdp } from './negotiate.js';
-export { withSessionVersion, sdpMediaEndpoint } from './text.js';
+export { withSessionVersion, sdpMediaEndpoint, reviseSdp, sessionVersionOf } from './text.js';
+export type { SdpRevision } from './text.js';

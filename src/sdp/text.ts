@@ -1,8 +1,9 @@
 /**
- * Two small operations on SDP text that the SIP layer needs, done through the parser
+ * Small operations on SDP text that the SIP layer needs, done through the parser
  * and serializer so that nobody edits SDP by regex.
  */
 import { ConfigError, SipParseError } from '../errors.js';
+import { SDP_DIRECTIONS, type SdpDirection } from './model.js';
 import { firstAudio } from './negotiate.js';
 import { parseSdp } from './parse.js';
 import { serializeSdp } from './serialize.js';
@@ -48,4 +49,57 @@ export function sdpMediaEndpoint(sdp: string): string | undefined {
   if (audio === undefined) return undefined;
   const conn = audio.connection ?? desc.connection;
   return conn === undefined ? undefined : `${conn.address}:${audio.port}`;
+}
+
+/** The `o=` session version of `sdp` (RFC 3264 §8). @throws SipParseError when malformed or not decimal digits. */
+export function sessionVersionOf(sdp: string): bigint {
+  const current = parseSdp(sdp).origin.sessionVersion;
+  if (!/^[0-9]{1,20}$/.test(current)) {
+    throw new SipParseError(`o= session version ${JSON.stringify(current)} is not decimal digits`, 'SDP');
+  }
+  return BigInt(current);
+}
+
+/** What {@link reviseSdp} changes. */
+export interface SdpRevision {
+  /**
+   * The direction of every accepted media section (port not 0), written as a
+   * media-level attribute in place of any direction attribute there; a session-level
+   * direction attribute is removed (RFC 3264 §8.4: hold is `sendonly`, resume `sendrecv`).
+   */
+  direction?: SdpDirection;
+  /** The new `o=` session version (decimal, not negative). */
+  sessionVersion?: bigint;
+}
+
+/**
+ * `sdp` with its direction and/or session version changed, through the parser and the
+ * serializer (CRLF line ends, RFC order; everything else as it was).
+ *
+ * @throws SipParseError (header `SDP`) when `sdp` is malformed.
+ * @throws ConfigError when the direction is unknown or the version negative.
+ */
+export function reviseSdp(sdp: string, revision: SdpRevision): string {
+  const desc = parseSdp(sdp);
+  const { direction, sessionVersion } = revision;
+  if (sessionVersion !== undefined) {
+    if (sessionVersion < 0n) throw new ConfigError([`session version ${sessionVersion} is negative`]);
+    desc.origin.sessionVersion = sessionVersion.toString();
+  }
+  if (direction !== undefined) {
+    if (!SDP_DIRECTIONS.has(direction))
+      throw new ConfigError([`unknown direction ${JSON.stringify(direction)}`]);
+    desc.attributes = desc.attributes.filter((a) => !SDP_DIRECTIONS.has(a.name));
+    delete desc.direction;
+    for (const m of desc.media) {
+      if (m.port === 0) continue;
+      const at = m.attributes.findIndex((a) => SDP_DIRECTIONS.has(a.name));
+      const rest = m.attributes.filter((a) => !SDP_DIRECTIONS.has(a.name));
+      // Keep the attribute where it was (our own SDP ends with it); append when there was none.
+      rest.splice(at < 0 ? rest.length : at, 0, { name: direction });
+      m.attributes = rest;
+      m.direction = direction;
+    }
+  }
+  return serializeSdp(desc);
 }
