@@ -4,7 +4,7 @@
  * - `application/dtmf-relay` (Cisco's format): `Signal=5\r\nDuration=160\r\n`, one
  *   `key=value` per line, keys case-insensitive; `Signal` is the digit (`0`–`9`, `*`,
  *   `#`, `A`–`D`, or the RFC 4733 event codes `10`–`15` for `*`, `#`, `A`–`D`),
- *   `Duration` the length in milliseconds (optional);
+ *   `Duration` the length in milliseconds (optional; `0` reads as not given);
  * - `application/dtmf`: the digit alone in the body.
  *
  * Pure and bounded: bodies longer than {@link MAX_DTMF_INFO_BODY} bytes are malformed.
