@@ -19,6 +19,18 @@
  * - `error` (BridgeError): a socket error. Send errors are counted and reported once.
  * - `close`: after `close()`.
  *
+ * RTCP (RFC 3550 §6, see `rtcp-reporter.ts`): with `rtcp` (the default) the session
+ * reports every 5 s × U[0.5, 1.5] on the clock from `setRemote` on — an SR while we send
+ * RTP, else an RR, with a reception report block about the far end's stream and an SDES
+ * CNAME — from port+1 to the far end's RTP port + 1 (or, once its RTCP arrived, to where
+ * it came from), reads the far end's SR/RR (round-trip time, its view of our stream),
+ * and sends a BYE at `close()`. RTCP multiplexed on the RTP port (RFC 5761) is read too,
+ * but we never send it there (our SDP does not offer `a=rtcp-mux`).
+ *
+ * Media expectation ({@link RtpSession.setExpectingMedia}): while the far end is not
+ * supposed to send (hold: our `sendonly`/`inactive`), the media timeout is suspended;
+ * expecting media again restarts it with a full grace period.
+ *
  * Hot path: the datagram handler reuses one parsed-header object and one audio-packet
  * object; besides the Buffer and address object dgram creates per datagram, it allocates
  * one payload view (`subarray`). It creates no closures, logs nothing and arms no timer
@@ -30,21 +42,24 @@
 import type { RemoteInfo, Socket } from 'node:dgram';
 import { isIP } from 'node:net';
 import { EventEmitter } from 'eventemitter3';
-import { clearTimer, systemTimerClock, type TimerClock, type TimerHandle } from '../clock.js';
+import { systemTimerClock, type TimerClock } from '../clock.js';
 import {
   AbortedError,
   ClosedError,
   ConfigError,
   RtpBindError,
   RtpSocketError,
-  RtpTimeoutError,
   throwIfAborted,
 } from '../errors.js';
-import type { BridgeError } from '../errors.js';
+import type { BridgeError, RtpTimeoutError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
+import { cryptoRandom, type RandomSource } from '../random.js';
 import { DtmfReceiver } from './dtmf.js';
 import { createRtpHeader, isRtcpPacket, parseRtpHeader, type RtpHeader } from './packet.js';
 import { bindRtpPorts, closeSocket, validateRtpPortOptions } from './port.js';
+import { MediaTimeoutWatch } from './media-timeout.js';
+import { RtcpReporter, type RtcpReportInput } from './rtcp-reporter.js';
+import { uint32Add } from './seq.js';
 import { RtpReceptionStats, type RtpStats } from './stats.js';
 
 /** Default media timeout once media has flowed, as LiveKit SIP's `media_timeout` (15 s). */
@@ -74,6 +89,15 @@ export interface RtpSessionOptions {
   clock?: TimerClock;
   /** Aborting closes the session. */
   signal?: AbortSignal;
+  /** Our RTCP SDES CNAME (1..255 bytes; default 16 random hex digits, RFC 7022 style). */
+  cname?: string;
+  /** Random source of the RTCP interval randomisation and the default CNAME (default crypto). */
+  rtcpRandom?: RandomSource;
+  /**
+   * Wall-clock ms since the Unix epoch for RTCP NTP timestamps, read once at construction
+   * and advanced with `clock` afterwards (default `Date.now()`).
+   */
+  wallClockMs?: number;
 }
 
 /** Where to send, from the remote SDP (e.g. the result of `negotiateSdp`). */
@@ -141,14 +165,15 @@ export type RtpSessionState = 'new' | 'opening' | 'open' | 'closed';
 
 const PT_PCMU = 0;
 const PT_PCMA = 8;
+/** SR + one block (52) + SDES with a 255-byte CNAME (268) + BYE (8), rounded up. */
+const RTCP_BUFFER_BYTES = 336;
 
 /** An RTP endpoint over UDP with latching, payload-type routing, statistics and timeouts. */
 export class RtpSession extends EventEmitter<RtpSessionEvents> {
   private readonly opts: RtpSessionOptions;
   private readonly log: Logger;
   private readonly clock: TimerClock;
-  private readonly noMediaTimeoutMs: number;
-  private readonly mediaTimeoutMs: number;
+  private readonly watch: MediaTimeoutWatch;
   private stateValue: RtpSessionState = 'new';
   private rtpSock: Socket | undefined;
   private rtcpSock: Socket | undefined;
@@ -163,11 +188,29 @@ export class RtpSession extends EventEmitter<RtpSessionEvents> {
   private latchedPort = 0;
   private haveSsrc = false;
   private currentSsrc = 0;
-  private lastPacketMs = 0;
-  private startedMs = 0;
-  private timeoutTimer: TimerHandle | undefined;
-  private timedOut = false;
   private sendErrorReported = false;
+  // outbound stream, as seen in what we send (for the RTCP SR)
+  private sentSsrc = 0;
+  private sentTimestamp = 0;
+  private sentAtMs = 0;
+  private octetsSent = 0;
+  private readonly rtcp: RtcpReporter;
+  private readonly rtcpBuf = new Uint8Array(RTCP_BUFFER_BYTES);
+  private readonly rtcpInput: RtcpReportInput = {
+    nowMs: 0,
+    ssrc: 0,
+    packetsSent: 0,
+    octetsSent: 0,
+    rtpTimestamp: 0,
+    remoteSsrc: undefined,
+    expected: 0,
+    received: 0,
+    extendedMaxSeq: 0,
+    jitter: 0,
+  };
+  /** Where the far end's RTCP came from (symmetric RTCP, RFC 4961); port 0 until then. */
+  private rtcpLatchedAddress = '';
+  private rtcpLatchedPort = 0;
   private readonly header: RtpHeader = createRtpHeader();
   private readonly audioPacket: RtpAudioPacket = {
     payloadType: 0,
@@ -196,10 +239,9 @@ export class RtpSession extends EventEmitter<RtpSessionEvents> {
     sendErrors: 0,
   };
   private readonly onRtp = (msg: Buffer, rinfo: RemoteInfo): void => this.handleRtp(msg, rinfo);
-  private readonly onRtcp = (msg: Buffer): void => this.handleRtcp(msg);
+  private readonly onRtcp = (msg: Buffer, rinfo: RemoteInfo): void => this.handleRtcp(msg, rinfo, true);
   private readonly onSocketError = (err: Error): void => this.handleSocketError(err);
   private readonly onAbort = (): void => void this.close();
-  private readonly onTimeoutCheck = (): void => this.checkTimeout();
 
   /** Validates the options (throws ConfigError); call {@link open} to bind. */
   constructor(opts: RtpSessionOptions) {
@@ -217,8 +259,26 @@ export class RtpSession extends EventEmitter<RtpSessionEvents> {
     this.opts = opts;
     this.log = opts.logger ?? silentLogger;
     this.clock = opts.clock ?? systemTimerClock;
-    this.noMediaTimeoutMs = opts.noMediaTimeoutMs ?? DEFAULT_NO_MEDIA_TIMEOUT_MS;
-    this.mediaTimeoutMs = opts.mediaTimeoutMs ?? DEFAULT_MEDIA_TIMEOUT_MS;
+    this.watch = new MediaTimeoutWatch(
+      this.clock,
+      opts.noMediaTimeoutMs ?? DEFAULT_NO_MEDIA_TIMEOUT_MS,
+      opts.mediaTimeoutMs ?? DEFAULT_MEDIA_TIMEOUT_MS,
+      (err) => this.emit('timeout', err),
+    );
+    const random = opts.rtcpRandom ?? cryptoRandom;
+    const r = random(12);
+    this.sentSsrc = ((r[0]! << 24) | (r[1]! << 16) | (r[2]! << 8) | r[3]!) >>> 0;
+    const cname = opts.cname ?? Buffer.from(r.subarray(4, 12)).toString('hex');
+    if (cname.length === 0 || Buffer.byteLength(cname) > 255) {
+      throw new ConfigError([`cname must be 1..255 bytes, got ${Buffer.byteLength(cname)}`]);
+    }
+    this.rtcp = new RtcpReporter({
+      clock: this.clock,
+      random,
+      cname,
+      epochOffsetMs: (opts.wallClockMs ?? Date.now()) - this.clock.now(),
+      onDue: () => void this.sendRtcpReport(),
+    });
   }
 
   /** 'new' → 'opening' → 'open' → 'closed'. */
@@ -317,24 +377,53 @@ export class RtpSession extends EventEmitter<RtpSessionEvents> {
       this.sendAddress = remote.address;
       this.sendPort = remote.port;
     }
-    if (this.startedMs === 0) {
-      this.startedMs = this.clock.now();
-      this.lastPacketMs = this.startedMs;
-      this.armTimeout();
-    }
+    if (moved) this.rtcpLatchedPort = 0;
+    this.watch.start();
+    if (this.rtcpSock !== undefined) this.rtcp.start();
   }
 
   /**
-   * Sends one RTP packet (`data[0..length)`) to the current target. Returns false when
-   * there is no target yet or the session is not open. Counts packets and bytes sent.
+   * Whether the far end is expected to send RTP (default true). False (hold: our direction
+   * is `sendonly` or `inactive`) suspends the media timeout; true again restarts it with a
+   * full grace period from now (`mediaTimeoutMs` once latched, else `noMediaTimeoutMs`).
+   * RTCP is not affected (RFC 3264 §8.4: RTCP continues on hold).
    */
-  send(data: Uint8Array, length: number = data.length): boolean {
+  setExpectingMedia(expecting: boolean): void {
+    if (this.stateValue !== 'closed') this.watch.setExpecting(expecting);
+  }
+
+  /** Whether the far end is expected to send RTP (see {@link setExpectingMedia}). */
+  get isExpectingMedia(): boolean {
+    return this.watch.isExpecting;
+  }
+
+  /**
+   * Sends one RTP packet (`data[0..length)`, a fixed 12-byte header and the payload) to
+   * the current target. Returns false when there is no target yet or the session is not
+   * open. Counts packets and bytes sent, and notes the packet's SSRC and timestamp for the
+   * RTCP sender report, with `sentAtMs` (the packet's nominal send time on the session
+   * clock; default: now) as the time its timestamp corresponds to.
+   */
+  send(data: Uint8Array, length: number = data.length, sentAtMs?: number): boolean {
     const sock = this.rtpSock;
-    if (sock === undefined || this.stateValue !== 'open' || this.sendPort === 0) return false;
+    if (sock === undefined || this.stateValue !== 'open' || this.sendPort === 0 || length < 12) return false;
     sock.send(data, 0, length, this.sendPort, this.sendAddress);
     this.counters.packetsSent++;
     this.counters.bytesSent += length;
+    this.octetsSent += length - 12;
+    this.sentTimestamp = ((data[4]! << 24) | (data[5]! << 16) | (data[6]! << 8) | data[7]!) >>> 0;
+    this.sentSsrc = ((data[8]! << 24) | (data[9]! << 16) | (data[10]! << 8) | data[11]!) >>> 0;
+    this.sentAtMs = sentAtMs ?? this.clock.now();
     return true;
+  }
+
+  /**
+   * Sends an RTCP report now (SR or RR, SDES CNAME; see the file comment), besides the
+   * scheduled ones. Returns false when RTCP is off, the session is not open or there is
+   * no remote yet.
+   */
+  sendRtcpReport(): boolean {
+    return this.sendRtcp(false, undefined);
   }
 
   /** Counts a packet the jitter buffer found late (dropped). */
@@ -354,7 +443,12 @@ export class RtpSession extends EventEmitter<RtpSessionEvents> {
     const c = this.counters;
     const expected = this.reception.expected;
     const lost = this.reception.lost;
+    const rtcp = this.rtcp.stats();
     return {
+      rtcpSent: rtcp.sent,
+      rtcpMalformed: rtcp.malformed,
+      rttMs: rtcp.rttMs,
+      remoteReport: rtcp.remote,
       packetsSent: c.packetsSent,
       bytesSent: c.bytesSent,
       packetsReceived: c.packetsReceived,
@@ -381,12 +475,20 @@ export class RtpSession extends EventEmitter<RtpSessionEvents> {
     return this.counters.sendErrors;
   }
 
-  /** Closes the sockets and the timeout timer; idempotent. Emits `close` once. */
+  /**
+   * Sends an RTCP BYE (after a last report) when RTCP was running, then closes the
+   * sockets and the timers; idempotent. Emits `close` once.
+   */
   async close(): Promise<void> {
     if (this.stateValue === 'closed') return;
+    const byeSent = this.rtcp.running
+      ? new Promise<void>((resolve) => this.sendRtcp(true, resolve))
+      : undefined;
+    this.rtcp.stop();
     this.stateValue = 'closed';
     this.opts.signal?.removeEventListener('abort', this.onAbort);
-    this.timeoutTimer = clearTimer(this.clock, this.timeoutTimer);
+    this.watch.stop();
+    if (byeSent !== undefined) await byeSent;
     const rtp = this.rtpSock;
     const rtcp = this.rtcpSock;
     this.rtpSock = undefined;
@@ -414,7 +516,7 @@ export class RtpSession extends EventEmitter<RtpSessionEvents> {
       return;
     }
     if (msg.length >= 2 && isRtcpPacket(msg)) {
-      this.counters.rtcpReceived++; // rtcp-mux (RFC 5761)
+      this.handleRtcp(msg, rinfo, false); // rtcp-mux (RFC 5761)
       return;
     }
     const h = this.header;
@@ -444,11 +546,7 @@ export class RtpSession extends EventEmitter<RtpSessionEvents> {
       this.dtmfReceiver.reset();
       this.emit('ssrcChange', { previous, current: h.ssrc });
     }
-    this.lastPacketMs = now;
-    if (this.timedOut) {
-      this.timedOut = false;
-      this.armTimeout();
-    }
+    this.watch.packet(now);
     if (this.reception.update(h.sequenceNumber) === 'jump') {
       // a lone packet far outside the sequence: dropped until a second one confirms a restart
       this.counters.seqJumps++;
@@ -482,18 +580,65 @@ export class RtpSession extends EventEmitter<RtpSessionEvents> {
     this.latchedPort = rinfo.port;
     this.sendAddress = rinfo.address;
     this.sendPort = rinfo.port;
-    this.lastPacketMs = this.clock.now();
-    this.armTimeout(); // from now on the (shorter) media timeout applies
+    this.watch.latch(); // from now on the (shorter) media timeout applies
     this.emit('firstPacket', { address: rinfo.address, port: rinfo.port, payloadType });
   }
 
-  private handleRtcp(msg: Buffer): void {
-    // Minimal: RTCP version 2 with a known packet type (SR 200 ... APP 204, RTPFB/PSFB, XR).
-    if (msg.length >= 4 && msg[0]! >> 6 === 2 && msg[1]! >= 192 && msg[1]! <= 223) {
-      this.counters.rtcpReceived++;
-    } else {
-      this.counters.malformed++;
+  /**
+   * An RTCP datagram from the far end (on port+1, or multiplexed on the RTP port). Anything
+   * version 2 with an RTCP packet type counts in `rtcpReceived`; a compound that fails
+   * validation is counted in `rtcpMalformed`, other datagrams in `malformed`.
+   */
+  private handleRtcp(msg: Buffer, rinfo: RemoteInfo, onRtcpPort: boolean): void {
+    if (this.remote === undefined || (this.latched && rinfo.address !== this.latchedAddress)) {
+      this.counters.strangers++;
+      return;
     }
+    if (!isRtcpPacket(msg) || msg.length < 4) {
+      this.counters.malformed++;
+      return;
+    }
+    this.counters.rtcpReceived++;
+    const valid = this.rtcp.receive(
+      msg,
+      this.counters.packetsSent > 0 ? this.sentSsrc : undefined,
+      this.clock.now(),
+    );
+    if (valid && onRtcpPort && this.rtcpLatchedPort === 0) {
+      this.rtcpLatchedAddress = rinfo.address;
+      this.rtcpLatchedPort = rinfo.port;
+    }
+  }
+
+  /** Builds and sends a report (and a BYE); `done` runs once the datagram left (or failed). */
+  private sendRtcp(bye: boolean, done: (() => void) | undefined): boolean {
+    const sock = this.rtcpSock;
+    if (sock === undefined || this.stateValue !== 'open' || this.sendPort === 0) {
+      done?.();
+      return false;
+    }
+    const now = this.clock.now();
+    const inp = this.rtcpInput;
+    inp.nowMs = now;
+    inp.ssrc = this.sentSsrc;
+    inp.packetsSent = this.counters.packetsSent;
+    inp.octetsSent = this.octetsSent;
+    inp.rtpTimestamp = uint32Add(this.sentTimestamp, Math.round((now - this.sentAtMs) * 8));
+    inp.remoteSsrc = this.haveSsrc ? this.currentSsrc : undefined;
+    inp.expected = this.reception.expected;
+    inp.received = this.reception.receivedTotal;
+    inp.extendedMaxSeq = this.reception.extendedMaxSeq;
+    inp.jitter = this.reception.jitter;
+    const len = this.rtcp.write(this.rtcpBuf, inp, bye);
+    const port = this.rtcpLatchedPort !== 0 ? this.rtcpLatchedPort : this.sendPort + 1;
+    const address = this.rtcpLatchedPort !== 0 ? this.rtcpLatchedAddress : this.sendAddress;
+    if (port > 65535) {
+      done?.();
+      return false;
+    }
+    if (done === undefined) sock.send(this.rtcpBuf, 0, len, port, address);
+    else sock.send(this.rtcpBuf, 0, len, port, address, () => done());
+    return true;
   }
 
   private handleSocketError(err: Error): void {
@@ -503,42 +648,5 @@ export class RtpSession extends EventEmitter<RtpSessionEvents> {
     this.sendErrorReported = true;
     this.log.warn({ err: err.message }, '[RTP] socket error (further errors are only counted)');
     this.emit('error', new RtpSocketError(`RTP socket error: ${err.message}`, { cause: err }));
-  }
-
-  // -- media timeout ------------------------------------------------------------------------
-
-  private currentTimeoutMs(): number {
-    return this.latched ? this.mediaTimeoutMs : this.noMediaTimeoutMs;
-  }
-
-  private armTimeout(): void {
-    this.timeoutTimer = clearTimer(this.clock, this.timeoutTimer);
-    const limit = this.currentTimeoutMs();
-    if (limit <= 0 || this.stateValue === 'closed') return;
-    const due = this.lastPacketMs + limit - this.clock.now();
-    // ref'd on purpose: the socket keeps the process alive anyway, and close() clears it
-    this.timeoutTimer = this.clock.setTimeout(this.onTimeoutCheck, Math.max(1, Math.ceil(due)));
-  }
-
-  private checkTimeout(): void {
-    this.timeoutTimer = undefined;
-    if (this.stateValue === 'closed') return;
-    const limit = this.currentTimeoutMs();
-    if (limit <= 0) return;
-    const silentFor = this.clock.now() - this.lastPacketMs;
-    if (silentFor + 0.5 < limit) {
-      this.armTimeout(); // packets arrived meanwhile: check again at the new due time
-      return;
-    }
-    this.timedOut = true;
-    const which = this.latched ? 'mediaTimeoutMs' : 'noMediaTimeoutMs';
-    this.emit(
-      'timeout',
-      new RtpTimeoutError(
-        this.latched
-          ? `no RTP received for ${Math.round(silentFor)} ms (${which} ${limit})`
-          : `no RTP received within ${Math.round(silentFor)} ms of the call start (${which} ${limit})`,
-      ),
-    );
   }
 }

@@ -5,6 +5,8 @@
  *
  * Pure: times are passed in. Updating allocates nothing.
  */
+import type { RtcpRemoteReport } from './rtcp-reporter.js';
+import { uint32Diff } from './seq.js';
 
 const SEQ_MOD = 0x10000;
 /** A.1: a forward jump of up to this many is a gap (loss); beyond it, a possible restart. */
@@ -53,6 +55,14 @@ export interface RtpStats {
   seqRestarts: number;
   /** Lone packets far outside the sequence, dropped while waiting for a restart to be confirmed. */
   seqJumps: number;
+  /** Compound RTCP packets we sent (reports and the closing BYE). */
+  rtcpSent: number;
+  /** RTCP datagrams from the far end that failed validation (RFC 3550 A.2); counted, never thrown. */
+  rtcpMalformed: number;
+  /** Round-trip time in ms from the far end's last report block (LSR/DLSR, RFC 3550 §6.4.1), when known. */
+  rttMs: number | undefined;
+  /** The far end's view of our stream from its last RTCP report block about it, when known. */
+  remoteReport: RtcpRemoteReport | undefined;
 }
 
 /**
@@ -146,7 +156,7 @@ export class RtpReceptionStats {
       this.haveTransit = true;
     } else {
       // D(i,j) = (Rj − Ri) − (Sj − Si), with the timestamp difference taken mod 2^32
-      const sendDelta = (rtpTimestamp - this.lastTimestamp) | 0;
+      const sendDelta = uint32Diff(rtpTimestamp, this.lastTimestamp);
       let d = (arrivalMs - this.lastArrivalMs) * this.tsPerMs - sendDelta;
       if (d < 0) d = -d;
       this.jitterTs += (d - this.jitterTs) / 16;

@@ -290,7 +290,7 @@ describe('RtpSession media timeout (fake clock)', () => {
     expect(fired[0]!.message).toMatch(/noMediaTimeoutMs 120/);
     clock.advance(10_000);
     expect(fired).toHaveLength(1); // once, until media flows
-    expect(clock.pending).toBe(0);
+    expect(clock.pending).toBe(1); // only the RTCP report schedule (RTCP goes on)
   });
 
   it('fires mediaTimeoutMs after the last packet, not while packets flow', async () => {
@@ -324,7 +324,7 @@ describe('RtpSession media timeout (fake clock)', () => {
     const clock = new FakeTimerClock(0);
     const s = await session({ clock, noMediaTimeoutMs: 100 });
     s.setRemote({ address: '127.0.0.1', port: 9, payloadType: 0 });
-    expect(clock.pending).toBe(1);
+    expect(clock.pending).toBe(2); // the media-timeout watch and the RTCP report schedule
     let fired = 0;
     s.on('timeout', () => fired++);
     await s.close();
