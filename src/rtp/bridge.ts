@@ -16,8 +16,16 @@
  * - `audio` ({@link BridgeAudioFrame}): 20 ms of 8 kHz audio. The frame object and its `samples`
  *   array are reused for every event: copy them if you keep them past the listener.
  * - `dtmf` ({ digit }): one per received RFC 4733 digit.
+ * - `outboundAudio` ({@link BridgeAudioFrame}): opt-in tap of what we send: the 20 ms of 8 kHz
+ *   PCM each RTP packet carried (after `writeAudio`'s resampling and framing; zeros for a
+ *   silence or telephone-event packet; nothing while on hold). Only computed while a
+ *   listener is attached. Emitted after the tick's sends, like `audio`; the frame and its
+ *   `samples` are reused: copy them to keep them.
+ * - `stats` ({@link RtpMediaBridgeStats}): a snapshot every `statsIntervalMs` (default 5 s)
+ *   on the clock after `start()`; each closes a loss interval (`intervalLossFraction`).
  * - `timeout` (RtpTimeoutError): no RTP for the configured time. The bridge stays open;
- *   the caller decides (usually: hang up).
+ *   the caller decides (usually: hang up). Suspended while the direction says the far end
+ *   does not send (see {@link RtpMediaBridge.setDirection}).
  * - `error` (BridgeError): socket or pacing-callback failures.
  * - `close`: once, after `close()` (or the AbortSignal) tore everything down.
  *
@@ -40,6 +48,7 @@ import {
 import { silentLogger, type Logger } from '../logger.js';
 import { JitterBuffer, LossConcealer, type JitterBufferStats } from './jitter.js';
 import type { MediaLatencyProbe } from './latency-probe.js';
+import { estimateMos, IntervalLoss } from './quality.js';
 import { getSharedScheduler, PacedScheduler, type PacerClient, type PacerHandle } from './pacer.js';
 import { RtpPacketizer, type RtpPacketizerStats } from './packetizer.js';
 import {
@@ -80,6 +89,8 @@ export interface RtpMediaBridgeOptions {
   mediaTimeoutMs?: number;
   /** Interval of the "Audio flowing" log line (default 5000 ms; 0 disables). */
   statsLogIntervalMs?: number;
+  /** Interval of the `stats` event and of `intervalLossFraction` (default 5000 ms; 0 disables). */
+  statsIntervalMs?: number;
   /** DTMF digit duration (default 100 ms) and inter-digit pause (default 100 ms). */
   dtmfDurationMs?: number;
   dtmfGapMs?: number;
@@ -121,8 +132,40 @@ export interface BridgeAudioFrame {
   sampleRate: 8000;
 }
 
+/**
+ * Our media direction, from OUR side's point of view (as in our SDP):
+ * - `sendrecv`: we send RTP and expect the far end's;
+ * - `sendonly`: we send; the far end does not (it put us on hold, or we hold it with music
+ *   on our side): the media timeout is suspended;
+ * - `recvonly`: we receive but send no RTP (we put the far end on hold);
+ * - `inactive`: neither: no RTP sent, media timeout suspended.
+ * RTCP continues in every direction (RFC 3264 §8.4).
+ */
+export type RtpDirection = 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
+
+const DIRECTIONS: ReadonlySet<string> = new Set(['sendrecv', 'sendonly', 'recvonly', 'inactive']);
+
 /** Statistics of a bridge: the session's RTP statistics plus the media stages'. */
 export interface RtpMediaBridgeStats extends RtpStats {
+  /**
+   * Loss over the last completed stats interval (`statsIntervalMs`; RFC 3550 A.3 applied to
+   * that interval), 0..1; 0 before the first interval completed.
+   */
+  intervalLossFraction: number;
+  /**
+   * One-way delay estimate for the MOS, ms: half the RTCP round-trip time (0 while
+   * unknown) + the jitter-buffer target delay + one 20 ms frame.
+   */
+  oneWayDelayMs: number;
+  /** E-model transmission rating of the received stream (see `estimateMos` in quality.ts). */
+  rFactor: number;
+  /**
+   * MOS estimate (1..4.5) of the received stream: from `oneWayDelayMs` and the loss of the
+   * last interval (cumulative `lossFraction` before the first interval completed).
+   */
+  mos: number;
+  /** The current direction (see {@link RtpDirection}). */
+  direction: RtpDirection;
   /** Jitter-buffer counters (absent before `start`); `late` above is taken from here. */
   jitterBuffer: JitterBufferStats | undefined;
   /** Outbound packetizer counters (absent before `start`). */
@@ -139,6 +182,8 @@ export interface RtpMediaBridgeStats extends RtpStats {
 export interface RtpMediaBridgeEvents {
   firstPacket: [info: RtpFirstPacketInfo];
   audio: [frame: BridgeAudioFrame];
+  outboundAudio: [frame: BridgeAudioFrame];
+  stats: [stats: RtpMediaBridgeStats];
   dtmf: [event: RtpDtmfEvent];
   timeout: [error: RtpTimeoutError];
   error: [error: BridgeError];
@@ -151,6 +196,8 @@ export type RtpMediaBridgeState = 'new' | 'open' | 'started' | 'closed';
 const FRAME = 160;
 /** Most periods one playout wake-up plays (the jitter buffer skips ahead beyond its own lag bound). */
 const MAX_PLAYOUT_CATCH_UP = 8;
+/** Outbound-tap frames kept between a wake-up's sends and its after-send work. */
+const TAP_FRAMES = 8;
 
 /** G.711 RTP media for one call: session, jitter buffer, codec and paced sender. */
 export class RtpMediaBridge extends EventEmitter<RtpMediaBridgeEvents> {
@@ -166,6 +213,16 @@ export class RtpMediaBridge extends EventEmitter<RtpMediaBridgeEvents> {
   private readonly concealer = new LossConcealer();
   private handle: PacerHandle | undefined;
   private statsTimer: TimerHandle | undefined;
+  private statsEventTimer: TimerHandle | undefined;
+  private statsEventDueMs = 0;
+  private readonly intervalLoss = new IntervalLoss();
+  private directionValue: RtpDirection = 'sendrecv';
+  private sending = true;
+  /** Outbound tap: frames sent this wake-up, emitted after the sends (allocated on first use). */
+  private tapRing: Int16Array | undefined;
+  private tapViews: Int16Array[] = [];
+  private tapCount = 0;
+  private readonly tapFrame: BridgeAudioFrame = { samples: new Int16Array(0), sampleRate: 8000 };
   private resampler: Resampler | undefined;
   private resamplerRate = 0;
   private readonly decoded = new Int16Array(FRAME);
@@ -178,8 +235,8 @@ export class RtpMediaBridge extends EventEmitter<RtpMediaBridgeEvents> {
   private closing: Promise<void> | undefined;
   private readonly probe: MediaLatencyProbe | undefined;
   private readonly pacerClient: PacerClient = {
-    onTick: () => this.sendTick(),
-    onAfterTick: (now) => this.playoutTick(now),
+    onTick: (deadline) => this.sendTick(deadline),
+    onAfterTick: (now) => this.afterTick(now),
     onSkip: (periods) => this.packetizer?.skip(periods),
     onError: (err) => this.fail(err),
   };
@@ -189,7 +246,14 @@ export class RtpMediaBridge extends EventEmitter<RtpMediaBridgeEvents> {
   constructor(opts: RtpMediaBridgeOptions) {
     super();
     const issues: string[] = [];
-    for (const k of ['jitterTargetMs', 'jitterMaxMs', 'maxOutboundQueueMs', 'statsLogIntervalMs'] as const) {
+    const nonNegative = [
+      'jitterTargetMs',
+      'jitterMaxMs',
+      'maxOutboundQueueMs',
+      'statsLogIntervalMs',
+      'statsIntervalMs',
+    ] as const;
+    for (const k of nonNegative) {
       const v = opts[k];
       if (v !== undefined && (!Number.isFinite(v) || v < 0)) issues.push(`${k} must be >= 0, got ${v}`);
     }
@@ -299,6 +363,29 @@ export class RtpMediaBridge extends EventEmitter<RtpMediaBridgeEvents> {
     this.stateValue = 'started';
     this.handle = this.scheduler.register(this.pacerClient);
     this.armStatsLog();
+    this.statsEventDueMs = this.clock.now();
+    this.armStatsEvent();
+  }
+
+  /** The current direction (see {@link RtpDirection}). */
+  get direction(): RtpDirection {
+    return this.directionValue;
+  }
+
+  /**
+   * Sets our media direction, from OUR side's point of view (see {@link RtpDirection}), e.g.
+   * after a re-INVITE for hold: `recvonly`/`inactive` stop sending RTP (the pacing tick
+   * keeps the RTP timestamp running and discards queued audio; DTMF waits until sending
+   * resumes); `sendonly`/`inactive` suspend the media timeout, which restarts with a full
+   * grace period when the far end is expected to send again. RTCP continues throughout.
+   * May be called before `start()`. Emits nothing. Throws ConfigError for an unknown value.
+   */
+  setDirection(direction: RtpDirection): void {
+    if (!DIRECTIONS.has(direction)) throw new ConfigError([`unknown direction ${JSON.stringify(direction)}`]);
+    if (this.stateValue === 'closed') return;
+    this.directionValue = direction;
+    this.sending = direction === 'sendrecv' || direction === 'sendonly';
+    this.session.setExpectingMedia(direction === 'sendrecv' || direction === 'recvonly');
   }
 
   /**
@@ -340,8 +427,12 @@ export class RtpMediaBridge extends EventEmitter<RtpMediaBridgeEvents> {
   }
 
   /**
-   * Sends DTMF digits ('0'–'9', '*', '#', 'A'–'D') as RFC 4733 events, replacing audio
-   * while they play. Resolves once the last digit's end packets were sent.
+   * Sends a dial string as RFC 4733 events, replacing audio while they play: digits
+   * ('0'–'9', '*', '#', 'A'–'D', case-insensitive) strictly in order, `dtmfGapMs` apart,
+   * and pauses (`w` 500 ms, `W` 1000 ms, added to the gap), e.g. `'1234#w5'`. Calls queue
+   * behind each other. Resolves once the last digit's end packets were sent (or a trailing
+   * pause elapsed). Rejects with ConfigError, before anything is sent, for any other
+   * character or without a negotiated telephone-event type; with ClosedError at close.
    */
   sendDtmf(digits: string): Promise<void> {
     if (this.stateValue === 'closed') return Promise.reject(new ClosedError('RtpMediaBridge'));
@@ -354,6 +445,9 @@ export class RtpMediaBridge extends EventEmitter<RtpMediaBridgeEvents> {
   stats(): RtpMediaBridgeStats {
     const s = this.session.stats();
     const jb = this.jitter?.stats();
+    const il = this.intervalLoss;
+    const oneWayDelayMs = (s.rttMs ?? 0) / 2 + (this.opts.jitterTargetMs ?? 40) + 20;
+    const q = estimateMos({ oneWayDelayMs, lossFraction: il.hasInterval ? il.last : s.lossFraction });
     return {
       ...s,
       // the jitter buffer also drops packets that went stale while queued
@@ -363,6 +457,11 @@ export class RtpMediaBridge extends EventEmitter<RtpMediaBridgeEvents> {
       framesPlayed: this.framesPlayed,
       framesConcealed: this.framesConcealed,
       droppedBeforeStart: this.droppedBeforeStart,
+      intervalLossFraction: il.last,
+      oneWayDelayMs,
+      rFactor: q.rFactor,
+      mos: q.mos,
+      direction: this.directionValue,
     };
   }
 
@@ -379,6 +478,7 @@ export class RtpMediaBridge extends EventEmitter<RtpMediaBridgeEvents> {
     this.stateValue = 'closed';
     this.opts.signal?.removeEventListener('abort', this.onAbort);
     this.statsTimer = clearTimer(this.clock, this.statsTimer);
+    this.statsEventTimer = clearTimer(this.clock, this.statsEventTimer);
     this.handle?.unregister();
     this.handle = undefined;
     this.packetizer?.cancelDtmf(new ClosedError('RtpMediaBridge'));
@@ -388,14 +488,40 @@ export class RtpMediaBridge extends EventEmitter<RtpMediaBridgeEvents> {
 
   // -- per tick ------------------------------------------------------------------------------
 
-  private sendTick(): void {
+  private sendTick(deadlineMs: number): void {
     const p = this.packetizer;
     if (p === undefined) return;
+    if (!this.sending) {
+      p.hold();
+      return;
+    }
     const probe = this.probe;
     const t0 = probe === undefined ? 0 : this.clock.now();
     const len = p.next();
-    this.session.send(p.packet, len);
+    this.session.send(p.packet, len, deadlineMs);
     if (probe !== undefined) probe.packetSent(t0, this.clock.now(), p.queuedSamples);
+    if (this.listenerCount('outboundAudio') > 0) this.tapOutbound(p.lastPcm);
+  }
+
+  /** Keeps a copy of a sent frame for the `outboundAudio` listeners (after the sends). */
+  private tapOutbound(pcm: Int16Array): void {
+    if (this.tapRing === undefined) {
+      const ring = new Int16Array(FRAME * TAP_FRAMES);
+      this.tapRing = ring;
+      for (let i = 0; i < TAP_FRAMES; i++) this.tapViews.push(ring.subarray(i * FRAME, (i + 1) * FRAME));
+    }
+    if (this.tapCount === TAP_FRAMES) this.tapCount--; // a burst beyond the ring: keep the newest
+    this.tapViews[this.tapCount++]!.set(pcm);
+  }
+
+  private afterTick(now: number): void {
+    const n = this.tapCount;
+    this.tapCount = 0;
+    for (let i = 0; i < n && this.stateValue !== 'closed'; i++) {
+      this.tapFrame.samples = this.tapViews[i]!;
+      this.emit('outboundAudio', this.tapFrame);
+    }
+    this.playoutTick(now);
   }
 
   private onPacket(pkt: RtpAudioPacket): void {
@@ -450,6 +576,26 @@ export class RtpMediaBridge extends EventEmitter<RtpMediaBridgeEvents> {
     this.statsTimer = undefined;
     this.logFlow();
     this.armStatsLog();
+  };
+
+  /** Emits `stats` every `statsIntervalMs`, on absolute deadlines, until close. */
+  private armStatsEvent(): void {
+    const every = this.opts.statsIntervalMs ?? 5000;
+    if (every <= 0 || this.stateValue === 'closed') return;
+    this.statsEventDueMs += every;
+    const delay = Math.max(1, Math.ceil(this.statsEventDueMs - this.clock.now()));
+    this.statsEventTimer = this.clock.setTimeout(this.onStatsEvent, delay, { unref: true });
+  }
+
+  private readonly onStatsEvent = (): void => {
+    this.statsEventTimer = undefined;
+    const s = this.session.stats();
+    this.intervalLoss.roll(s.expected, s.lost);
+    this.emit('stats', this.stats());
+    // a stalled event loop: re-base rather than emit the missed intervals in a burst
+    const every = this.opts.statsIntervalMs ?? 5000;
+    if (this.statsEventDueMs < this.clock.now() - every) this.statsEventDueMs = this.clock.now();
+    this.armStatsEvent();
   };
 
   private logFlow(): void {

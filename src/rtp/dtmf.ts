@@ -35,6 +35,17 @@ export function dtmfDigitToEvent(digit: string): number | undefined {
   return i < 0 ? undefined : i;
 }
 
+/** Dial-string pause characters: `w` pauses 500 ms, `W` 1000 ms (as many dialers do). */
+export const DTMF_PAUSE_MS: Readonly<Record<string, number>> = Object.freeze({ w: 500, W: 1000 });
+
+/**
+ * True for a character {@link DtmfSender.enqueue} accepts in a dial string: a DTMF digit
+ * ('0'–'9', '*', '#', 'A'–'D', case-insensitive) or a pause (`w` 0.5 s, `W` 1 s).
+ */
+export function isDtmfDialChar(ch: string): boolean {
+  return ch === 'w' || ch === 'W' || dtmfDigitToEvent(ch) !== undefined;
+}
+
 /** The DTMF digit for an event code 0–15, or `undefined` for any other code. */
 export function eventToDtmfDigit(event: number): string | undefined {
   return Number.isInteger(event) && event >= 0 && event < 16 ? DIGITS[event] : undefined;
@@ -125,6 +136,10 @@ type SenderState = 'idle' | 'tone' | 'end' | 'gap';
  * period (160 at 8 kHz), then `endPackets` end packets with the E bit and the same final
  * duration; then `gapMs` of nulls before the next digit. For 100 ms at 8 kHz:
  * durations 160 (M), 320, 480, 640, then 800 (E) three times.
+ *
+ * A pause (`w` = 500 ms, `W` = 1000 ms in the dial string) yields nulls for that long, in
+ * addition to the gap after the digit before it: in `'1w2'` the `2` starts
+ * 100 ms tone + 2 extra end periods + `gapMs` + 500 ms after the `1`.
  */
 export class DtmfSender {
   private readonly frameTs: number;
@@ -132,7 +147,9 @@ export class DtmfSender {
   private readonly gapPeriods: number;
   private readonly volume: number;
   private readonly endPackets: number;
+  /** Event codes (>= 0) and pauses (< 0: minus the number of silent periods). */
   private readonly queue: number[] = [];
+  private readonly frameMs: number;
   private qHead = 0;
   private state: SenderState = 'idle';
   private event = 0;
@@ -177,14 +194,23 @@ export class DtmfSender {
       issues.push(`dtmf durationMs too long for a 16-bit duration at ${clockRate} Hz`);
     if (issues.length > 0) throw new ConfigError(issues);
     this.gapPeriods = Math.ceil(gapMs / frameMs);
+    this.frameMs = frameMs;
     this.volume = volume;
     this.endPackets = endPackets;
   }
 
-  /** Queues digits. Throws ConfigError (queueing nothing) when any digit is invalid. */
+  /**
+   * Queues a dial string: digits and pauses (`w` 500 ms, `W` 1000 ms), in order. Throws
+   * ConfigError (queueing nothing) when any character is neither.
+   */
   enqueue(digits: string): void {
     const codes: number[] = [];
     for (const d of digits) {
+      const pauseMs = d === 'w' || d === 'W' ? DTMF_PAUSE_MS[d] : undefined;
+      if (pauseMs !== undefined) {
+        codes.push(-Math.max(1, Math.ceil(pauseMs / this.frameMs)));
+        continue;
+      }
       const code = dtmfDigitToEvent(d);
       if (code === undefined) throw new ConfigError([`invalid DTMF digit "${d}"`]);
       codes.push(code);
@@ -206,6 +232,12 @@ export class DtmfSender {
     return this.state === 'tone' || this.state === 'end';
   }
 
+  /** True when nothing is queued, sending or pausing (the last gap or pause has elapsed). */
+  get drained(): boolean {
+    const quiet = this.state === 'idle' || (this.state === 'gap' && this.gapLeft === 0);
+    return quiet && this.qHead >= this.queue.length;
+  }
+
   /** Drops queued digits and any event in progress (no end packets are sent). */
   clear(): void {
     this.queue.length = 0;
@@ -216,16 +248,24 @@ export class DtmfSender {
 
   /** The packet for this period, or `null` when no event is active (see the class doc). */
   nextPacket(): DtmfPacket | null {
-    if (this.state === 'gap') {
-      if (this.gapLeft > 0) {
-        this.gapLeft--;
-        return null;
+    // at most: gap ends → a pause starts → it yields this period (or a digit starts)
+    for (;;) {
+      if (this.state === 'gap') {
+        if (this.gapLeft > 0) {
+          this.gapLeft--;
+          return null;
+        }
+        this.state = 'idle';
       }
-      this.state = 'idle';
-    }
-    if (this.state === 'idle') {
+      if (this.state !== 'idle') break;
       if (this.qHead >= this.queue.length) return null;
-      this.event = this.queue[this.qHead++]!;
+      const item = this.queue[this.qHead++]!;
+      if (item < 0) {
+        this.state = 'gap'; // a pause: -item silent periods
+        this.gapLeft = -item;
+        continue;
+      }
+      this.event = item;
       this.state = 'tone';
       this.elapsed = 0;
       this.endsSent = 0;

@@ -5,8 +5,9 @@
 import { randomBytes } from 'node:crypto';
 import { G711Codec, silenceByte } from '../codec/g711.js';
 import { ConfigError } from '../errors.js';
-import { DtmfSender, dtmfDigitToEvent } from './dtmf.js';
+import { DtmfSender, isDtmfDialChar } from './dtmf.js';
 import { writeRtpHeader, type RtpHeaderFields } from './packet.js';
+import { uint32Add } from './seq.js';
 
 /** Options of {@link RtpPacketizer}. */
 export interface RtpPacketizerOptions {
@@ -56,6 +57,10 @@ export interface RtpPacketizerStats {
   skippedPeriods: number;
   /** Queued samples dropped because they stood in the queue (see `standingQueueMs`). */
   trimmedSamples: number;
+  /** Periods not sent because the stream was on hold ({@link RtpPacketizer.hold}). */
+  heldPeriods: number;
+  /** Queued samples discarded while on hold. */
+  heldDiscardedSamples: number;
   /** Samples currently queued (8 kHz). */
   queuedSamples: number;
 }
@@ -94,6 +99,8 @@ export class RtpPacketizer {
   private qHead = 0;
   private qLen = 0;
   private readonly frame = new Int16Array(SAMPLES_PER_PACKET);
+  private readonly zeros = new Int16Array(SAMPLES_PER_PACKET);
+  private lastWasAudio = false;
   /** Header fields reused for every packet (writeRtpHeader reads them). */
   private readonly hdr: RtpHeaderFields = {
     marker: false,
@@ -122,6 +129,8 @@ export class RtpPacketizer {
     dtmfDiscardedSamples: 0,
     skippedPeriods: 0,
     trimmedSamples: 0,
+    heldPeriods: 0,
+    heldDiscardedSamples: 0,
   };
 
   /** Throws ConfigError for an unsupported payload type. */
@@ -211,15 +220,18 @@ export class RtpPacketizer {
   }
 
   /**
-   * Queues DTMF digits; resolves once the last end packet of the last digit was produced.
-   * Rejects with ConfigError when no telephone-event type was negotiated or a digit is invalid.
+   * Queues a dial string: DTMF digits ('0'–'9', '*', '#', 'A'–'D') and pauses (`w` 500 ms,
+   * `W` 1000 ms), played strictly in order after any earlier call's. Resolves once the last
+   * end packet of the last digit was produced (or, when the string ends with a pause, once
+   * that pause has elapsed). Rejects with ConfigError, before anything is queued, when no
+   * telephone-event type was negotiated or a character is invalid.
    */
   sendDtmf(digits: string): Promise<void> {
     if (this.dtmf === undefined) {
       return Promise.reject(new ConfigError(['DTMF needs a negotiated telephone-event payload type']));
     }
     for (const d of digits) {
-      if (dtmfDigitToEvent(d) === undefined) {
+      if (!isDtmfDialChar(d)) {
         return Promise.reject(new ConfigError([`invalid DTMF digit "${d}"`]));
       }
     }
@@ -244,12 +256,40 @@ export class RtpPacketizer {
     if (n > 0) this.drop(n, 'skip');
   }
 
+  /**
+   * The 8 kHz PCM the last {@link next} sent: the queued audio it encoded, or zeros for a
+   * silence or telephone-event packet. A view reused every tick: copy it to keep it.
+   */
+  get lastPcm(): Int16Array {
+    return this.lastWasAudio ? this.frame : this.zeros;
+  }
+
+  /**
+   * A period in which nothing is sent (the stream is on hold: `recvonly`/`inactive`). The
+   * timestamp advances as if a packet had been sent, so the receiver sees the gap in time
+   * when sending resumes; the sequence number does not. Queued audio is discarded (and
+   * counted): it could only be played late. Pending DTMF waits until sending resumes.
+   */
+  hold(): void {
+    this.ts = uint32Add(this.ts, SAMPLES_PER_PACKET);
+    this.counters.heldPeriods++;
+    if (this.qLen > 0) {
+      this.counters.heldDiscardedSamples += this.qLen;
+      this.clearAudio();
+    }
+    this.talking = false; // the first audio after the hold starts a talkspurt
+    this.lastWasAudio = false;
+  }
+
   /** Builds this tick's packet into {@link packet} and returns its length. */
   next(): number {
     const out = this.packet;
     const tickTimestamp = this.ts;
     this.ts = (this.ts + SAMPLES_PER_PACKET) >>> 0;
 
+    // a dial string that ended with a pause is done once the pause has elapsed (the next
+    // call's digits may start in this very period)
+    if (this.dtmfQueue.length > 0 && this.dtmf?.drained === true) this.finishDtmfBatch();
     const ev = this.dtmf?.nextPacket() ?? null;
     if (ev !== null) {
       if (!this.dtmfActive || ev.marker) {
@@ -259,6 +299,7 @@ export class RtpPacketizer {
       // the digit replaces this tick's audio: discard it so latency does not grow
       const n = Math.min(this.qLen, SAMPLES_PER_PACKET);
       if (n > 0) this.drop(n, 'dtmf');
+      this.lastWasAudio = false;
       this.writeHeader(ev.marker, this.tePt, this.dtmfTimestamp);
       out.set(ev.payload, HEADER);
       this.seq = (this.seq + 1) & 0xffff;
@@ -293,6 +334,7 @@ export class RtpPacketizer {
       this.talking = false;
       this.counters.silencePackets++;
     }
+    this.lastWasAudio = audio;
     this.writeHeader(marker, this.payloadType, tickTimestamp);
     this.seq = (this.seq + 1) & 0xffff;
     this.first = false;

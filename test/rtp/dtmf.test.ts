@@ -239,3 +239,24 @@ describe('DtmfReceiver', () => {
     );
   });
 });
+
+describe('DtmfSender dial-string pauses', () => {
+  it("'w' adds 25 silent periods (500 ms) after the gap, 'W' 50; anything else is refused whole", () => {
+    const gaps = (digits: string): number[] => {
+      const s = new DtmfSender({ durationMs: 100, gapMs: 100 });
+      s.enqueue(digits);
+      const starts = plan(s, 400)
+        .filter((p) => p.marker)
+        .map((p) => p.tick);
+      return starts.slice(1).map((t, i) => t - starts[i]!);
+    };
+    expect(gaps('12')).toEqual([12]);
+    expect(gaps('1w2')).toEqual([12 + 25]);
+    expect(gaps('1W2')).toEqual([12 + 50]);
+    expect(gaps('1ww2')).toEqual([12 + 50]);
+    const s = new DtmfSender();
+    expect(() => s.enqueue('1w?')).toThrow(ConfigError);
+    expect(s.pending).toBe(0);
+    expect(s.drained).toBe(true);
+  });
+});
