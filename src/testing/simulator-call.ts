@@ -7,7 +7,10 @@ import { bestEffortAsync } from '../best-effort.js';
 import type { Logger } from '../logger.js';
 import type { RtpMediaBridge } from '../rtp/bridge.js';
 import type { RtpStats } from '../rtp/stats.js';
-import type { NegotiatedSdp } from '../sdp/negotiate.js';
+import { negotiateSdp, type NegotiatedSdp } from '../sdp/negotiate.js';
+import { createSdpAnswer } from '../sdp/offer-answer.js';
+import { withSessionVersion } from '../sdp/text.js';
+import type { SdpDirection } from '../sdp/model.js';
 import { hasTag } from '../sip/builders.js';
 import { getCallId, getContact, getCSeq, getFrom, getVias } from '../sip/headers.js';
 import { newBranch, newTag } from '../sip/ids.js';
@@ -34,6 +37,9 @@ export class SimulatedCall {
   readonly requestUri: string;
   readonly invite: SipRequest;
   readonly localTag = newTag();
+  /** The direction of our answer to each re-INVITE, in order (`recvonly` or `inactive` while held). */
+  readonly reinvites: { direction: SdpDirection }[] = [];
+  private revisions = 0;
   /** The media in effect, once answered (or in early media). */
   negotiated: NegotiatedSdp | undefined;
   /** Who ended the call, once ended. */
@@ -215,6 +221,34 @@ export class SimulatedCall {
 
   private stopMedia(): Promise<void> {
     return this.mediaSession?.close() ?? Promise.resolve();
+  }
+
+  /**
+   * @internal A re-INVITE in the confirmed dialog (hold, resume, a new address): answered
+   * 200 with our SDP, its direction mirrored (sendonly → recvonly, inactive → inactive),
+   * each answer with the next session version. An offer we cannot answer gets 488.
+   */
+  async reinvite(req: SipRequest, flow: Flow): Promise<void> {
+    const base = (await this.mediaAnswer)?.sdp;
+    const offer = new TextDecoder().decode(req.body);
+    let answer: string | undefined;
+    let direction: SdpDirection | undefined;
+    try {
+      if (base !== undefined && offer !== '') {
+        answer = withSessionVersion(createSdpAnswer(offer, base), ++this.revisions);
+        direction = negotiateSdp(answer, offer, { allowHold: true }).direction;
+      }
+    } catch {
+      answer = undefined; // an offer the simulator cannot answer: refused below, as a trunk would
+    }
+    if (answer === undefined || direction === undefined) {
+      flow.send(this.respond(488, { toTag: this.localTag }));
+      return;
+    }
+    this.reinvites.push({ direction });
+    flow.send(
+      this.sim.response(req, 200, flow, { toTag: this.localTag, headers: [this.contact()], sdp: answer }),
+    );
   }
 
   /** @internal */

@@ -365,8 +365,9 @@ export class ExotelSimulator extends EventEmitter<ExotelSimulatorEvents> impleme
     switch (msg.method) {
       case 'INVITE':
         if (call && call.matchesInvite(msg)) call.retransmittedInvite(flow);
-        else if (call && call.state === 'confirmed') flow.send(this.response(msg, 491, flow));
-        else this.onInvite(msg, flow);
+        else if (call && call.state === 'confirmed') {
+          void bestEffortAsync(this.log, 'simulator re-INVITE', call.reinvite(msg, flow));
+        } else this.onInvite(msg, flow);
         return;
       case 'ACK':
         call?.onAck(msg);
