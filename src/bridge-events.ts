@@ -2,11 +2,12 @@
  * What a `BridgeCall` reports: its `sip.callStatus`, why it ended, what the answer carried,
  * its milestones and statistics, and its typed events (all documented here, in one place).
  */
+import type { HoldInfo, TransferInfo } from './bridge-control.js';
 import type { BridgeError } from './errors.js';
 import type { RtpMediaBridgeStats } from './rtp/bridge.js';
 
-/** `sip.callStatus` values, as LiveKit SIP sets them. */
-export type BridgeCallStatus = 'dialing' | 'ringing' | 'active' | 'hangup';
+/** `sip.callStatus`: LiveKit SIP's values; `automation` while the `dtmf` option's digits are sent after the answer. */
+export type BridgeCallStatus = 'dialing' | 'ringing' | 'automation' | 'active' | 'hangup';
 
 /** Why a bridged call ended. */
 export type BridgeEndReason =
@@ -38,6 +39,8 @@ export type BridgeEndReason =
   | 'max-duration'
   /** Inbound: no agent joined the room in time (the call was refused with 480). */
   | 'no-agent'
+  /** A cold transfer succeeded: the phone talks to the transfer target now (we sent BYE). */
+  | 'transferred'
   /** Anything else (the `error` field says what). */
   | 'error';
 
@@ -97,6 +100,12 @@ export interface BridgeCallEvents {
    * phone was sent from the room (`'room'`). The array is reused: copy it to keep it.
    */
   audio: [frame: { from: 'phone' | 'room'; samples: Int16Array }];
+  /** A cold transfer's progress (`transfer()` or the `exotel.sip.Transfer` RPC). */
+  transfer: [info: TransferInfo];
+  /** The call went on or off hold, from the phone's side (its re-INVITE) or ours (`hold()`). */
+  hold: [info: HoldInfo];
+  /** Call quality every `statsIntervalMs` once answered (loss, jitter, RTT, MOS: docs/quality.md). */
+  stats: [stats: RtpMediaBridgeStats];
   /** An outbound call's 183 carried SDP: the far end's early media (ringback, announcements) now reaches the room. */
   earlyMedia: [];
   /** Exactly once, after teardown finished. */

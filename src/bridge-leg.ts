@@ -10,6 +10,7 @@ import type { Logger } from './logger.js';
 import { negotiateSdp, type NegotiatedSdp } from './sdp/negotiate.js';
 import { createSdpOffer } from './sdp/offer-answer.js';
 import type { CallEnded } from './sip/call-types.js';
+import type { CallSession } from './sip/session.js';
 import type { OutboundCall } from './sip/invite-client.js';
 import { acquireSipClient, type SipClientTuning, type SipClientLease } from './sip-client-pool.js';
 import { BridgeError } from './errors.js';
@@ -58,6 +59,8 @@ export interface BridgeLeg {
   earlyMedia?(local: { ip: string; port: number }): NegotiatedSdp | undefined;
   /** Inbound: refuses the call before the answer with a final status (480 when no agent came). */
   refuse?(status: number): void;
+  /** The answered dialog (re-INVITEs, REFER, INFO), once there is one. */
+  session(): CallSession | undefined;
   /** Gives back what `prepare` took (the trunk client lease). Idempotent. */
   release(): void;
 }
@@ -136,6 +139,10 @@ export class OutboundLeg implements BridgeLeg {
 
   hangup(): Promise<void> {
     return this.call?.hangup() ?? Promise.resolve();
+  }
+
+  session(): CallSession | undefined {
+    return this.call?.dialogSession;
   }
 
   release(): void {

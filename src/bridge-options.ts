@@ -54,6 +54,8 @@ export interface RunBridgeOptions {
    * room (like LiveKit's `playRingtone`), India's cadence unless a pattern is given. Default off.
    */
   ringbackTone?: boolean | RingbackPattern;
+  /** DTMF digits sent right after the answer (IVR navigation, like LiveKit's `dtmf`): `'1234#w5'`, `w` a 0.5 s pause. */
+  dtmf?: string;
   /** Emit `audio` events with both directions' PCM (recording, live transcription). Default off. */
   audioTaps?: boolean;
   /** Extra participant attributes (merged over the `sip.*` ones). */

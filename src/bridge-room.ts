@@ -5,9 +5,12 @@
  */
 import { RoomEvent } from '@livekit/rtc-node';
 import { RoomServiceClient } from 'livekit-server-sdk';
-import type { TimerClock } from './clock.js';
+import { clearTimer, type TimerClock, type TimerHandle } from './clock.js';
+import type { BridgeEndReason } from './bridge-events.js';
+import type { RunBridgeOptions } from './bridge-options.js';
+import type { Logger } from './logger.js';
 import type { LiveKitSettings } from './config.js';
-import { LiveKitConnectError, RoomNotFoundError } from './errors.js';
+import { LiveKitConnectError, RoomNotFoundError, type BridgeError } from './errors.js';
 import type { PhoneParticipant } from './livekit/participant.js';
 
 /** `http(s)://` form of a LiveKit URL, for the server API. */
@@ -49,4 +52,54 @@ export function agentArrives(
     participant.room.on(RoomEvent.ParticipantConnected, check);
     signal.addEventListener('abort', abort, { once: true });
   });
+}
+
+/**
+ * Ends the call when the room goes away in ways the SDK would wait out: a lost connection
+ * that does not resume within `livekitReconnectMs` (the SDK retries silently for long; a
+ * phone call cannot wait), or the last agent gone for `agentGoneMs`.
+ */
+export function watchRoom(
+  participant: PhoneParticipant,
+  clock: TimerClock,
+  timeouts: NonNullable<RunBridgeOptions['timeouts']>,
+  log: Logger,
+  end: (reason: BridgeEndReason, error?: BridgeError) => void,
+): { stop(): void } {
+  let reconnect: TimerHandle | undefined;
+  let agentGone: TimerHandle | undefined;
+  participant.on('reconnecting', () => {
+    log.warn('[BRIDGE] LiveKit connection lost; waiting for it to resume');
+    clearTimer(clock, reconnect);
+    reconnect = clock.setTimeout(
+      () =>
+        end(
+          'livekit-disconnected',
+          new LiveKitConnectError('the LiveKit connection was lost and did not resume in time'),
+        ),
+      timeouts.livekitReconnectMs ?? 10_000,
+    );
+  });
+  participant.on('reconnected', () => {
+    reconnect = clearTimer(clock, reconnect);
+  });
+  participant.on('participantDisconnected', ({ identity, agent }) => {
+    const grace = timeouts.agentGoneMs ?? 5000;
+    if (!agent || !Number.isFinite(grace) || participant.agentsPresent(identity) > 0) return;
+    log.info(
+      { agent: identity },
+      `[BRIDGE] The last agent left; ending the call unless one returns within ${grace} ms`,
+    );
+    clearTimer(clock, agentGone);
+    agentGone = clock.setTimeout(() => {
+      agentGone = undefined;
+      if (participant.agentsPresent() === 0) end('agent-left');
+    }, grace);
+  });
+  return {
+    stop() {
+      reconnect = clearTimer(clock, reconnect);
+      agentGone = clearTimer(clock, agentGone);
+    },
+  };
 }

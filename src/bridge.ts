@@ -16,7 +16,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'eventemitter3';
-import { clearTimer, systemTimerClock, type TimerClock, type TimerHandle } from './clock.js';
+import { systemTimerClock, type TimerClock } from './clock.js';
 import type { BridgeConfig } from './config.js';
 import { bestEffortAsync } from './best-effort.js';
 import type { BridgeError } from './errors.js';
@@ -31,7 +31,8 @@ import { dtmfDigitToEvent } from './rtp/dtmf.js';
 import type { CallEnded } from './sip/call-types.js';
 import { OutboundLeg, type BridgeLeg, type LegAnswer } from './bridge-leg.js';
 import { RingbackPlayer } from './bridge-audio.js';
-import { agentArrives, assertRoomExists } from './bridge-room.js';
+import { CallControl } from './bridge-control.js';
+import { agentArrives, assertRoomExists, watchRoom } from './bridge-room.js';
 import type {
   BridgeAnswered,
   BridgeCallEvents,
@@ -94,6 +95,8 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
   private participant: PhoneParticipant | undefined;
   private media: RtpMediaBridge | undefined;
   private answer: LegAnswer | undefined;
+  private readonly control: CallControl;
+  private automating = false;
   private endInfo: { reason: BridgeEndReason; sipStatus?: number; error?: BridgeError } | undefined;
   private resolveAnswered!: (a: BridgeAnswered) => void;
   private rejectAnswered!: (e: BridgeError) => void;
@@ -102,8 +105,7 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
   private forwardingAgent = false;
   private answeredAt = 0;
   private teardown: Promise<void> | undefined;
-  private reconnectTimer: TimerHandle | undefined;
-  private agentGoneTimer: TimerHandle | undefined;
+  private roomWatch: { stop(): void } | undefined;
   private ringback: RingbackPlayer | undefined;
 
   /** @internal use `runBridge()` or `listenForCalls()` */
@@ -136,6 +138,17 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
     // Marks `answered` handled: a host may ignore it (callers who await it still see the rejection).
     this.answered.catch(() => undefined);
     this.ended = new Promise<BridgeEnded>((resolve) => (this.resolveEnded = resolve));
+    this.control = new CallControl({
+      log: this.log,
+      session: () => (this.stage === 'answered' ? this.leg.session() : undefined),
+      media: () => this.media,
+      participant: () => this.participant,
+      emitTransfer: (i) => this.emit('transfer', i),
+      emitHold: (i) => this.emit('hold', i),
+      emitDtmf: (digit, from) => this.emit('dtmf', { digit, from }),
+      emitStats: (st) => this.emit('stats', st),
+      endTransferred: () => this.end('transferred'),
+    });
   }
 
   /** The current `sip.callStatus`. */
@@ -147,6 +160,30 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
   hangup(): Promise<BridgeEnded> {
     this.end('host-hangup');
     return this.ended;
+  }
+
+  /**
+   * Cold transfer (REFER): the phone is handed to `target` (E.164 or a `sip:`/`tel:` URI);
+   * once the far end reports success we hang up (`ended` reason `transferred`). On
+   * failure the call goes on and this rejects with `TransferError` (`status` says why).
+   */
+  transfer(target: string, opts: { signal?: AbortSignal } = {}): Promise<{ status: number }> {
+    return this.control.transfer(target, opts);
+  }
+
+  /** Puts the phone on hold: it no longer hears the room (re-INVITE `a=sendonly`). */
+  hold(): Promise<void> {
+    return this.control.hold();
+  }
+
+  /** Takes the phone off hold. */
+  resume(): Promise<void> {
+    return this.control.resume();
+  }
+
+  /** Sends RFC 4733 digits to the phone, in order (`w` = 0.5 s pause). */
+  sendDtmf(digits: string): Promise<void> {
+    return this.control.sendDtmf(digits);
   }
 
   stats(): BridgeStats {
@@ -226,6 +263,7 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
       logger: this.log,
       clock: this.clock,
       remoteHeaders: () => ({ ...(this.answer?.remoteHeaders ?? {}) }),
+      rpcMethods: this.control.rpcMethods(),
     });
     this.participant = participant;
     participant.on('endCallRequested', ({ identity }) => {
@@ -236,35 +274,9 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
       if (byClose) return;
       this.end(endReasonOfDisconnect(reason));
     });
-    // The SDK retries a lost connection silently for a long time; a phone call cannot wait.
-    participant.on('reconnecting', () => {
-      this.log.warn('[BRIDGE] LiveKit connection lost; waiting for it to resume');
-      clearTimer(this.clock, this.reconnectTimer);
-      this.reconnectTimer = this.clock.setTimeout(
-        () =>
-          this.end(
-            'livekit-disconnected',
-            new LiveKitConnectError('the LiveKit connection was lost and did not resume in time'),
-          ),
-        timeouts.livekitReconnectMs ?? 10_000,
-      );
-    });
-    participant.on('reconnected', () => {
-      this.reconnectTimer = clearTimer(this.clock, this.reconnectTimer);
-    });
-    participant.on('participantDisconnected', ({ identity, agent }) => {
-      const grace = timeouts.agentGoneMs ?? 5000;
-      if (!agent || !Number.isFinite(grace) || participant.agentsPresent(identity) > 0) return;
-      this.log.info(
-        { agent: identity },
-        `[BRIDGE] The last agent left; ending the call unless one returns within ${grace} ms`,
-      );
-      clearTimer(this.clock, this.agentGoneTimer);
-      this.agentGoneTimer = this.clock.setTimeout(() => {
-        this.agentGoneTimer = undefined;
-        if (participant.agentsPresent() === 0) this.end('agent-left');
-      }, grace);
-    });
+    this.roomWatch = watchRoom(participant, this.clock, timeouts, this.log, (reason, error) =>
+      this.end(reason, error),
+    );
     participant.on('agentTrackSubscribed', ({ identity }) => {
       if (this.stage === 'answered') this.log.info(`[BRIDGE] Agent track subscribed: ${identity}`);
     });
@@ -306,6 +318,9 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
         );
     });
     media.on('timeout', (err: RtpTimeoutError) => this.end('media-timeout', err));
+    media.on('stats', (st) => {
+      if (this.stage === 'answered') this.control.onStats(st);
+    });
     // The RTP socket and the trunk connection do not depend on the room: get them ready
     // while LiveKit connects, so the INVITE can leave as soon as the track is published.
     // (Nothing is sent to the trunk before then; teardown closes both if setup fails.)
@@ -383,11 +398,23 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
       setupMs: this.timings.answered ?? 0,
       remoteHeaders: answer.remoteHeaders,
     };
+    const session = this.leg.session();
+    if (session !== undefined) this.control.attach(session);
     this.emit('answered', info);
     this.resolveAnswered(info);
     for (const info of participant.agentTracks())
       this.log.info(`[BRIDGE] Agent track subscribed: ${info.identity}`);
+    if (this.opts.dtmf !== undefined && this.opts.dtmf !== '') await this.automate(this.opts.dtmf);
     if (this.gotFirstRtp) this.becomeActive();
+  }
+
+  /** The `dtmf` option: `automation` while the digits go out, then `active` (LiveKit SIP's statuses). */
+  private async automate(digits: string): Promise<void> {
+    this.automating = true;
+    this.setStatus('automation');
+    this.log.info(`[BRIDGE] Sending DTMF ${digits} after the answer`);
+    await bestEffortAsync(this.log, '[BRIDGE] DTMF after the answer', this.control.sendDtmf(digits));
+    this.automating = false;
   }
 
   private readonly onPhoneAudio = (frame: { samples: Int16Array }): void => {
@@ -425,7 +452,7 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
   };
 
   private readonly onAgentAudio = (samples: Int16Array): void => {
-    if (this.stage !== 'answered' || this.media === undefined) return;
+    if (this.stage !== 'answered' || this.media === undefined || !this.control.forwardingToPhone) return;
     if (!this.forwardingAgent) {
       this.forwardingAgent = true;
       this.log.info('[BRIDGE] Forwarding agent audio to RTP');
@@ -441,7 +468,7 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
   };
 
   private becomeActive(): void {
-    if (this.callStatus === 'active' || this.callStatus === 'hangup') return;
+    if (this.callStatus === 'active' || this.callStatus === 'hangup' || this.automating) return;
     this.mark('active');
     this.setStatus('active');
     this.emit('audioReady');
@@ -494,8 +521,7 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
   private async doTeardown(): Promise<void> {
     const prev = this.stage;
     this.stage = 'ending';
-    this.reconnectTimer = clearTimer(this.clock, this.reconnectTimer);
-    this.agentGoneTimer = clearTimer(this.clock, this.agentGoneTimer);
+    this.roomWatch?.stop();
     this.ringback?.stop();
     this.ac.abort();
     this.opts.signal?.removeEventListener('abort', this.onAbort);

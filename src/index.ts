@@ -22,6 +22,10 @@ export {
   LiveKitConnectError,
   RoomNotFoundError,
   LiveKitError,
+  InternalError,
+  TransferError,
+  ReinviteError,
+  toBridgeError,
 } from './errors.js';
 export type { BridgeErrorCode, BridgeErrorOptions } from './errors.js';
 export { silentLogger, createMemoryLogger } from './logger.js';
@@ -297,6 +301,24 @@ export type {
   InboundListenerEvents,
 } from './inbound/types.js';
 export { acceptInboundCalls, createInboundRoomName } from './inbound/host.js';
+export { RPC_TRANSFER, RPC_HOLD, RPC_SEND_DTMF } from './bridge-control.js';
+export type { TransferInfo, HoldInfo } from './bridge-control.js';
+export {
+  transferCall,
+  holdCall,
+  sendCallDtmf,
+  endCall,
+  getCallHeaders,
+  connectToCall,
+} from './call-control-client.js';
+export type { RemoteCall, ConnectToCallOptions } from './call-control-client.js';
+export { RingbackTone, INDIA_RINGBACK } from './rtp/ringback.js';
+export type { RingbackPattern } from './rtp/ringback.js';
+export { estimateMos } from './rtp/quality.js';
+export type { MosEstimate, MosInputs } from './rtp/quality.js';
+export type { RtcpRemoteReport } from './rtp/rtcp-reporter.js';
+export type { RtpDirection } from './rtp/bridge.js';
+export type { ReferResult, ReferProgress, SipInfoDtmf } from './sip/call-types.js';
 export type { AcceptInboundCallsOptions } from './inbound/host.js';
 export type { InboundCredentials } from './sip/auth-server.js';
 export type { PlaceOutboundCallOptions, PlacedCall } from './host.js';

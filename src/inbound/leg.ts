@@ -5,6 +5,7 @@
  */
 import type { BridgeLeg, LegAnswer, LegHooks } from '../bridge-leg.js';
 import type { CallEnded } from '../sip/call-types.js';
+import type { CallSession } from '../sip/session.js';
 import { ClosedError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { negotiateSdp, type NegotiatedSdp } from '../sdp/negotiate.js';
@@ -75,6 +76,10 @@ export class InboundLeg implements BridgeLeg {
 
   hangup(): Promise<void> {
     return this.call.hangup();
+  }
+
+  session(): CallSession | undefined {
+    return this.call.dialogSession;
   }
 
   release(): void {

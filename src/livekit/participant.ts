@@ -69,6 +69,8 @@ export interface PhoneParticipantOptions {
   directFfi?: boolean;
   /** Answers `lk.sip.GetRemoteHeaders` (the far end's X- headers). */
   remoteHeaders?: () => Record<string, string>;
+  /** More RPC methods this participant answers (call control), registered with the two above. */
+  rpcMethods?: Readonly<Record<string, (data: RpcInvocationData) => Promise<string>>>;
   logger?: Logger;
   /** The clock of the connect timeout and the close-time bounds (default: the system clock). */
   clock?: TimerClock;
@@ -256,6 +258,8 @@ export class PhoneParticipant extends EventEmitter<PhoneParticipantEvents> {
     if (lp) {
       lp.registerRpcMethod(RPC_END_CALL, this.onEndCallRpc);
       lp.registerRpcMethod(RPC_GET_REMOTE_HEADERS, this.onRemoteHeadersRpc);
+      for (const [name, handler] of Object.entries(this.opts.rpcMethods ?? {}))
+        lp.registerRpcMethod(name, handler);
     }
   }
 
@@ -352,6 +356,7 @@ export class PhoneParticipant extends EventEmitter<PhoneParticipantEvents> {
     if (lp) {
       lp.unregisterRpcMethod(RPC_END_CALL);
       lp.unregisterRpcMethod(RPC_GET_REMOTE_HEADERS);
+      for (const name of Object.keys(this.opts.rpcMethods ?? {})) lp.unregisterRpcMethod(name);
     }
     if (this.publication?.sid && lp && this.room.isConnected) {
       await bestEffortAsync(

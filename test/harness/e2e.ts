@@ -140,6 +140,13 @@ export function concat(frames: Int16Array[]): Int16Array {
   return out;
 }
 
+/** PCM cut into 20 ms frames (160 samples at 8 kHz), e.g. a whole recording for `loudPart`. */
+export function frames20(pcm: Int16Array): Int16Array[] {
+  const out: Int16Array[] = [];
+  for (let i = 0; i + 160 <= pcm.length; i += 160) out.push(pcm.subarray(i, i + 160));
+  return out;
+}
+
 export function loudPart(frames: Int16Array[]): Int16Array {
   return concat(frames.filter((f) => f.some((v) => Math.abs(v) > 500)));
 }

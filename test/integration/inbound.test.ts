@@ -20,7 +20,7 @@ import {
 import { sharedSipClientCount } from '../../src/sip-client-pool.js';
 import { dominantFrequency } from '../../src/rtp/goertzel.js';
 import { ExotelSimulator } from '../../src/testing/index.js';
-import { livekitOpts, loudPart, runCleanups, startAgent, type Cleanups } from '../harness/e2e.js';
+import { frames20, livekitOpts, loudPart, runCleanups, startAgent, type Cleanups } from '../harness/e2e.js';
 import { eventually, livekitEnv, roomService } from '../harness/livekit.js';
 import { startSippUac } from '../harness/sipp.js';
 
@@ -139,7 +139,7 @@ describe('inbound calls through listenForCalls', () => {
         agent.heard.length > 100 && phoneCall.heard().length > 16000 ? true : undefined,
       );
       expect(dominantFrequency(loudPart(agent.heard), 8000, PROBES)).toBe(440);
-      expect(dominantFrequency(loudPart([phoneCall.heard()]), 8000, PROBES)).toBe(1000);
+      expect(dominantFrequency(loudPart(frames20(phoneCall.heard())), 8000, PROBES)).toBe(1000);
       await phoneCall.hangup();
       expect((await bridge.ended).reason).toBe('phone-hangup');
       await eventually('room deleted', async () => ((await roomGone(bridge.roomName)) ? true : undefined));
@@ -207,15 +207,19 @@ describe('inbound calls through listenForCalls', () => {
     });
     const phoneCall = callIn(listener.port);
     await eventually('183', () => (phoneCall.provisional.includes(183) ? true : undefined));
-    await eventually('ringback', () => (loudPart([phoneCall.heard()]).length > 4000 ? true : undefined));
+    await eventually('ringback', () =>
+      loudPart(frames20(phoneCall.heard())).length > 4000 ? true : undefined,
+    );
     const tones = [300, 400, 440, 700, 1000];
-    expect(dominantFrequency(loudPart([phoneCall.heard()]), 8000, tones)).toBe(400);
+    expect(dominantFrequency(loudPart(frames20(phoneCall.heard())), 8000, tones)).toBe(400);
     expect(phoneCall.state).toBe('proceeding');
     const before = phoneCall.heard().length;
     await startAgent(cleanups, calls[0]!.roomName, 1000);
     expect((await phoneCall.answered).status).toBe(200);
     await eventually('agent heard', () => (phoneCall.heard().length > before + 24_000 ? true : undefined));
-    expect(dominantFrequency(loudPart([phoneCall.heard().slice(before + 8000)]), 8000, tones)).toBe(1000);
+    expect(dominantFrequency(loudPart(frames20(phoneCall.heard().slice(before + 8000))), 8000, tones)).toBe(
+      1000,
+    );
   });
 
   it('answerWhen agent: no agent within agentWaitMs → 480, nothing left', async () => {

@@ -1,0 +1,250 @@
+/**
+ * Call control of an answered bridged call: cold transfer (REFER, then BYE once it
+ * succeeded), hold and resume from our side, hold from the phone's side (a re-INVITE
+ * with `sendonly`/`inactive`), a new remote address, DTMF on demand, SIP INFO DTMF, and
+ * call quality. Each one is reflected into the room (attributes the agents can read) and
+ * reachable through LiveKit RPC, so any participant (an agent, or a host process in
+ * another place) controls the call without shared state of ours.
+ */
+import type { RpcInvocationData } from '@livekit/rtc-node';
+import { RpcError } from '@livekit/rtc-node';
+import { bestEffortAsync } from './best-effort.js';
+import type { BridgeError } from './errors.js';
+import { ClosedError, ConfigError, toBridgeError } from './errors.js';
+import type { Logger } from './logger.js';
+import type { PhoneParticipant } from './livekit/participant.js';
+import type { RtpMediaBridge, RtpMediaBridgeStats } from './rtp/bridge.js';
+import { dtmfDigitToEvent } from './rtp/dtmf.js';
+import type { NegotiatedSdp } from './sdp/negotiate.js';
+import type { CallSession } from './sip/session.js';
+
+/** RPC methods the bridge participant answers besides LiveKit's `lk.sip.EndCall` and `lk.sip.GetRemoteHeaders`. */
+export const RPC_TRANSFER = 'exotel.sip.Transfer';
+/** Payload `{"hold": true}` puts the phone on hold, `{"hold": false}` resumes. */
+export const RPC_HOLD = 'exotel.sip.Hold';
+/** Payload `{"digits": "1234#w5"}`: RFC 4733 digits, `w` a 0.5 s pause. */
+export const RPC_SEND_DTMF = 'exotel.sip.SendDtmf';
+
+/** Progress of a cold transfer (`transfer` event, `sip.transferStatus` attribute). */
+export interface TransferInfo {
+  state: 'transferring' | 'transferred' | 'failed';
+  target: string;
+  /** The sipfrag or final status that decided it. */
+  status?: number;
+  error?: BridgeError;
+}
+
+/** Who holds the call (`hold` event, `sip.hold` attribute: `phone`, `host` or absent). */
+export interface HoldInfo {
+  held: boolean;
+  by: 'phone' | 'host';
+}
+
+/** What the control needs from its `BridgeCall`. */
+export interface ControlHost {
+  readonly log: Logger;
+  session(): CallSession | undefined;
+  media(): RtpMediaBridge | undefined;
+  participant(): PhoneParticipant | undefined;
+  emitTransfer(info: TransferInfo): void;
+  emitHold(info: HoldInfo): void;
+  emitDtmf(digit: string, from: 'phone' | 'room'): void;
+  emitStats(stats: RtpMediaBridgeStats): void;
+  /** Ends the call after a successful transfer (BYE). */
+  endTransferred(): void;
+}
+
+/** Call control of one bridged call (see the module comment). */
+export class CallControl {
+  private heldBy: 'phone' | 'host' | undefined;
+  private transferring = false;
+
+  constructor(private readonly host: ControlHost) {}
+
+  /** The extra RPC methods of the bridge participant. */
+  rpcMethods(): Record<string, (data: RpcInvocationData) => Promise<string>> {
+    return {
+      [RPC_TRANSFER]: async (data) => {
+        const { to } = payload(data, ['to']);
+        const result = await rpc(() => this.transfer(String(to)));
+        return JSON.stringify(result);
+      },
+      [RPC_HOLD]: async (data) => {
+        const { hold } = payload(data, ['hold']);
+        await rpc(() => (hold === true ? this.hold() : this.resume()));
+        return JSON.stringify({ held: this.heldBy !== undefined, by: this.heldBy ?? null });
+      },
+      [RPC_SEND_DTMF]: async (data) => {
+        const { digits } = payload(data, ['digits']);
+        await rpc(() => this.sendDtmf(String(digits)));
+        return '{}';
+      },
+    };
+  }
+
+  /** Wires the answered dialog's events: hold from the phone, new addresses, INFO DTMF. */
+  attach(session: CallSession): void {
+    session.on('mediaUpdate', ({ negotiated }) => this.onMediaUpdate(negotiated));
+    session.on('dtmf', ({ digit }) => this.onPhoneDtmf(digit));
+  }
+
+  /** Starts or updates media after an answer or a re-INVITE, with its direction. */
+  private onMediaUpdate(neg: NegotiatedSdp): void {
+    const media = this.host.media();
+    if (media === undefined || media.state === 'closed') return;
+    media.start({
+      remoteAddress: neg.remoteAddress,
+      remotePort: neg.remotePort,
+      codec: neg.codec,
+      payloadType: neg.payloadType,
+      telephoneEventPayloadType: neg.telephoneEventPayloadType,
+    });
+    // `neg.direction` is our side's: recvonly or inactive while the phone holds us.
+    media.setDirection(neg.direction);
+    const held = neg.direction === 'recvonly' || neg.direction === 'inactive';
+    if (held && this.heldBy === undefined) this.setHold('phone');
+    else if (!held && this.heldBy === 'phone') this.setHold(undefined);
+  }
+
+  private onPhoneDtmf(digit: string): void {
+    this.host.emitDtmf(digit, 'phone');
+    const code = dtmfDigitToEvent(digit);
+    const p = this.host.participant();
+    if (code !== undefined && p !== undefined) {
+      void bestEffortAsync(this.host.log, '[BRIDGE] Publishing SIP INFO DTMF', p.publishDtmf(code, digit));
+    }
+  }
+
+  /**
+   * Cold transfer (RFC 3515): REFER to `target` (E.164 or a `sip:`/`tel:` URI), then BYE
+   * once the far end reports success. On failure the call goes on and this rejects with
+   * `TransferError` (its `status` says why).
+   */
+  async transfer(target: string, opts: { signal?: AbortSignal } = {}): Promise<{ status: number }> {
+    const session = this.live();
+    if (this.transferring) throw new ConfigError(['a transfer is already in progress']);
+    this.transferring = true;
+    this.host.emitTransfer({ state: 'transferring', target });
+    this.attr({ 'sip.transferStatus': 'transferring' });
+    try {
+      const result = await session.refer(target, opts.signal !== undefined ? { signal: opts.signal } : {});
+      this.host.log.info(`[BRIDGE] Transfer to ${target} accepted (${result.status}): hanging up`);
+      this.host.emitTransfer({ state: 'transferred', target, status: result.status });
+      this.attr({ 'sip.transferStatus': 'transferred' });
+      this.host.endTransferred();
+      return { status: result.status };
+    } catch (err) {
+      const e = toBridgeError(err);
+      const status = (e as { status?: number }).status;
+      this.host.log.warn(
+        { err: e.message, status },
+        `[BRIDGE] Transfer to ${target} failed: the call goes on`,
+      );
+      this.host.emitTransfer({
+        state: 'failed',
+        target,
+        error: e,
+        ...(status !== undefined ? { status } : {}),
+      });
+      this.attr({ 'sip.transferStatus': 'failed' });
+      throw e;
+    } finally {
+      this.transferring = false;
+    }
+  }
+
+  /** Puts the phone on hold (re-INVITE `a=sendonly`): it stops hearing the room, and sends nothing we wait for. */
+  async hold(): Promise<void> {
+    const session = this.live();
+    await session.hold();
+    this.host.media()?.setDirection('sendonly');
+    this.setHold('host');
+  }
+
+  /** Takes the phone off hold (re-INVITE `a=sendrecv`). */
+  async resume(): Promise<void> {
+    const session = this.live();
+    await session.resume();
+    this.host.media()?.setDirection('sendrecv');
+    if (this.heldBy === 'host') this.setHold(undefined);
+  }
+
+  /** Whether the room's audio should reach the phone now (not while we hold it). */
+  get forwardingToPhone(): boolean {
+    return this.heldBy !== 'host';
+  }
+
+  /** RFC 4733 digits to the phone, in order; `w` is a 0.5 s pause. */
+  sendDtmf(digits: string): Promise<void> {
+    const media = this.host.media();
+    if (media === undefined || media.state !== 'started')
+      return Promise.reject(new ClosedError('call (not answered)'));
+    return media.sendDtmf(digits);
+  }
+
+  /** Quality figures into the room at the media's stats rate. */
+  onStats(stats: RtpMediaBridgeStats): void {
+    this.host.emitStats(stats);
+    this.attr({
+      'sip.quality.mos': stats.mos.toFixed(2),
+      'sip.quality.lossPercent': (stats.intervalLossFraction * 100).toFixed(1),
+      'sip.quality.jitterMs': stats.jitterMs.toFixed(1),
+      ...(stats.rttMs !== undefined ? { 'sip.quality.rttMs': stats.rttMs.toFixed(0) } : {}),
+    });
+  }
+
+  private live(): CallSession {
+    const session = this.host.session();
+    if (session === undefined || session.state !== 'active')
+      throw new ClosedError('call (not answered or ending)');
+    return session;
+  }
+
+  private setHold(by: 'phone' | 'host' | undefined): void {
+    this.heldBy = by;
+    this.host.log.info(`[BRIDGE] ${by === undefined ? 'Off hold' : `On hold (by the ${by})`}`);
+    this.host.emitHold(by === undefined ? { held: false, by: 'host' } : { held: true, by });
+    this.attr({ 'sip.hold': by ?? '' });
+  }
+
+  private attr(a: Record<string, string>): void {
+    const p = this.host.participant();
+    if (p?.isConnected === true)
+      void bestEffortAsync(this.host.log, '[BRIDGE] Setting call-control attributes', p.setAttributes(a));
+  }
+}
+
+/** The payload of a control RPC: a JSON object with the named fields. */
+function payload(data: RpcInvocationData, fields: readonly string[]): Record<string, unknown> {
+  let v: unknown;
+  try {
+    v = JSON.parse(data.payload);
+  } catch {
+    throw new RpcError(
+      RpcError.ErrorCode.APPLICATION_ERROR,
+      `payload must be JSON with ${fields.join(', ')}`,
+    );
+  }
+  if (typeof v !== 'object' || v === null || fields.some((f) => !(f in v))) {
+    throw new RpcError(
+      RpcError.ErrorCode.APPLICATION_ERROR,
+      `payload must be JSON with ${fields.join(', ')}`,
+    );
+  }
+  return v as Record<string, unknown>;
+}
+
+/** Runs a control action for an RPC caller: our typed errors become an RpcError with code and status. */
+async function rpc<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    const e = toBridgeError(err);
+    const status = (e as { status?: number }).status;
+    throw new RpcError(
+      RpcError.ErrorCode.APPLICATION_ERROR,
+      e.message,
+      JSON.stringify({ code: e.code, ...(status !== undefined ? { status } : {}) }),
+    );
+  }
+}
