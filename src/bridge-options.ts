@@ -101,6 +101,8 @@ export interface RunBridgeOptions {
   directFfi?: boolean;
   /** Interval of the `[RTP] Audio flowing` log line (default 5000 ms). */
   statsLogIntervalMs?: number;
+  /** Interval of the `stats` event and the `sip.quality.*` attributes (default 5000 ms; 0 = off). */
+  statsIntervalMs?: number;
   /**
    * The clock of the call's timers and timings, of its media path and of its LiveKit
    * participant (default: the system clock; tests pass a `FakeTimerClock`). The shared SIP

@@ -301,6 +301,7 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
       mediaTimeoutMs: timeouts.mediaMs,
       noMediaTimeoutMs: timeouts.noMediaMs,
       statsLogIntervalMs: this.opts.statsLogIntervalMs,
+      ...(this.opts.statsIntervalMs !== undefined ? { statsIntervalMs: this.opts.statsIntervalMs } : {}),
       logger: this.log,
       clock: this.clock,
     });
