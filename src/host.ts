@@ -4,7 +4,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { AgentDispatchClient, RoomServiceClient } from 'livekit-server-sdk';
+import { ParticipantKind } from '@livekit/rtc-node';
+import { isBridgeParticipant } from './agent.js';
 import { runBridge, type BridgeCall, type RunBridgeOptions } from './bridge.js';
+import type { ParticipantPredicate } from './livekit/participant.js';
 import { resolveConfig } from './config.js';
 import { bestEffortAsync } from './best-effort.js';
 import { ConfigError, LiveKitConnectError, LiveKitError } from './errors.js';
@@ -116,4 +119,30 @@ export async function placeOutboundCall(options: PlaceOutboundCallOptions): Prom
     );
   }
   return { roomName, dispatchId, call };
+}
+
+/**
+ * Who a phone hears in a warm transfer: the agents and the other phone participants of
+ * the room. Start the original call with `isAgent: hearsAgentsAndPhones` when a warm
+ * transfer may follow; then the caller and the human still hear each other (and the call
+ * is not ended as `agent-left`) once the agent has left.
+ */
+export const hearsAgentsAndPhones: ParticipantPredicate = (p) =>
+  p.kind === ParticipantKind.AGENT || isBridgeParticipant(p);
+
+/** Options of {@link warmTransfer}. */
+export interface WarmTransferOptions extends Omit<RunBridgeOptions, 'phoneNumber' | 'isAgent'> {
+  /** The human to bring in (E.164, or national with `defaultCountryCode`). */
+  to: string;
+}
+
+/**
+ * Warm transfer: dials `to` into the same room as a second phone participant that hears
+ * the agent and the caller. The agent briefs the human, then leaves the room; the caller
+ * and the human go on talking. The original call must have been started with
+ * `isAgent: hearsAgentsAndPhones`. Returns the second call (hang it up to abort).
+ */
+export function warmTransfer(options: WarmTransferOptions): BridgeCall {
+  const { to, ...rest } = options;
+  return runBridge({ ...rest, phoneNumber: to, isAgent: hearsAgentsAndPhones });
 }

@@ -289,7 +289,13 @@ export type {
   LiveKitSettings,
   SipTransportName,
 } from './config.js';
-export { createOutboundRoomName, agentTypeFromRoomName, placeOutboundCall } from './host.js';
+export {
+  createOutboundRoomName,
+  agentTypeFromRoomName,
+  placeOutboundCall,
+  warmTransfer,
+  hearsAgentsAndPhones,
+} from './host.js';
 export { listenForCalls, InboundListener } from './inbound/listener.js';
 export type {
   ListenForCallsOptions,
@@ -321,7 +327,7 @@ export type { RtpDirection } from './rtp/bridge.js';
 export type { ReferResult, ReferProgress, SipInfoDtmf } from './sip/call-types.js';
 export type { AcceptInboundCallsOptions } from './inbound/host.js';
 export type { InboundCredentials } from './sip/auth-server.js';
-export type { PlaceOutboundCallOptions, PlacedCall } from './host.js';
+export type { PlaceOutboundCallOptions, PlacedCall, WarmTransferOptions } from './host.js';
 export {
   isBridgeParticipant,
   waitForAudioReady,

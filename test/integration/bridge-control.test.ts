@@ -9,6 +9,8 @@ import { RoomEvent, dispose } from '@livekit/rtc-node';
 import { fileURLToPath } from 'node:url';
 import {
   TransferError,
+  hearsAgentsAndPhones,
+  warmTransfer,
   isBridgeParticipant,
   transferCall,
   type BridgeCall,
@@ -18,7 +20,9 @@ import {
 import {
   bridge,
   createRoom,
+  exotelFor,
   frames20,
+  livekitOpts,
   loudPart,
   runCleanups,
   startAgent,
@@ -28,6 +32,8 @@ import {
 import { eventually, livekitEnv } from '../harness/livekit.js';
 import { spawnManaged } from '../harness/process.js';
 import { startSipp } from '../harness/sipp.js';
+import { ExotelSimulator } from '../../src/testing/index.js';
+import { dominantFrequency } from '../../src/rtp/goertzel.js';
 
 const cleanups: Cleanups = [];
 afterEach(async () => {
@@ -238,5 +244,63 @@ describe('control from another process', () => {
     expect(r).toMatchObject({ code: 0, out: { ok: true, result: { status: 200 } } });
     expect((await call.ended).reason).toBe('transferred');
     expect(await sipp.done()).toBe(0);
+  });
+});
+
+describe('warm transfer', () => {
+  it('a second phone joins the room; after the agent leaves, the caller and the human hear each other', async () => {
+    const HUMAN = '+919999900001';
+    const sim = new ExotelSimulator({
+      host: '127.0.0.1',
+      behaviour: (invite) => ({
+        ringAfterMs: 50,
+        answerAfterMs: 150,
+        play: { toneHz: invite.uri.includes(HUMAN.slice(1)) ? 700 : 440, amplitude: 8000 },
+      }),
+    });
+    await sim.start();
+    cleanups.push(() => sim.close());
+    const roomName = await createRoom(cleanups, 'warm');
+    const agent = await startAgent(cleanups, roomName, 1000);
+    const caller = bridge(cleanups, roomName, sim.address.port, {
+      isAgent: hearsAgentsAndPhones,
+      timeouts: { agentGoneMs: 1000 },
+    });
+    await caller.answered;
+    const human = warmTransfer({
+      roomName,
+      to: HUMAN,
+      livekit: livekitOpts(),
+      exotel: exotelFor(sim.address.port),
+      env: {},
+      timeouts: { agentGoneMs: 1000 },
+    });
+    cleanups.push(() => human.hangup());
+    await human.answered;
+    // The agent briefs the human (both phones hear it), then leaves.
+    const [callerSim, humanSim] = [sim.calls[0]!, sim.calls[1]!];
+    await eventually('both hear the agent', () =>
+      loudPart(frames20(callerSim.heard())).length > 8000 &&
+      loudPart(frames20(humanSim.heard())).length > 8000
+        ? true
+        : undefined,
+    );
+    await agent.room.disconnect();
+    const [c0, h0] = [callerSim.heard().length, humanSim.heard().length];
+    await eventually(
+      'two seconds after the agent left',
+      () =>
+        callerSim.heard().length > c0 + 20_000 && humanSim.heard().length > h0 + 20_000 ? true : undefined,
+      15_000,
+    );
+    const tones = [300, 440, 700, 1000, 2000];
+    expect(dominantFrequency(loudPart(frames20(callerSim.heard().slice(c0 + 8000))), 8000, tones)).toBe(700);
+    expect(dominantFrequency(loudPart(frames20(humanSim.heard().slice(h0 + 8000))), 8000, tones)).toBe(440);
+    expect(caller.status).toBe('active');
+    expect(human.status).toBe('active');
+    // The caller hangs up: the human's call ends once nobody it hears is left.
+    await callerSim.hangup();
+    expect((await caller.ended).reason).toBe('phone-hangup');
+    expect((await human.ended).reason).toBe('agent-left');
   });
 });
