@@ -99,7 +99,11 @@ export class OutboundLeg implements BridgeLeg {
     if (lease === undefined || hooks === undefined)
       throw new BridgeError('CLOSED', 'the SIP client lease was released');
     const { exotel } = this.o;
-    const offer = createSdpOffer({ ip: local.ip, port: local.port });
+    const offer = createSdpOffer({
+      ip: local.ip,
+      port: local.port,
+      ...(exotel.codecs !== undefined ? { codecs: exotel.codecs } : {}),
+    });
     const call = lease.client.invite({
       to: this.o.to,
       sdp: offer,

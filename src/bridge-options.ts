@@ -54,6 +54,8 @@ export interface RunBridgeOptions {
    * room (like LiveKit's `playRingtone`), India's cadence unless a pattern is given. Default off.
    */
   ringbackTone?: boolean | RingbackPattern;
+  /** G.711 codecs in our order of preference for this call (default `exotel.codecs`, else PCMA, PCMU). */
+  codecs?: ('PCMA' | 'PCMU')[];
   /** DTMF digits sent right after the answer (IVR navigation, like LiveKit's `dtmf`): `'1234#w5'`, `w` a 0.5 s pause. */
   dtmf?: string;
   /** Emit `audio` events with both directions' PCM (recording, live transcription). Default off. */
@@ -128,6 +130,7 @@ export function resolveBridgeOptions(options: RunBridgeOptions): ResolvedBridgeO
     ...options.exotel,
     ...(options.callerId !== undefined ? { callerId: options.callerId } : {}),
     ...(options.fromDomain !== undefined ? { fromDomain: options.fromDomain } : {}),
+    ...(options.codecs !== undefined ? { codecs: options.codecs } : {}),
   };
   const config = resolveConfig({ livekit: options.livekit, exotel }, options.env ?? process.env);
   const phoneNumber = normalizePhoneNumber(options.phoneNumber, {

@@ -51,6 +51,8 @@ export interface ExotelSettings {
   keepaliveIntervalMs?: number;
   /** Probe the trunk with OPTIONS this often in ms (default 0 = never). */
   optionsIntervalMs?: number;
+  /** G.711 codecs in our order of preference (`EXOTEL_CODECS=PCMU,PCMA`; default PCMA then PCMU, Exotel's order). */
+  codecs?: ('PCMA' | 'PCMU')[];
 }
 
 /** TLS client settings toward the trunk. */
@@ -114,6 +116,7 @@ export const ENV_VARS = {
   EXOTEL_TLS_SERVERNAME: 'exotel.tls.servername',
   EXOTEL_SIP_KEEPALIVE_MS: 'exotel.keepaliveIntervalMs',
   EXOTEL_SIP_OPTIONS_INTERVAL_MS: 'exotel.optionsIntervalMs',
+  EXOTEL_CODECS: 'exotel.codecs',
 } as const;
 
 const HOST_RE =
@@ -278,6 +281,8 @@ export function resolveConfig(
     env.EXOTEL_SIP_OPTIONS_INTERVAL_MS,
   );
 
+  const codecs = resolveCodecs(ex.codecs, env.EXOTEL_CODECS, issues);
+
   if (issues.length > 0) throw new ConfigError(issues);
   return {
     livekit: { url: url!, apiKey, apiSecret, token },
@@ -298,8 +303,33 @@ export function resolveConfig(
       ...(tls !== undefined ? { tls } : {}),
       ...(keepaliveIntervalMs !== undefined ? { keepaliveIntervalMs } : {}),
       ...(optionsIntervalMs !== undefined ? { optionsIntervalMs } : {}),
+      ...(codecs !== undefined ? { codecs } : {}),
     },
   };
+}
+
+/** Codec preference: explicit, else `EXOTEL_CODECS` (comma-separated); PCMA/PCMU only, no repeats. */
+function resolveCodecs(
+  explicit: readonly string[] | undefined,
+  raw: string | undefined,
+  issues: string[],
+): ('PCMA' | 'PCMU')[] | undefined {
+  const list =
+    explicit ??
+    nonEmpty(raw)
+      ?.split(',')
+      .map((c) => c.trim().toUpperCase()) ??
+    undefined;
+  if (list === undefined) return undefined;
+  const ok =
+    list.length > 0 && list.every((c) => c === 'PCMA' || c === 'PCMU') && new Set(list).size === list.length;
+  if (!ok) {
+    issues.push(
+      `EXOTEL_CODECS (exotel.codecs) must list PCMA and/or PCMU once each (got ${JSON.stringify(explicit ?? raw)})`,
+    );
+    return undefined;
+  }
+  return list as ('PCMA' | 'PCMU')[];
 }
 
 /** TLS settings: explicit ones win; `EXOTEL_TLS_*_FILE` name PEM files to read. */

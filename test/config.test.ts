@@ -97,3 +97,34 @@ describe('loadConfigFromEnv', () => {
     expect(c.exotel).toMatchObject({ sipHost: '127.0.0.1', sipPort: 15070, transport: 'udp' });
   });
 });
+
+describe('trunk settings added for TLS, keepalive and codecs', () => {
+  it('the SIP port defaults to 443 for TLS and 5070 otherwise', () => {
+    expect(loadConfigFromEnv({ ...ENV, EXOTEL_SIP_TRANSPORT: 'tls' }).exotel.sipPort).toBe(443);
+    expect(loadConfigFromEnv({ ...ENV, EXOTEL_SIP_TRANSPORT: 'tcp' }).exotel.sipPort).toBe(5070);
+  });
+
+  it('EXOTEL_CODECS sets the preference; anything but PCMA/PCMU once each is refused', () => {
+    expect(loadConfigFromEnv({ ...ENV, EXOTEL_CODECS: 'pcmu, PCMA' }).exotel.codecs).toEqual([
+      'PCMU',
+      'PCMA',
+    ]);
+    expect(loadConfigFromEnv(ENV).exotel.codecs).toBeUndefined();
+    for (const bad of ['G729', 'PCMA,PCMA', ',']) {
+      expect(() => loadConfigFromEnv({ ...ENV, EXOTEL_CODECS: bad })).toThrow(/EXOTEL_CODECS/);
+    }
+  });
+
+  it('EXOTEL_TLS_CA_FILE must be readable; a client certificate needs its key', () => {
+    expect(() => loadConfigFromEnv({ ...ENV, EXOTEL_TLS_CA_FILE: '/nonexistent/ca.pem' })).toThrow(
+      /EXOTEL_TLS_CA_FILE/,
+    );
+    expect(() => resolveConfig({ exotel: { tls: { cert: 'x' } } }, ENV)).toThrow(/needs its key/);
+  });
+
+  it('inbound listeners need no caller ID or From domain', () => {
+    const { EXOTEL_CALLER_ID: _c, EXOTEL_FROM_DOMAIN: _f, ...rest } = ENV as Record<string, string>;
+    expect(() => loadConfigFromEnv(rest)).toThrow(/EXOTEL_CALLER_ID/);
+    expect(resolveConfig({}, rest, { caller: 'optional' }).exotel.callerId).toBe('');
+  });
+});

@@ -9,7 +9,7 @@ import type { CallSession } from '../sip/session.js';
 import { ClosedError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { negotiateSdp, type NegotiatedSdp } from '../sdp/negotiate.js';
-import { createSdpAnswer, createSdpOffer } from '../sdp/offer-answer.js';
+import { createSdpAnswer, type SdpOfferOptions } from '../sdp/offer-answer.js';
 import type { InboundCall } from '../sip/invite-server.js';
 
 /** Answers one inbound call for a `BridgeCall`. */
@@ -17,12 +17,14 @@ export class InboundLeg implements BridgeLeg {
   readonly direction = 'inbound' as const;
   readonly answerAfterAgentMs: number | undefined;
   private readonly ringback: boolean;
+  private readonly codecs: readonly ('PCMA' | 'PCMU')[] | undefined;
   private early: { answer: string; negotiated: NegotiatedSdp } | undefined;
 
   constructor(
     private readonly call: InboundCall,
-    opts: { answerAfterAgentMs?: number; earlyMedia?: boolean } = {},
+    opts: { answerAfterAgentMs?: number; earlyMedia?: boolean; codecs?: readonly ('PCMA' | 'PCMU')[] } = {},
   ) {
+    this.codecs = opts.codecs;
     this.answerAfterAgentMs = opts.answerAfterAgentMs;
     this.ringback = opts.earlyMedia === true;
   }
@@ -31,11 +33,18 @@ export class InboundLeg implements BridgeLeg {
     if (!this.ringback || this.early !== undefined || this.call.state === 'ended') return undefined;
     const offer = this.call.offer;
     if (offer === undefined) return undefined;
-    const answer = createSdpAnswer(offer, createSdpOffer({ ip: local.ip, port: local.port }));
+    const answer = createSdpAnswer(offer, this.local(local));
     const negotiated = negotiateSdp(answer, offer);
     this.early = { answer, negotiated };
     this.call.ring(answer); // 183 Session Progress with our answer: media may flow now
     return negotiated;
+  }
+
+  /** Our side of the answer: with a codec preference, ours decides among what the caller offers. */
+  private local(local: { ip: string; port: number }): SdpOfferOptions {
+    return this.codecs !== undefined
+      ? { ip: local.ip, port: local.port, codecs: this.codecs, codecPreference: 'ours' }
+      : { ip: local.ip, port: local.port };
   }
 
   prepare(_log: Logger, hooks: LegHooks): Promise<void> {
@@ -53,8 +62,7 @@ export class InboundLeg implements BridgeLeg {
     const offer = call.offer;
     if (offer === undefined) throw new ClosedError('inbound call without an SDP offer');
     // The 200 repeats the answer of the 183, when there was one (RFC 3264: one answer per offer).
-    const answer =
-      this.early?.answer ?? createSdpAnswer(offer, createSdpOffer({ ip: local.ip, port: local.port }));
+    const answer = this.early?.answer ?? createSdpAnswer(offer, this.local(local));
     const negotiated = this.early?.negotiated ?? negotiateSdp(answer, offer);
     log.info(
       `[SIP] Answering with ${negotiated.codec}; caller RTP ${negotiated.remoteAddress}:${negotiated.remotePort}`,

@@ -90,7 +90,8 @@ export class InboundListener extends EventEmitter<InboundListenerEvents> {
     }
     if (this.activeCalls >= (o.maxConcurrentCalls ?? DEFAULT_MAX_CALLS)) return refuse(486, 'too many calls');
     const offer = call.offer;
-    if (offer === undefined || !acceptable(offer)) return refuse(488, 'no usable SDP offer');
+    if (offer === undefined || !acceptable(offer, this.config.exotel.codecs))
+      return refuse(488, 'no usable SDP offer');
     call.ring();
     this.pending++;
     let decision: CallDecision;
@@ -132,6 +133,7 @@ export class InboundListener extends EventEmitter<InboundListenerEvents> {
     const leg = new InboundLeg(call, {
       ...(o.answerWhen === 'agent' ? { answerAfterAgentMs: o.agentWaitMs ?? DEFAULT_AGENT_WAIT_MS } : {}),
       earlyMedia: o.ringback === 'early-media',
+      ...(this.config.exotel.codecs !== undefined ? { codecs: this.config.exotel.codecs } : {}),
     });
     const bridge = new BridgeCall(this.config, options, from, leg, {
       trunkPhoneNumber: call.toUser,
@@ -258,9 +260,13 @@ function incomingOf(call: InboundCall, from: string): IncomingCall {
 }
 
 /** Whether we can answer this offer at all (a G.711 audio stream we can reach). */
-function acceptable(offer: string): boolean {
+function acceptable(offer: string, codecs: readonly ('PCMA' | 'PCMU')[] | undefined): boolean {
   try {
-    const local = createSdpOffer({ ip: '127.0.0.1', port: 10_000 });
+    const local = createSdpOffer({
+      ip: '127.0.0.1',
+      port: 10_000,
+      ...(codecs !== undefined ? { codecs } : {}),
+    });
     negotiateSdp(createSdpAnswer(offer, local), offer);
     return true;
   } catch {

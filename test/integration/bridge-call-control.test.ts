@@ -130,4 +130,20 @@ describe('call control seen from the room', () => {
     expect(dominantFrequency(loudPart(phone), 8000, TONES)).toBe(440);
     expect(dominantFrequency(loudPart(room), 8000, TONES)).toBe(1000);
   });
+
+  it("codecs: ['PCMU', 'PCMA'] offers PCMU first and the far end takes it; a codec the far end lacks fails the call with 488", async () => {
+    const sim = await startSim(cleanups, { codecs: ['PCMA', 'PCMU'] });
+    const roomName = await createRoom(cleanups, 'codecs');
+    const call = bridge(cleanups, roomName, sim.address.port, { codecs: ['PCMU', 'PCMA'] });
+    expect((await call.answered).codec).toBe('PCMU');
+    expect(new TextDecoder().decode(sim.requests.find((r) => r.method === 'INVITE')!.message.body)).toMatch(
+      /^m=audio \d+ RTP\/AVP 0 8 101\r?$/m,
+    );
+    await call.hangup();
+    const pcmaOnly = await startSim(cleanups, { codecs: ['PCMA'] });
+    const other = bridge(cleanups, await createRoom(cleanups, 'codecs2'), pcmaOnly.address.port, {
+      codecs: ['PCMU'],
+    });
+    await expect(other.answered).rejects.toMatchObject({ status: 488 });
+  });
 });

@@ -170,6 +170,23 @@ describe('inbound calls through listenForCalls', () => {
     await eventually('room deleted', async () => ((await roomGone(bridge.roomName)) ? true : undefined));
   });
 
+  it("codecs: ['PCMU', 'PCMA'] on the listener: our preference picks PCMU from a PCMA-first offer", async () => {
+    const { listener, calls } = await listen({
+      exotel: {
+        sipHost: '127.0.0.1',
+        sipPort: sim.address.port,
+        transport: 'tcp',
+        customerIp: '127.0.0.1',
+        customerSipPort: 0,
+        mediaIp: '127.0.0.1',
+        codecs: ['PCMU', 'PCMA'],
+      },
+    });
+    const phoneCall = callIn(listener.port, { codecs: ['PCMA', 'PCMU'] });
+    expect((await phoneCall.answered).status).toBe(200);
+    expect((await calls[0]!.answered).codec).toBe('PCMU');
+  });
+
   it('the agent ends the call: BYE from our side reaches the caller', async () => {
     const { listener, calls } = await listen();
     const phoneCall = callIn(listener.port);
