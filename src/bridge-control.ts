@@ -6,8 +6,14 @@
  * reachable through LiveKit RPC, so any participant (an agent, or a host process in
  * another place) controls the call without shared state of ours.
  */
-import type { RpcInvocationData } from '@livekit/rtc-node';
-import { RpcError } from '@livekit/rtc-node';
+import {
+  ParticipantKind,
+  RoomEvent,
+  RpcError,
+  type RemoteParticipant,
+  type RpcInvocationData,
+} from '@livekit/rtc-node';
+import type { TimerClock } from './clock.js';
 import { bestEffortAsync } from './best-effort.js';
 import type { BridgeError } from './errors.js';
 import { ClosedError, ConfigError, toBridgeError } from './errors.js';
@@ -24,6 +30,22 @@ export const RPC_TRANSFER = 'exotel.sip.Transfer';
 export const RPC_HOLD = 'exotel.sip.Hold';
 /** Payload `{"digits": "1234#w5"}`: RFC 4733 digits, `w` a 0.5 s pause. */
 export const RPC_SEND_DTMF = 'exotel.sip.SendDtmf';
+
+/**
+ * The participant attribute that lets a non-agent call the control RPCs. Attributes in a
+ * token are set by whoever holds the API secret (the host), and a participant without
+ * `canUpdateOwnMetadata` cannot change its own, so this cannot be claimed from the room.
+ */
+export const CALL_CONTROL_ATTRIBUTE = 'exotel.callControl';
+
+/**
+ * Who may transfer, hold and send DTMF on the call by RPC (default): agents, and
+ * participants whose token carries `exotel.callControl: "true"` (what `connectToCall`
+ * mints). Anyone else in the room gets an RPC error: a transfer dials a number at the
+ * account's cost.
+ */
+export const mayControlCall = (p: RemoteParticipant): boolean =>
+  p.kind === ParticipantKind.AGENT || p.attributes[CALL_CONTROL_ATTRIBUTE] === 'true';
 
 /** Progress of a cold transfer (`transfer` event, `sip.transferStatus` attribute). */
 export interface TransferInfo {
@@ -43,6 +65,7 @@ export interface HoldInfo {
 /** What the control needs from its `BridgeCall`. */
 export interface ControlHost {
   readonly log: Logger;
+  readonly clock: TimerClock;
   session(): CallSession | undefined;
   media(): RtpMediaBridge | undefined;
   participant(): PhoneParticipant | undefined;
@@ -50,6 +73,12 @@ export interface ControlHost {
   emitHold(info: HoldInfo): void;
   emitDtmf(digit: string, from: 'phone' | 'room'): void;
   emitStats(stats: RtpMediaBridgeStats): void;
+  /** Checks a LiveKit access token with our API secret; `undefined` when it is not valid (or we hold no secret). */
+  readonly verifyToken?: (
+    token: string,
+  ) => Promise<{ sub?: string; room?: string; attributes?: Record<string, string> } | undefined>;
+  /** Who may call the control RPCs (default {@link mayControlCall}). */
+  readonly controlFrom?: (p: RemoteParticipant) => boolean;
   /** Ends the call after a successful transfer (BYE). */
   endTransferred(): void;
 }
@@ -63,23 +92,86 @@ export class CallControl {
 
   /** The extra RPC methods of the bridge participant. */
   rpcMethods(): Record<string, (data: RpcInvocationData) => Promise<string>> {
+    const allowed = async (data: RpcInvocationData, body: Record<string, unknown>): Promise<void> => {
+      if (await this.mayControl(data.callerIdentity, body.token)) return;
+      this.host.log.warn(
+        { caller: data.callerIdentity, method: data.method },
+        '[BRIDGE] Control RPC refused',
+      );
+      throw new RpcError(
+        RpcError.ErrorCode.APPLICATION_ERROR,
+        `${data.callerIdentity} may not control this call`,
+      );
+    };
     return {
       [RPC_TRANSFER]: async (data) => {
-        const { to } = payload(data, ['to']);
+        const body = payload(data, ['to']);
+        await allowed(data, body);
+        const { to } = body;
         const result = await rpc(() => this.transfer(String(to)));
         return JSON.stringify(result);
       },
       [RPC_HOLD]: async (data) => {
-        const { hold } = payload(data, ['hold']);
+        const body = payload(data, ['hold']);
+        await allowed(data, body);
+        const { hold } = body;
         await rpc(() => (hold === true ? this.hold() : this.resume()));
         return JSON.stringify({ held: this.heldBy !== undefined, by: this.heldBy ?? null });
       },
       [RPC_SEND_DTMF]: async (data) => {
-        const { digits } = payload(data, ['digits']);
+        const body = payload(data, ['digits']);
+        await allowed(data, body);
+        const { digits } = body;
         await rpc(() => this.sendDtmf(String(digits)));
         return '{}';
       },
     };
+  }
+
+  /**
+   * Whether the RPC caller may control the call: a `token` in the payload that our API
+   * secret signed for this identity and room with `exotel.callControl: "true"` (what
+   * `connectToCall` sends: no room lookup, no race), or else the caller as the room knows
+   * it passing `controlFrom` (default: an agent, or that attribute).
+   */
+  private async mayControl(identity: string, token: unknown): Promise<boolean> {
+    if (typeof token === 'string' && this.host.verifyToken !== undefined) {
+      const claims = await this.host.verifyToken(token);
+      if (claims !== undefined) {
+        return (
+          claims.sub === identity &&
+          claims.room === this.host.participant()?.room.name &&
+          claims.attributes?.[CALL_CONTROL_ATTRIBUTE] === 'true'
+        );
+      }
+    }
+    const caller = await this.callerOf(identity);
+    return caller !== undefined && (this.host.controlFrom ?? mayControlCall)(caller);
+  }
+
+  /**
+   * The RPC caller as our room knows it. The request comes over the data channel and the
+   * caller's arrival over signalling, in no fixed order: a caller that joined a moment ago
+   * may not be known yet (livekit-server announced a participant that publishes nothing only
+   * seconds later in our tests), so wait for it a little (3 s at most).
+   */
+  private async callerOf(identity: string): Promise<RemoteParticipant | undefined> {
+    const room = this.host.participant()?.room;
+    if (room === undefined) return undefined;
+    const known = room.remoteParticipants.get(identity);
+    if (known !== undefined) return known;
+    return new Promise((resolve) => {
+      const done = (): void => {
+        this.host.clock.clearTimeout(timer);
+        room.off(RoomEvent.ParticipantConnected, check);
+        resolve(room.remoteParticipants.get(identity));
+      };
+      const check = (p: RemoteParticipant): void => {
+        if (p.identity === identity) done();
+      };
+      const timer = this.host.clock.setTimeout(done, 3000);
+      room.on(RoomEvent.ParticipantConnected, check);
+    });
   }
 
   /** Wires the answered dialog's events: hold from the phone, new addresses, INFO DTMF. */

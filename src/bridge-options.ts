@@ -56,6 +56,12 @@ export interface RunBridgeOptions {
   ringbackTone?: boolean | RingbackPattern;
   /** G.711 codecs in our order of preference for this call (default `exotel.codecs`, else PCMA, PCMU). */
   codecs?: ('PCMA' | 'PCMU')[];
+  /**
+   * Who may transfer, hold and send DTMF by RPC (default: agents, and participants whose
+   * token carries `exotel.callControl: "true"`, as `connectToCall` mints). `lk.sip.EndCall`
+   * stays open to every participant, as in LiveKit SIP.
+   */
+  controlFrom?: ParticipantPredicate;
   /** DTMF digits sent right after the answer (IVR navigation, like LiveKit's `dtmf`): `'1234#w5'`, `w` a 0.5 s pause. */
   dtmf?: string;
   /** Emit `audio` events with both directions' PCM (recording, live transcription). Default off. */

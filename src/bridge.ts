@@ -24,7 +24,7 @@ import { LiveKitConnectError, RoomNotFoundError, toBridgeError, type RtpTimeoutE
 import { silentLogger, type Logger } from './logger.js';
 import { BRIDGE_CALL_ID_PREFIX } from './agent.js';
 import { PhoneParticipant } from './livekit/participant.js';
-import { createBridgeToken } from './livekit/token.js';
+import { createBridgeToken, tokenVerifier } from './livekit/token.js';
 import { RtpMediaBridge } from './rtp/bridge.js';
 import type { NegotiatedSdp } from './sdp/negotiate.js';
 import { dtmfDigitToEvent } from './rtp/dtmf.js';
@@ -140,6 +140,7 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
     this.ended = new Promise<BridgeEnded>((resolve) => (this.resolveEnded = resolve));
     this.control = new CallControl({
       log: this.log,
+      clock: this.clock,
       session: () => (this.stage === 'answered' ? this.leg.session() : undefined),
       media: () => this.media,
       participant: () => this.participant,
@@ -148,6 +149,10 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
       emitDtmf: (digit, from) => this.emit('dtmf', { digit, from }),
       emitStats: (st) => this.emit('stats', st),
       endTransferred: () => this.end('transferred'),
+      ...(opts.controlFrom !== undefined ? { controlFrom: opts.controlFrom } : {}),
+      ...(config.livekit.apiKey && config.livekit.apiSecret
+        ? { verifyToken: tokenVerifier(config.livekit.apiKey, config.livekit.apiSecret) }
+        : {}),
     });
   }
 

@@ -8,7 +8,7 @@ import { Room, RoomEvent, RpcError, type LocalParticipant, type RemoteParticipan
 import { AccessToken } from 'livekit-server-sdk';
 import { isBridgeParticipant } from './agent.js';
 import { systemTimerClock } from './clock.js';
-import { RPC_HOLD, RPC_SEND_DTMF, RPC_TRANSFER } from './bridge-control.js';
+import { CALL_CONTROL_ATTRIBUTE, RPC_HOLD, RPC_SEND_DTMF, RPC_TRANSFER } from './bridge-control.js';
 import { resolveLiveKitSettings, type Env, type LiveKitSettings } from './config.js';
 import { BridgeError, ConfigError, LiveKitConnectError, TransferError } from './errors.js';
 import { RPC_END_CALL, RPC_GET_REMOTE_HEADERS } from './livekit/participant.js';
@@ -20,7 +20,7 @@ async function call(
   lp: LocalParticipant,
   identity: string,
   method: string,
-  payload: unknown,
+  payload: Record<string, unknown> | undefined,
   timeoutMs = RPC_TIMEOUT_MS,
 ): Promise<string> {
   try {
@@ -51,13 +51,26 @@ export async function transferCall(
   lp: LocalParticipant,
   bridgeIdentity: string,
   target: string,
+  token?: string,
 ): Promise<{ status: number }> {
-  return JSON.parse(await call(lp, bridgeIdentity, RPC_TRANSFER, { to: target })) as { status: number };
+  return JSON.parse(await call(lp, bridgeIdentity, RPC_TRANSFER, { to: target, ...auth(token) })) as {
+    status: number;
+  };
+}
+
+/** The control token (`connectToCall`'s own access token) that proves the caller may control the call. */
+function auth(token: string | undefined): { token?: string } {
+  return token !== undefined ? { token } : {};
 }
 
 /** Puts the call on hold (`true`) or takes it off (`false`). */
-export async function holdCall(lp: LocalParticipant, bridgeIdentity: string, hold: boolean): Promise<void> {
-  await call(lp, bridgeIdentity, RPC_HOLD, { hold });
+export async function holdCall(
+  lp: LocalParticipant,
+  bridgeIdentity: string,
+  hold: boolean,
+  token?: string,
+): Promise<void> {
+  await call(lp, bridgeIdentity, RPC_HOLD, { hold, ...auth(token) });
 }
 
 /** Sends DTMF digits to the phone (`w` = 0.5 s pause). */
@@ -65,8 +78,9 @@ export async function sendCallDtmf(
   lp: LocalParticipant,
   bridgeIdentity: string,
   digits: string,
+  token?: string,
 ): Promise<void> {
-  await call(lp, bridgeIdentity, RPC_SEND_DTMF, { digits });
+  await call(lp, bridgeIdentity, RPC_SEND_DTMF, { digits, ...auth(token) });
 }
 
 /** Hangs up (LiveKit's `lk.sip.EndCall`). */
@@ -125,7 +139,12 @@ export async function connectToCall(options: ConnectToCallOptions): Promise<Remo
   if (!lk.apiKey || !lk.apiSecret)
     throw new ConfigError(['connectToCall needs LIVEKIT_API_KEY and LIVEKIT_API_SECRET']);
   const identity = options.identity ?? `call-control-${Math.random().toString(36).slice(2, 10)}`;
-  const at = new AccessToken(lk.apiKey, lk.apiSecret, { identity, ttl: 600 });
+  // The attribute lets us call the control RPCs (mayControlCall); only a token can set it.
+  const at = new AccessToken(lk.apiKey, lk.apiSecret, {
+    identity,
+    ttl: 600,
+    attributes: { [CALL_CONTROL_ATTRIBUTE]: 'true' },
+  });
   // Not hidden: with `hidden`, RPC calls to the bridge timed out against livekit-server
   // v1.13.5 (its answer never came back; test/integration/bridge-control.test.ts). It publishes
   // no track and subscribes to nothing (autoSubscribe off), so agents can ignore it.
@@ -137,7 +156,8 @@ export async function connectToCall(options: ConnectToCallOptions): Promise<Remo
     canPublishData: true,
   });
   const room = new Room();
-  await room.connect(lk.url, await at.toJwt(), { autoSubscribe: false, dynacast: false });
+  const jwt = await at.toJwt();
+  await room.connect(lk.url, jwt, { autoSubscribe: false, dynacast: false });
   const find = (): RemoteParticipant | undefined =>
     [...room.remoteParticipants.values()].find((p) =>
       options.bridgeIdentity !== undefined ? p.identity === options.bridgeIdentity : isBridgeParticipant(p),
@@ -153,10 +173,12 @@ export async function connectToCall(options: ConnectToCallOptions): Promise<Remo
   return {
     identity: target.identity,
     attributes: () => ({ ...target.attributes }),
-    transfer: (to) => transferCall(lp, target.identity, to),
-    hold: () => holdCall(lp, target.identity, true),
-    resume: () => holdCall(lp, target.identity, false),
-    sendDtmf: (digits) => sendCallDtmf(lp, target.identity, digits),
+    // Our own join token rides along: the bridge checks its signature, identity, room and
+    // the call-control attribute without having to wait until it has seen us join.
+    transfer: (to) => transferCall(lp, target.identity, to, jwt),
+    hold: () => holdCall(lp, target.identity, true, jwt),
+    resume: () => holdCall(lp, target.identity, false, jwt),
+    sendDtmf: (digits) => sendCallDtmf(lp, target.identity, digits, jwt),
     hangup: () => endCall(lp, target.identity),
     headers: () => getCallHeaders(lp, target.identity),
     close: () => (closed ??= room.disconnect()),

@@ -307,7 +307,13 @@ export type {
   InboundListenerEvents,
 } from './inbound/types.js';
 export { acceptInboundCalls, createInboundRoomName } from './inbound/host.js';
-export { RPC_TRANSFER, RPC_HOLD, RPC_SEND_DTMF } from './bridge-control.js';
+export {
+  RPC_TRANSFER,
+  RPC_HOLD,
+  RPC_SEND_DTMF,
+  CALL_CONTROL_ATTRIBUTE,
+  mayControlCall,
+} from './bridge-control.js';
 export type { TransferInfo, HoldInfo } from './bridge-control.js';
 export {
   transferCall,

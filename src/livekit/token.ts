@@ -4,7 +4,7 @@
  * join that one room, publish one microphone track, subscribe, send data (DTMF, RPC
  * replies) and update its own attributes.
  */
-import { AccessToken, TrackSource } from 'livekit-server-sdk';
+import { AccessToken, TokenVerifier, TrackSource } from 'livekit-server-sdk';
 
 export interface BridgeTokenOptions {
   apiKey: string;
@@ -38,4 +38,29 @@ export async function createBridgeToken(o: BridgeTokenOptions): Promise<string> 
     canUpdateOwnMetadata: true,
   });
   return at.toJwt();
+}
+
+/**
+ * Checks LiveKit access tokens signed with our API secret: resolves the claims the call
+ * control needs (identity, room, attributes), or `undefined` for a bad or expired token.
+ */
+export function tokenVerifier(
+  apiKey: string,
+  apiSecret: string,
+): (
+  token: string,
+) => Promise<{ sub?: string; room?: string; attributes?: Record<string, string> } | undefined> {
+  const verifier = new TokenVerifier(apiKey, apiSecret);
+  return async (token) => {
+    try {
+      const claims = await verifier.verify(token);
+      return {
+        ...(claims.sub !== undefined ? { sub: claims.sub } : {}),
+        ...(claims.video?.room !== undefined ? { room: claims.video.room } : {}),
+        ...(claims.attributes !== undefined ? { attributes: claims.attributes } : {}),
+      };
+    } catch {
+      return undefined; // a token that does not verify grants nothing
+    }
+  };
 }

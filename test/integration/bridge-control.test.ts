@@ -5,7 +5,7 @@
  * and a second process that holds, transfers and hangs up a call it did not place.
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { RoomEvent, dispose } from '@livekit/rtc-node';
+import { Room, RoomEvent, dispose } from '@livekit/rtc-node';
 import { fileURLToPath } from 'node:url';
 import {
   TransferError,
@@ -13,6 +13,7 @@ import {
   warmTransfer,
   isBridgeParticipant,
   transferCall,
+  holdCall,
   type BridgeCall,
   type HoldInfo,
   type TransferInfo,
@@ -29,7 +30,7 @@ import {
   startSim,
   type Cleanups,
 } from '../harness/e2e.js';
-import { eventually, livekitEnv } from '../harness/livekit.js';
+import { eventually, livekitEnv, mintToken } from '../harness/livekit.js';
 import { spawnManaged } from '../harness/process.js';
 import { startSipp } from '../harness/sipp.js';
 import { ExotelSimulator } from '../../src/testing/index.js';
@@ -143,6 +144,36 @@ describe('cold transfer (REFER)', () => {
   });
 });
 
+describe('who may control a call', () => {
+  it('a standard participant without the call-control attribute is refused (no REFER sent); an agent is not', async () => {
+    const sim = await startSim(cleanups);
+    const roomName = await createRoom(cleanups, 'perm');
+    const call = bridge(cleanups, roomName, sim.address.port);
+    await call.answered;
+    const web = new Room();
+    await web.connect(
+      livekitEnv().url,
+      await mintToken({ identity: 'web-user', room: roomName, kind: 'standard' }),
+      { autoSubscribe: false, dynacast: false },
+    );
+    cleanups.push(() => web.disconnect());
+    const phone = await eventually('phone', () =>
+      [...web.remoteParticipants.values()].find(isBridgeParticipant),
+    );
+    const err = await transferCall(web.localParticipant!, phone.identity, '+919988776655').catch(
+      (e: unknown) => e,
+    );
+    expect(String((err as Error).message)).toMatch(/may not control this call/);
+    expect(sim.requests.some((r) => r.method === 'REFER')).toBe(false);
+    const agent = await startAgent(cleanups, roomName, 1000);
+    const p2 = await eventually('phone', () =>
+      [...agent.room.remoteParticipants.values()].find(isBridgeParticipant),
+    );
+    await holdCall(agent.room.localParticipant!, p2.identity, true);
+    expect(sim.calls[0]!.reinvites.map((r) => r.direction)).toEqual(['recvonly']);
+  });
+});
+
 describe('hold', () => {
   it('SIPp holds for 30 s with a=inactive: no media timeout (5 s), the room sees sip.hold=phone, then resume and BYE', async () => {
     const { sipp, roomName, call } = await sippCall(
@@ -241,7 +272,7 @@ describe('control from another process', () => {
   it('a second process transfers a SIPp call', async () => {
     const { sipp, roomName, call } = await sippCall('uas-refer-accept.xml');
     const r = await controller(roomName, 'transfer', '+919988776655');
-    expect(r).toMatchObject({ code: 0, out: { ok: true, result: { status: 200 } } });
+    expect(r, JSON.stringify(r)).toMatchObject({ code: 0, out: { ok: true, result: { status: 200 } } });
     expect((await call.ended).reason).toBe('transferred');
     expect(await sipp.done()).toBe(0);
   });
