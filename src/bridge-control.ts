@@ -184,13 +184,7 @@ export class CallControl {
   private onMediaUpdate(neg: NegotiatedSdp): void {
     const media = this.host.media();
     if (media === undefined || media.state === 'closed') return;
-    media.start({
-      remoteAddress: neg.remoteAddress,
-      remotePort: neg.remotePort,
-      codec: neg.codec,
-      payloadType: neg.payloadType,
-      telephoneEventPayloadType: neg.telephoneEventPayloadType,
-    });
+    startMedia(media, neg);
     // `neg.direction` is our side's: recvonly or inactive while the phone holds us.
     media.setDirection(neg.direction);
     const held = neg.direction === 'recvonly' || neg.direction === 'inactive';
@@ -304,6 +298,17 @@ export class CallControl {
     if (p?.isConnected === true)
       void bestEffortAsync(this.host.log, '[BRIDGE] Setting call-control attributes', p.setAttributes(a));
   }
+}
+
+/** Starts (or re-aims) the RTP stream at what an SDP negotiation agreed. */
+export function startMedia(media: RtpMediaBridge, neg: NegotiatedSdp): void {
+  media.start({
+    remoteAddress: neg.remoteAddress,
+    remotePort: neg.remotePort,
+    codec: neg.codec,
+    payloadType: neg.payloadType,
+    telephoneEventPayloadType: neg.telephoneEventPayloadType,
+  });
 }
 
 /** The payload of a control RPC: a JSON object with the named fields. */

@@ -31,7 +31,7 @@ import { dtmfDigitToEvent } from './rtp/dtmf.js';
 import type { CallEnded } from './sip/call-types.js';
 import { OutboundLeg, type BridgeLeg, type LegAnswer } from './bridge-leg.js';
 import { RingbackPlayer } from './bridge-audio.js';
-import { CallControl } from './bridge-control.js';
+import { CallControl, startMedia } from './bridge-control.js';
 import { agentArrives, assertRoomExists, watchRoom } from './bridge-room.js';
 import type {
   BridgeAnswered,
@@ -381,7 +381,7 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
     const neg = answer.negotiated;
     this.mark('answered');
     this.answeredAt = this.clock.now();
-    this.startMedia(media, neg);
+    startMedia(media, neg);
     this.mark('firstRtpSent');
     this.stage = 'answered';
     void bestEffortAsync(
@@ -453,7 +453,7 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
     this.log.info(
       `[BRIDGE] Early media from ${neg.remoteAddress}:${neg.remotePort}: its audio reaches the room`,
     );
-    this.startMedia(media, neg);
+    startMedia(media, neg);
     this.emit('earlyMedia');
   };
 
@@ -494,20 +494,10 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
 
   /** Early media (inbound): the negotiated stream starts now, and a ringback tone plays until the answer. */
   private startRingback(media: RtpMediaBridge, early: NegotiatedSdp): void {
-    this.startMedia(media, early);
+    startMedia(media, early);
     this.log.info('[BRIDGE] Early media: playing ringback until the answer');
     this.ringback = new RingbackPlayer(this.clock, (frame) => media.writeAudio(frame, 8000));
     this.ringback.start();
-  }
-
-  private startMedia(media: RtpMediaBridge, neg: NegotiatedSdp): void {
-    media.start({
-      remoteAddress: neg.remoteAddress,
-      remotePort: neg.remotePort,
-      codec: neg.codec,
-      payloadType: neg.payloadType,
-      telephoneEventPayloadType: neg.telephoneEventPayloadType,
-    });
   }
 
   private readonly onSipEnded = (e: CallEnded, reason?: BridgeEndReason): void => {

@@ -17,14 +17,17 @@ import { normalizePhoneNumber } from './sip/phone.js';
 const AGENT_TYPE_RE = /^[a-z0-9][a-z0-9_]{0,31}$/;
 
 /**
- * `<agentType>-outbound-<last 4 digits>-<uuid>`, the seed's room naming. The agent type
+ * `<agentType>-<direction>-<last 4 digits>-<uuid>`, the seed's room naming. The agent type
  * must be lower-case letters, digits or `_` (it is recovered from the name by splitting
- * on `-`, so it cannot contain one).
+ * on `-`, so it cannot contain one). Numbers with fewer than 4 digits: `anon` when
+ * `allowShort` (a withheld caller ID), else `ConfigError`.
  */
-export function createOutboundRoomName(
+export function roomNameFor(
   agentType: string,
+  direction: 'outbound' | 'inbound',
   phoneNumber: string,
   uuid: string = randomUUID(),
+  allowShort = false,
 ): string {
   const type = agentType.toLowerCase();
   if (!AGENT_TYPE_RE.test(type)) {
@@ -33,9 +36,18 @@ export function createOutboundRoomName(
     ]);
   }
   const digits = phoneNumber.replace(/\D/g, '');
-  if (digits.length < 4)
+  if (digits.length < 4 && !allowShort)
     throw new ConfigError([`phone number ${JSON.stringify(phoneNumber)} has fewer than 4 digits`]);
-  return `${type}-outbound-${digits.slice(-4)}-${uuid}`;
+  return `${type}-${direction}-${digits.length >= 4 ? digits.slice(-4) : 'anon'}-${uuid}`;
+}
+
+/** `<agentType>-outbound-<last 4 digits>-<uuid>` (see {@link roomNameFor}). */
+export function createOutboundRoomName(
+  agentType: string,
+  phoneNumber: string,
+  uuid: string = randomUUID(),
+): string {
+  return roomNameFor(agentType, 'outbound', phoneNumber, uuid);
 }
 
 /** The agent type from a room name made by `createOutboundRoomName` (the part before the first `-`). */

@@ -8,25 +8,17 @@ import { AgentDispatchClient, RoomServiceClient } from 'livekit-server-sdk';
 import { resolveLiveKitSettings, type Env, type LiveKitSettings } from '../config.js';
 import { bestEffortAsync } from '../best-effort.js';
 import { ConfigError, LiveKitConnectError, LiveKitError } from '../errors.js';
+import { roomNameFor } from '../host.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { AcceptDecision, IncomingCall } from './types.js';
 
-const AGENT_TYPE_RE = /^[a-z0-9][a-z0-9_]{0,31}$/;
-
-/** `<agentType>-inbound-<last 4 digits of the caller>-<uuid>`. */
+/** `<agentType>-inbound-<last 4 digits of the caller>-<uuid>` (`anon` for a withheld caller ID). */
 export function createInboundRoomName(
   agentType: string,
   caller: string,
   uuid: string = randomUUID(),
 ): string {
-  const type = agentType.toLowerCase();
-  if (!AGENT_TYPE_RE.test(type)) {
-    throw new ConfigError([
-      `agentType must be 1–32 lower-case letters, digits or "_" (got ${JSON.stringify(agentType)})`,
-    ]);
-  }
-  const digits = caller.replace(/\D/g, '');
-  return `${type}-inbound-${digits.length >= 4 ? digits.slice(-4) : 'anon'}-${uuid}`;
+  return roomNameFor(agentType, 'inbound', caller, uuid, true);
 }
 
 /** Options of {@link acceptInboundCalls}. */

@@ -142,3 +142,21 @@ function cseqNumber(req: SipRequest): number {
     return 1; // a request we built ourselves always has one; keep the builder total
   }
 }
+
+/**
+ * A message's headers as two maps (first value of each name): every header, and the
+ * `X-` ones alone (what the bridge passes to the room).
+ */
+export function headerMaps(msg: { headers: Iterable<{ name: string; value: string }> }): {
+  all: Record<string, string>;
+  x: Record<string, string>;
+} {
+  const all: Record<string, string> = {};
+  const x: Record<string, string> = {};
+  for (const h of msg.headers) {
+    if (all[h.name] !== undefined) continue;
+    all[h.name] = h.value;
+    if (/^x-/i.test(h.name)) x[h.name] = h.value;
+  }
+  return { all, x };
+}

@@ -19,7 +19,7 @@ import { bestEffort, bestEffortAsync } from '../best-effort.js';
 import { negotiateSdp, type NegotiatedSdp } from '../sdp/negotiate.js';
 import { sdpMediaEndpoint } from '../sdp/text.js';
 import { isChallenge, retryWithCredentials } from './auth.js';
-import { buildCancel, tagParam } from './builders.js';
+import { buildCancel, headerMaps, tagParam } from './builders.js';
 import type { CallAnswer, CallEnded, CallEndReason, CallState, OutboundCallEvents } from './call-types.js';
 import { Dialog } from './dialog.js';
 import type { SipFlow, SipTarget } from './flow.js';
@@ -341,12 +341,7 @@ export class OutboundCall extends EventEmitter<OutboundCallEvents> implements Di
       this.bye(this.cancelCause.reason, this.cancelCause.error);
       return;
     }
-    const remoteHeaders: Record<string, string> = {};
-    const headers: Record<string, string> = {};
-    for (const h of res.headers) {
-      headers[h.name] ??= h.value;
-      if (/^x-/i.test(h.name) && remoteHeaders[h.name] === undefined) remoteHeaders[h.name] = h.value;
-    }
+    const { all: headers, x: remoteHeaders } = headerMaps(res);
     this.remoteHeaders = remoteHeaders;
     if (failure !== undefined) {
       this.log.warn({ err: failure.message }, '[SIP] SDP answer not usable: hanging up');

@@ -9,7 +9,7 @@ import { EventEmitter } from 'eventemitter3';
 import { ClosedError, SipParseError, SipTimeoutError, toBridgeError, type BridgeError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { bestEffort } from '../best-effort.js';
-import { buildResponse, tagParam } from './builders.js';
+import { buildResponse, headerMaps, tagParam } from './builders.js';
 import type { CallEnded, CallEndReason, SessionEvents } from './call-types.js';
 import { Dialog, contactUri, parseRouteEntries } from './dialog.js';
 import type { SipFlow } from './flow.js';
@@ -90,12 +90,7 @@ export class InboundCall extends EventEmitter<InboundCallEvents> implements Dial
     this.remoteTag = from.tag ?? '';
     this.toUser = getTo(invite).uri.user ?? '';
     this.offer = sdpBody(invite);
-    const x: Record<string, string> = {};
-    const all: Record<string, string> = {};
-    for (const h of invite.headers) {
-      all[h.name] ??= h.value;
-      if (/^x-/i.test(h.name) && x[h.name] === undefined) x[h.name] = h.value;
-    }
+    const { all, x } = headerMaps(invite);
     this.remoteHeaders = x;
     this.headers = all;
     this.t = new TimerSet<InboundTimer>(ctx.clock);
