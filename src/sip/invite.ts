@@ -62,7 +62,7 @@ export interface ExotelInviteOptions {
 }
 
 /** The methods we accept within a call, sent in `Allow`. */
-export const EXOTEL_ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS';
+export const EXOTEL_ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, NOTIFY';
 /** The extensions we announce in `Supported`. */
 export const EXOTEL_SUPPORTED = 'replaces, timer';
 
@@ -105,7 +105,7 @@ function checkPort(what: string, port: number, issues: string[]): void {
  * Call-ID: …
  * CSeq: 1 INVITE
  * Contact: <sip:08044319240@203.0.113.10:5061;transport=tcp>
- * Allow: INVITE, ACK, CANCEL, BYE, OPTIONS
+ * Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, NOTIFY
  * Supported: replaces, timer
  * User-Agent: exotel-livekit-bridge/0.1.0
  * X-Exotel-AccountSid: … (when accountSid is given)

@@ -332,7 +332,7 @@ describe('ExotelSipClient (scripted UDP peer)', () => {
     );
     expect(statuses.sort()).toEqual(['200 1 OPTIONS', '403 1 INVITE']);
     const ok = peer.received.find((m) => m.kind === 'response' && m.status === 200)!;
-    expect(ok.headers.get('Allow')).toBe('INVITE, ACK, CANCEL, BYE, OPTIONS');
+    expect(ok.headers.get('Allow')).toBe('INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, NOTIFY');
     expect(ok.headers.get('To')).toMatch(/;tag=/);
 
     // Another address (127.0.0.2 is not the trunk).

@@ -60,7 +60,7 @@ describe('buildExotelInvite', () => {
       'Call-ID: 6f1c2a3b4d5e6f708192a3b4c5d6e7f8@203.0.113.10',
       'CSeq: 1 INVITE',
       'Contact: <sip:08044319240@203.0.113.10:5061;transport=tcp>',
-      'Allow: INVITE, ACK, CANCEL, BYE, OPTIONS',
+      'Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, NOTIFY',
       'Supported: replaces, timer',
       `User-Agent: exotel-livekit-bridge/${VERSION}`,
       'X-Exotel-AccountSid: acme1',
