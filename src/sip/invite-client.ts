@@ -450,8 +450,13 @@ export class OutboundCall extends EventEmitter<OutboundCallEvents> implements Di
   /** @internal A response that matched no transaction: a late 2xx retransmission. */
   strayResponse(res: SipResponse): void {
     if (res.status < 200 || res.status >= 300) return;
-    const method = bestEffort(this.log, '[SIP] CSeq of a stray response', () => getCSeq(res).method);
-    if (method === 'INVITE') this.on2xx(res);
+    const cseq = bestEffort(this.log, '[SIP] CSeq of a stray response', () => getCSeq(res));
+    const invite = this.invite;
+    // Only a late 2xx of *our INVITE* is ACKed here (with that INVITE's CSeq). A 2xx of a
+    // re-INVITE retransmitted after its transaction ended must not get this ACK; its own
+    // retransmissions stop by themselves (64·T1).
+    if (cseq?.method !== 'INVITE' || invite === undefined || cseq.seq !== getCSeq(invite).seq) return;
+    this.on2xx(res);
   }
 
   /** @internal Whether this call's signalling uses that flow. */

@@ -15,6 +15,7 @@ import { createSdpOffer } from '../../src/sdp/offer-answer.js';
 import { silentLogger } from '../../src/logger.js';
 import { AbortedError, SipTimeoutError } from '../../src/errors.js';
 import { MemoryNetwork, settle } from './memory-transport.js';
+import { createResponse } from '../../src/sip/message.js';
 
 const T1 = 500;
 const US = { host: '127.0.0.1', port: 5061 };
@@ -272,6 +273,32 @@ describe('SIP user agent over an in-memory network on a fake clock', () => {
     expect(await call.ended).toMatchObject({ reason: 'timeout', status: 408 });
     await expect(call.answered).rejects.toBeInstanceOf(SipTimeoutError);
     expect(client.stats().clientTransactions).toBe(0);
+  });
+
+  it("a late 2xx of a re-INVITE (after its transaction ended) is not answered with the INVITE's ACK", async () => {
+    const { net, client, far } = await setup();
+    far.onInvite = (call) => void call.accept({ sdp: FAR_SDP });
+    const call = client.invite({ to: '+919876543210', sdp: OFFER });
+    await call.answered;
+    await settle();
+    const ok = net.log.find((r) => r.what === '200 INVITE')!.msg;
+    const late = createResponse(
+      200,
+      'OK',
+      [...ok.headers].map((h) => [h.name, h.value] as const),
+      ok.body,
+    );
+    late.headers.set('CSeq', '7 INVITE'); // a re-INVITE's CSeq and branch, not the INVITE's
+    late.headers.set('Via', (ok.headers.get('Via') ?? '').replace(/branch=[^;]+/, 'branch=z9hG4bKreinvite7'));
+    const before = net.labels().length;
+    await far.transport.send(late, { protocol: 'tcp', host: US.host, port: US.port });
+    await settle();
+    expect(net.labels().slice(before)).toEqual(['200 INVITE']); // no ACK went back
+    // The INVITE's own 2xx retransmitted late is still ACKed (RFC 3261 §13.2.2.4).
+    await far.transport.send(ok, { protocol: 'tcp', host: US.host, port: US.port });
+    await settle();
+    expect(net.labels().slice(before)).toEqual(['200 INVITE', '200 INVITE', 'ACK']);
+    await call.hangup();
   });
 
   it('two calls with different caller IDs go out on the one user agent, each with its own From user', async () => {
