@@ -13,6 +13,7 @@
  */
 import { ConfigError } from '../errors.js';
 import { uint32Add, uint32Diff } from './seq.js';
+import type { RtcpReportBlock } from './packet.js';
 
 /** Seconds from the NTP epoch (1900) to the Unix epoch (1970). */
 export const NTP_UNIX_OFFSET_S = 2_208_988_800;
@@ -30,23 +31,8 @@ export interface RtcpSenderInfo {
   octetCount: number;
 }
 
-/** One reception report block to write (RFC 3550 §6.4.1). */
-export interface RtcpBlockInit {
-  /** The source reported on (the far end's SSRC). */
-  ssrc: number;
-  /** Loss since the previous report, 0..255 (fixed point /256). */
-  fractionLost: number;
-  /** Cumulative packets lost (clamped to the signed 24-bit range). */
-  cumulativeLost: number;
-  /** Extended highest sequence number received. */
-  highestSequence: number;
-  /** Interarrival jitter in timestamp units. */
-  jitter: number;
-  /** Middle 32 bits of the NTP timestamp of the last SR received from `ssrc` (0: none). */
-  lastSr: number;
-  /** Delay since that SR in 1/65536 s (0 when `lastSr` is 0). */
-  delaySinceLastSr: number;
-}
+/** One reception report block to write (RFC 3550 §6.4.1): the same fields as a parsed one. */
+export type RtcpBlockInit = RtcpReportBlock;
 
 /**
  * What {@link readRtcpCompound} found in a compound packet. Reused: the reader overwrites

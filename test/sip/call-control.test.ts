@@ -9,14 +9,11 @@
  * with the far end's own `CallSession.request`.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { ExotelSipClient } from '../../src/sip/client.js';
-import { SipUserAgent, type UaTransportFactory } from '../../src/sip/user-agent.js';
 import type { InboundCall } from '../../src/sip/invite-server.js';
 import type { CallSession } from '../../src/sip/session.js';
 import type { MediaUpdate, ReferProgress, SipInfoDtmf } from '../../src/sip/call-types.js';
 import type { SipRequest } from '../../src/sip/message.js';
 import { buildResponse } from '../../src/sip/builders.js';
-import { resolveSipTimers } from '../../src/sip/timers.js';
 import { FakeTimerClock } from '../../src/testing/fake-clock.js';
 import { createSdpOffer } from '../../src/sdp/offer-answer.js';
 import { parseSdp } from '../../src/sdp/parse.js';
@@ -30,11 +27,9 @@ import {
   SipTimeoutError,
   TransferError,
 } from '../../src/errors.js';
-import { MemoryNetwork, settle, type MemoryTransport, type WireRecord } from './memory-transport.js';
+import { MemoryNetwork, PAIR, clientAndFarEnd, settle, type WireRecord } from './memory-transport.js';
 
-const T1 = 500;
-const US = { host: '127.0.0.1', port: 5061 };
-const FAR = { host: '127.0.0.2', port: 5070 };
+const { us: US, far: FAR, t1: T1 } = PAIR;
 const OFFER = createSdpOffer({ ip: '127.0.0.1', port: 40000 });
 const FAR_SDP = createSdpOffer({ ip: '127.0.0.2', port: 41000 });
 const TO_US = { protocol: 'tcp', host: US.host, port: US.port, flow: undefined } as const;
@@ -48,43 +43,9 @@ afterEach(async () => {
 async function connected() {
   const clock = new FakeTimerClock();
   const net = new MemoryNetwork('tcp');
-  const client = new ExotelSipClient({
-    customerIp: US.host,
-    customerSipPort: US.port,
-    sipHost: FAR.host,
-    sipPort: FAR.port,
-    transport: 'tcp',
-    fromDomain: 'acme.sip.exotel.com',
-    callerId: '08044319240',
-    clock,
-    timers: { t1: T1 },
-    transportFactory: net.endpoint(US.host, US.port),
-  });
-  const farFactory = net.endpoint(FAR.host, FAR.port);
-  let farTransport: MemoryTransport | undefined;
-  const wrapped: UaTransportFactory = (events) => {
-    const t = farFactory(events) as MemoryTransport;
-    farTransport = t;
-    return t;
-  };
-  const far = new SipUserAgent({
-    transport: wrapped,
-    protocol: 'tcp',
-    advertisedHost: FAR.host,
-    advertisedPort: FAR.port,
-    trunk: { protocol: 'tcp', host: US.host, port: US.port },
-    clock,
-    timers: resolveSipTimers({ t1: T1 }),
-    userAgent: 'far-end',
-    allow: 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO',
-    trustedAddresses: [US.host],
-  });
-  cleanups.push(async () => {
-    const closing = Promise.all([client.close(), far.close(0)]);
-    clock.advance(10_000);
-    await closing;
-  });
-  await Promise.all([client.start(), far.start()]);
+  const pair = await clientAndFarEnd(net, clock, { farAllow: 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO' });
+  cleanups.push(pair.close);
+  const { client, far, farTransport } = pair;
   let inbound: InboundCall | undefined;
   far.onInvite = (c) => {
     inbound = c;

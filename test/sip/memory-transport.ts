@@ -11,6 +11,10 @@ import { serializeSipMessage } from '../../src/sip/serializer.js';
 import type { SipTransportStats } from '../../src/sip/transport.js';
 import type { UaTransport, UaTransportEvents, UaTransportFactory } from '../../src/sip/user-agent.js';
 import { SipTransportError } from '../../src/errors.js';
+import { ExotelSipClient } from '../../src/sip/client.js';
+import { resolveSipTimers } from '../../src/sip/timers.js';
+import { SipUserAgent } from '../../src/sip/user-agent.js';
+import type { FakeTimerClock } from '../../src/testing/fake-clock.js';
 
 /** One message as it crossed the network. */
 export interface WireRecord {
@@ -139,4 +143,64 @@ export class MemoryTransport implements UaTransport {
 /** Lets every queued microtask (message deliveries, promise callbacks) run. */
 export async function settle(rounds = 20): Promise<void> {
   for (let i = 0; i < rounds; i++) await Promise.resolve();
+}
+
+/** Our client (127.0.0.1:5061) and a far-end user agent (127.0.0.2:5070) on one in-memory network. */
+export const PAIR = {
+  us: { host: '127.0.0.1', port: 5061 },
+  far: { host: '127.0.0.2', port: 5070 },
+  t1: 500,
+};
+
+/**
+ * An `ExotelSipClient` whose trunk is a far-end `SipUserAgent`, both on `net` and `clock`,
+ * started, and closed by the returned `close` (which advances the clock past every wait).
+ */
+export async function clientAndFarEnd(
+  net: MemoryNetwork,
+  clock: FakeTimerClock,
+  opts: { optionsIntervalMs?: number; farAllow?: string } = {},
+): Promise<{
+  client: ExotelSipClient;
+  far: SipUserAgent;
+  farTransport: MemoryTransport;
+  close(): Promise<void>;
+}> {
+  const { us, far: farAt, t1 } = PAIR;
+  const client = new ExotelSipClient({
+    customerIp: us.host,
+    customerSipPort: us.port,
+    sipHost: farAt.host,
+    sipPort: farAt.port,
+    transport: 'tcp',
+    fromDomain: 'acme.sip.exotel.com',
+    callerId: '08044319240',
+    clock,
+    timers: { t1 },
+    transportFactory: net.endpoint(us.host, us.port),
+    ...(opts.optionsIntervalMs !== undefined ? { optionsIntervalMs: opts.optionsIntervalMs } : {}),
+  });
+  const far = new SipUserAgent({
+    transport: net.endpoint(farAt.host, farAt.port),
+    protocol: 'tcp',
+    advertisedHost: farAt.host,
+    advertisedPort: farAt.port,
+    trunk: { protocol: 'tcp', host: us.host, port: us.port },
+    clock,
+    timers: resolveSipTimers({ t1 }),
+    userAgent: 'far-end',
+    allow: opts.farAllow ?? 'INVITE, ACK, CANCEL, BYE, OPTIONS',
+    trustedAddresses: [us.host],
+  });
+  await Promise.all([client.start(), far.start()]);
+  return {
+    client,
+    far,
+    farTransport: far.transport as MemoryTransport,
+    async close() {
+      const closing = Promise.all([client.close(), far.close(0)]);
+      clock.advance(10_000);
+      await closing;
+    },
+  };
 }

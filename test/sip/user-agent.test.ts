@@ -4,22 +4,19 @@
  * sequence on the wire; CANCEL, a lost ACK, Timer B and the trunk's health.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { ExotelSipClient } from '../../src/sip/client.js';
-import { SipUserAgent, type TrunkHealth } from '../../src/sip/user-agent.js';
+import type { SipUserAgent } from '../../src/sip/user-agent.js';
+import { type TrunkHealth } from '../../src/sip/user-agent.js';
 import type { InboundCall } from '../../src/sip/invite-server.js';
 import { buildExotelInvite } from '../../src/sip/invite.js';
 import { newBranch, newTag } from '../../src/sip/ids.js';
-import { resolveSipTimers } from '../../src/sip/timers.js';
 import { FakeTimerClock } from '../../src/testing/fake-clock.js';
 import { createSdpOffer } from '../../src/sdp/offer-answer.js';
 import { silentLogger } from '../../src/logger.js';
 import { AbortedError, SipTimeoutError } from '../../src/errors.js';
-import { MemoryNetwork, settle } from './memory-transport.js';
+import { MemoryNetwork, PAIR, clientAndFarEnd, settle } from './memory-transport.js';
 import { createResponse } from '../../src/sip/message.js';
 
-const T1 = 500;
-const US = { host: '127.0.0.1', port: 5061 };
-const FAR = { host: '127.0.0.2', port: 5070 };
+const { us: US, far: FAR, t1: T1 } = PAIR;
 const OFFER = createSdpOffer({ ip: '127.0.0.1', port: 40000 });
 const FAR_SDP = createSdpOffer({ ip: '127.0.0.2', port: 41000 });
 const EXOPHONE = '08044319240';
@@ -27,38 +24,9 @@ const EXOPHONE = '08044319240';
 async function setup(opts: { optionsIntervalMs?: number } = {}) {
   const clock = new FakeTimerClock();
   const net = new MemoryNetwork('tcp');
-  const client = new ExotelSipClient({
-    customerIp: US.host,
-    customerSipPort: US.port,
-    sipHost: FAR.host,
-    sipPort: FAR.port,
-    transport: 'tcp',
-    fromDomain: 'acme.sip.exotel.com',
-    callerId: EXOPHONE,
-    clock,
-    timers: { t1: T1 },
-    transportFactory: net.endpoint(US.host, US.port),
-    ...(opts.optionsIntervalMs !== undefined ? { optionsIntervalMs: opts.optionsIntervalMs } : {}),
-  });
-  const far = new SipUserAgent({
-    transport: net.endpoint(FAR.host, FAR.port),
-    protocol: 'tcp',
-    advertisedHost: FAR.host,
-    advertisedPort: FAR.port,
-    trunk: { protocol: 'tcp', host: US.host, port: US.port },
-    clock,
-    timers: resolveSipTimers({ t1: T1 }),
-    userAgent: 'far-end',
-    allow: 'INVITE, ACK, CANCEL, BYE, OPTIONS',
-    trustedAddresses: [US.host],
-  });
-  cleanups.push(async () => {
-    const closing = Promise.all([client.close(), far.close(0)]);
-    clock.advance(10_000);
-    await closing;
-  });
-  await Promise.all([client.start(), far.start()]);
-  return { clock, net, client, far };
+  const pair = await clientAndFarEnd(net, clock, opts);
+  cleanups.push(pair.close);
+  return { clock, net, client: pair.client, far: pair.far };
 }
 
 /** The far end calls our Exophone, as Exotel's trunk would. */
