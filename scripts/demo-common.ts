@@ -217,3 +217,24 @@ export async function within<T>(p: Promise<T>, ms: number): Promise<T | undefine
     clearTimeout(timer);
   }
 }
+
+/**
+ * The end every demo shares: stop what it started, dispose rtc-node, check that no handle
+ * outlived the call, and print the verdict. Returns the exit code.
+ */
+export async function finishDemo(
+  stops: Stops,
+  baseline: Resources,
+  ok: boolean,
+  what: string,
+): Promise<number> {
+  await runStops(stops);
+  const rtc = await import('@livekit/rtc-node');
+  await rtc.dispose();
+  await sleep(200);
+  const leaked = leakedHandles(baseline);
+  say(`teardown left nothing behind: ${leaked.length === 0 ? 'yes' : `NO (${leaked.join(', ')})`}`);
+  const good = ok && leaked.length === 0;
+  say(good ? `\n${what} OK: both directions heard, clean teardown` : `\n${what} FAILED`);
+  return good ? 0 : 1;
+}

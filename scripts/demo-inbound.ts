@@ -34,7 +34,7 @@ import { ExotelSimulator } from '../src/testing/index.js';
 import {
   demoLogger,
   frames20ms,
-  leakedHandles,
+  finishDemo,
   resources,
   runStops,
   say,
@@ -241,14 +241,7 @@ export async function inboundDemo(): Promise<number> {
     );
     ok &&= listenerClosed;
 
-    await runStops(stops);
-    await rtc.dispose();
-    await sleep(200);
-    const leaked = leakedHandles(baseline);
-    say(`teardown left nothing behind: ${leaked.length === 0 ? 'yes' : `NO (${leaked.join(', ')})`}`);
-    ok &&= leaked.length === 0;
-    say(ok ? '\ninbound demo OK: both directions heard, clean teardown' : '\ninbound demo FAILED');
-    return ok ? 0 : 1;
+    return await finishDemo(stops, baseline, ok, 'inbound demo');
   } finally {
     await runStops(stops);
   }

@@ -22,7 +22,7 @@ process.env.NODE_ENV ??= 'production'; // keeps @livekit/rtc-node's debug loggin
 import type { ExotelSettings } from '../src/index.js';
 import {
   demoLogger,
-  leakedHandles,
+  finishDemo,
   resources,
   runStops,
   say,
@@ -167,14 +167,7 @@ async function main(): Promise<number> {
     say(`bridge participant gone from the room: ${phoneLeft ? 'yes' : 'NO'}`);
     ok &&= phoneLeft;
 
-    await runStops(stops);
-    await rtc.dispose();
-    await sleep(200);
-    const leaked = leakedHandles(baseline);
-    say(`teardown left nothing behind: ${leaked.length === 0 ? 'yes' : `NO (${leaked.join(', ')})`}`);
-    ok &&= leaked.length === 0;
-    say(ok ? '\ndemo OK: both directions heard, clean teardown' : '\ndemo FAILED');
-    return ok ? 0 : 1;
+    return await finishDemo(stops, baseline, ok, 'demo');
   } finally {
     await runStops(stops);
   }
