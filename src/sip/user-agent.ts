@@ -125,16 +125,15 @@ export class SipUserAgent extends EventEmitter<UserAgentEvents> {
   private starting: Promise<void> | undefined;
   private closed = false;
   private verifier: DigestVerifier | undefined;
+  /** The request `admit` just let in on its digest credentials (the trusted-address check would refuse it). */
+  private digestAdmitted: SipRequest | undefined;
   onInvite: ((call: InboundCall) => void) | undefined;
 
   constructor(private readonly opts: SipUserAgentOptions) {
     super();
     this.log = opts.logger ?? silentLogger;
     this.onInvite = opts.onInvite;
-    this.verifier =
-      opts.inboundAuth !== undefined
-        ? new DigestVerifier(opts.inboundAuth, () => opts.clock.now())
-        : undefined;
+    this.setInboundAuth(opts.inboundAuth);
     for (const a of opts.trustedAddresses ?? []) this.trusted.add(a);
     this.transport = opts.transport({
       onMessage: (msg, flow) => this.layer.receive(msg, flow),
@@ -358,7 +357,10 @@ export class SipUserAgent extends EventEmitter<UserAgentEvents> {
     if (this.calls.has(req.headers.get('Call-ID') ?? '') || this.isTrusted(flow)) return true;
     if (req.method === 'INVITE' && this.verifier !== undefined && !hasTag(req.headers.get('To') ?? '')) {
       const verdict = this.verifier.check(req);
-      if (verdict === 'ok') return true;
+      if (verdict === 'ok') {
+        this.digestAdmitted = req; // onRequest, next, need not check it again
+        return true;
+      }
       // Challenge (again): stateless, so a flood of INVITEs keeps nothing.
       const res = buildResponse(req, 401, {
         server: this.opts.userAgent,
@@ -404,8 +406,9 @@ export class SipUserAgent extends EventEmitter<UserAgentEvents> {
     if (tx === undefined) return; // a stray ACK
     const answer = (status: number, headers: [string, string][] = []): void =>
       tx.respond(buildResponse(req, status, { server: this.opts.userAgent, headers }));
-    if (!this.isTrusted(flow) && !(req.method === 'INVITE' && this.verifier?.check(req) === 'ok'))
-      return answer(403);
+    const byDigest = this.digestAdmitted === req;
+    this.digestAdmitted = undefined;
+    if (!byDigest && !this.isTrusted(flow)) return answer(403);
     switch (req.method) {
       case 'OPTIONS':
         return answer(200, [

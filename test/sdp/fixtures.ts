@@ -4,8 +4,8 @@ import type { SdpOfferOptions } from '../../src/sdp/offer-answer.js';
 /** An SDP from its lines, CRLF-terminated. */
 export const sdp = (lines: readonly string[]): string => lines.join('\r\n') + '\r\n';
 
-/** Our default offer (what the client sends to Exotel). */
-export const OUR_OFFER = sdp([
+/** Our default offer's lines (what the client sends to Exotel), and the offer itself. */
+export const OUR_OFFER_LINES: readonly string[] = [
   'v=0',
   'o=- 3912345678 3912345678 IN IP4 203.0.113.10',
   's=-',
@@ -18,7 +18,8 @@ export const OUR_OFFER = sdp([
   'a=fmtp:101 0-16',
   'a=ptime:20',
   'a=sendrecv',
-]);
+];
+export const OUR_OFFER = sdp(OUR_OFFER_LINES);
 export const OFFER_OPTIONS: SdpOfferOptions = { ip: '203.0.113.10', port: 40000, sessionId: '3912345678' };
 
 export const EXOTEL_ANSWER = sdp([

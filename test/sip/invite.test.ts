@@ -8,23 +8,11 @@ import { parseSipMessage } from '../../src/sip/parser.js';
 import { createSdpOffer } from '../../src/sdp/offer-answer.js';
 import { serializeSipMessage } from '../../src/sip/serializer.js';
 import { VERSION } from '../../src/version.js';
+import { OUR_OFFER_LINES } from '../sdp/fixtures.js';
 
 const CRLF = '\r\n';
 
-const SDP_LINES = [
-  'v=0',
-  'o=- 3912345678 3912345678 IN IP4 203.0.113.10',
-  's=-',
-  'c=IN IP4 203.0.113.10',
-  't=0 0',
-  'm=audio 40000 RTP/AVP 8 0 101',
-  'a=rtpmap:8 PCMA/8000',
-  'a=rtpmap:0 PCMU/8000',
-  'a=rtpmap:101 telephone-event/8000',
-  'a=fmtp:101 0-16',
-  'a=ptime:20',
-  'a=sendrecv',
-];
+const SDP_LINES = OUR_OFFER_LINES;
 const SDP = SDP_LINES.join(CRLF) + CRLF;
 
 const BASE: ExotelInviteOptions = {

@@ -4,8 +4,13 @@
  */
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ExotelSimulator, type InboundCallOptions } from '../../src/testing/index.js';
-import { ExotelSipClient } from '../../src/sip/client.js';
+import {
+  ExotelSimulator,
+  type ExotelSimulatorOptions,
+  type InboundCallOptions,
+  type InboundCallTarget,
+} from '../../src/testing/index.js';
+import { ExotelSipClient, type ExotelSipClientOptions } from '../../src/sip/client.js';
 import type { InboundCall } from '../../src/sip/invite-server.js';
 import { createSdpAnswer, createSdpOffer } from '../../src/sdp/offer-answer.js';
 import { sdpMediaEndpoint } from '../../src/sdp/text.js';
@@ -34,8 +39,14 @@ async function rtpSocket(): Promise<{ sock: UdpSocket; port: number; packets: Bu
 }
 
 /** A simulator and our user agent that trusts it (sipHost 127.0.0.1). */
-async function setup() {
-  const sim = new ExotelSimulator({ host: '127.0.0.1' });
+async function setup(
+  o: {
+    sim?: ExotelSimulatorOptions;
+    client?: Partial<ExotelSipClientOptions>;
+    target?: Partial<InboundCallTarget>;
+  } = {},
+) {
+  const sim = new ExotelSimulator({ host: '127.0.0.1', ...o.sim });
   await sim.start();
   cleanups.push(() => sim.close());
   const client = new ExotelSipClient({
@@ -46,17 +57,23 @@ async function setup() {
     transport: 'tcp',
     fromDomain: 'x',
     callerId: EXOPHONE,
+    ...o.client,
   });
   await client.start();
   cleanups.push(() => client.close());
   const rtp = await rtpSocket();
   const calls: InboundCall[] = [];
-  const call = (o: Partial<InboundCallOptions> = {}) =>
+  const call = (c: Partial<InboundCallOptions> = {}) =>
     sim.callIn({
-      target: { host: '127.0.0.1', port: client.localPort, transport: 'tcp' },
+      target: {
+        host: '127.0.0.1',
+        port: client.localPort,
+        transport: client === undefined ? 'tcp' : (o.client?.transport ?? 'tcp'),
+        ...o.target,
+      },
       from: CALLER,
       to: EXOPHONE,
-      ...o,
+      ...c,
     });
   return { sim, client, rtp, calls, call };
 }
@@ -294,28 +311,12 @@ describe('ExotelSimulator.callIn', () => {
   });
 
   it('over UDP: INVITE from the simulator socket, answered, BYE', async () => {
-    const sim = new ExotelSimulator({ host: '127.0.0.1', transports: ['udp'] });
-    await sim.start();
-    cleanups.push(() => sim.close());
-    const client = new ExotelSipClient({
-      customerIp: '127.0.0.1',
-      customerSipPort: 0,
-      sipHost: '127.0.0.1',
-      sipPort: sim.address.port,
-      transport: 'udp',
-      fromDomain: 'x',
-      callerId: EXOPHONE,
+    const { client, rtp, calls, call } = await setup({
+      sim: { transports: ['udp'] },
+      client: { transport: 'udp' },
     });
-    await client.start();
-    cleanups.push(() => client.close());
-    const rtp = await rtpSocket();
-    const calls: InboundCall[] = [];
     answerAll(client, rtp.port, calls);
-    const inbound = sim.callIn({
-      target: { host: '127.0.0.1', port: client.localPort, transport: 'udp' },
-      from: CALLER,
-      to: EXOPHONE,
-    });
+    const inbound = call();
     expect((await inbound.answered).status).toBe(200);
     await until(() => calls[0]?.state === 'answered');
     await inbound.hangup();
@@ -384,30 +385,13 @@ describe('ExotelSimulator.callIn', () => {
 
   it('over TLS: the simulator connects with the CA it is given; answered and ended', async () => {
     const pki = makeTestPki();
-    const sim = new ExotelSimulator({ host: '127.0.0.1', tls: { key: pki.key, cert: pki.cert } });
-    await sim.start();
-    cleanups.push(() => sim.close());
-    const client = new ExotelSipClient({
-      customerIp: '127.0.0.1',
-      customerSipPort: 0,
-      sipHost: '127.0.0.1',
-      sipPort: sim.address.port,
-      transport: 'tls',
-      tls: { ca: pki.ca },
-      tlsServer: { key: pki.key, cert: pki.cert },
-      fromDomain: 'x',
-      callerId: EXOPHONE,
+    const { client, rtp, calls, call } = await setup({
+      sim: { tls: { key: pki.key, cert: pki.cert } },
+      client: { transport: 'tls', tls: { ca: pki.ca }, tlsServer: { key: pki.key, cert: pki.cert } },
+      target: { tls: { ca: pki.ca } },
     });
-    await client.start();
-    cleanups.push(() => client.close());
-    const rtp = await rtpSocket();
-    const calls: InboundCall[] = [];
     answerAll(client, rtp.port, calls);
-    const inbound = sim.callIn({
-      target: { host: '127.0.0.1', port: client.localPort, transport: 'tls', tls: { ca: pki.ca } },
-      from: CALLER,
-      to: EXOPHONE,
-    });
+    const inbound = call();
     expect((await inbound.answered).status).toBe(200);
     expect(calls[0]!.invite.headers.get('Via')).toMatch(/^SIP\/2\.0\/TLS /);
     await until(() => calls[0]?.state === 'answered');
@@ -417,33 +401,13 @@ describe('ExotelSimulator.callIn', () => {
 
   it('close() on a fake clock: the BYE is answered, no timer and no socket is left behind', async () => {
     const clock = new FakeTimerClock();
-    const sim = new ExotelSimulator({ host: '127.0.0.1', clock });
-    await sim.start();
-    cleanups.push(() => sim.close());
-    const client = new ExotelSipClient({
-      customerIp: '127.0.0.1',
-      customerSipPort: 0,
-      sipHost: '127.0.0.1',
-      sipPort: sim.address.port,
-      transport: 'tcp',
-      fromDomain: 'x',
-      callerId: EXOPHONE,
-    });
-    await client.start();
-    cleanups.push(() => client.close());
-    const rtp = await rtpSocket();
-    const calls: InboundCall[] = [];
+    const { sim, client, rtp, calls, call } = await setup({ sim: { clock } });
     answerAll(client, rtp.port, calls);
     const handles = (): number =>
       process.getActiveResourcesInfo().filter((r) => r === 'UDPWrap' || r === 'TCPWrap' || r === 'TLSWrap')
         .length;
     const baseline = handles();
-    const inbound = sim.callIn({
-      target: { host: '127.0.0.1', port: client.localPort },
-      from: CALLER,
-      to: EXOPHONE,
-      hangupAfterMs: 60_000,
-    });
+    const inbound = call({ hangupAfterMs: 60_000 });
     await inbound.answered;
     await until(() => calls[0]?.state === 'answered');
     expect(clock.pending).toBeGreaterThan(0); // the player's tick and the hang-up timer
