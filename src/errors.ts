@@ -30,6 +30,9 @@ export type BridgeErrorCode =
   | 'LIVEKIT_CONNECT'
   | 'LIVEKIT_ROOM_NOT_FOUND'
   | 'LIVEKIT'
+  | 'STREAM_PROTOCOL'
+  | 'EXOTEL_API'
+  | 'UNSUPPORTED'
   | 'INTERNAL';
 
 export interface BridgeErrorOptions {
@@ -237,6 +240,50 @@ export class RoomNotFoundError extends BridgeError {
 export class LiveKitError extends BridgeError {
   constructor(message: string, options?: BridgeErrorOptions) {
     super('LIVEKIT', message, options);
+  }
+}
+
+/** What was wrong with an AgentStream (WebSocket) message or connection. */
+export type StreamProtocolReason =
+  | 'malformed-json'
+  | 'bad-event'
+  | 'bad-payload'
+  | 'too-large'
+  | 'flood'
+  | 'unexpected'
+  | 'timeout'
+  | 'closed';
+
+/**
+ * Exotel's AgentStream peer sent something we refuse (`reason` says what): JSON that does
+ * not parse, an event missing a field or out of order, base64 that is not 16-bit PCM, a
+ * message over the size bound, more messages than the rate bound, no `start` or media in
+ * time, or the socket closed abnormally.
+ */
+export class StreamProtocolError extends BridgeError {
+  readonly reason: StreamProtocolReason;
+  constructor(reason: StreamProtocolReason, message: string, options?: BridgeErrorOptions) {
+    super('STREAM_PROTOCOL', message, options);
+    this.reason = reason;
+  }
+}
+
+/**
+ * Exotel's HTTP API refused or failed a request: `status` is the HTTP status (0 when no
+ * response came: network failure or timeout). The message never carries credentials.
+ */
+export class ExotelApiError extends BridgeError {
+  readonly status: number;
+  constructor(status: number, message: string, options?: BridgeErrorOptions) {
+    super('EXOTEL_API', message, options);
+    this.status = status;
+  }
+}
+
+/** The call's transport cannot do this (e.g. a REFER transfer on an AgentStream call). */
+export class UnsupportedError extends BridgeError {
+  constructor(message: string, options?: BridgeErrorOptions) {
+    super('UNSUPPORTED', message, options);
   }
 }
 
