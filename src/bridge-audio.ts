@@ -4,7 +4,30 @@
  * call rings without early media), until stopped.
  */
 import { clearTimer, type TimerClock, type TimerHandle } from './clock.js';
+import type { Logger } from './logger.js';
+import type { PhoneParticipant } from './livekit/participant.js';
 import { RingbackTone, type RingbackPattern } from './rtp/ringback.js';
+
+/**
+ * The `ringbackTone` option of an outbound call ringing without early media: a tone into
+ * the room until the answer (8 kHz participants only: the tone is made at 8 kHz).
+ */
+export function ringbackIntoRoom(
+  tone: boolean | RingbackPattern | undefined,
+  clock: TimerClock,
+  participant: PhoneParticipant,
+  log: Logger,
+): RingbackPlayer | undefined {
+  if (tone === undefined || tone === false || participant.sampleRate !== 8000) return undefined;
+  log.info('[BRIDGE] Ringing: playing ringback into the room');
+  const player = new RingbackPlayer(
+    clock,
+    (frame) => participant.captureAudio(frame),
+    tone === true ? undefined : tone,
+  );
+  player.start();
+  return player;
+}
 
 /** Plays a ringback pattern into `sink`, 160 samples at 8 kHz every 20 ms. */
 export class RingbackPlayer {

@@ -16,7 +16,8 @@ import {
 import type { TimerClock } from './clock.js';
 import { bestEffortAsync } from './best-effort.js';
 import type { BridgeError } from './errors.js';
-import { ClosedError, ConfigError, toBridgeError } from './errors.js';
+import { ClosedError, ConfigError, toBridgeError, UnsupportedError } from './errors.js';
+import type { AgentStreamMedia, StreamInterruption } from './agentstream/media.js';
 import type { Logger } from './logger.js';
 import type { PhoneParticipant } from './livekit/participant.js';
 import type { RtpMediaBridge, RtpMediaBridgeStats } from './rtp/bridge.js';
@@ -30,6 +31,11 @@ export const RPC_TRANSFER = 'exotel.sip.Transfer';
 export const RPC_HOLD = 'exotel.sip.Hold';
 /** Payload `{"digits": "1234#w5"}`: RFC 4733 digits, `w` a 0.5 s pause. */
 export const RPC_SEND_DTMF = 'exotel.sip.SendDtmf';
+/**
+ * Barge-in from the agent: drop the agent audio not yet played to the phone (AgentStream:
+ * `clear`; SIP: the RTP send queue). Payload `{}`; answers what the caller heard (AgentStream).
+ */
+export const RPC_CLEAR_AUDIO = 'exotel.ClearAudio';
 
 /**
  * The participant attribute that lets a non-agent call the control RPCs. Attributes in a
@@ -68,6 +74,10 @@ export interface ControlHost {
   readonly clock: TimerClock;
   session(): CallSession | undefined;
   media(): RtpMediaBridge | undefined;
+  /** AgentStream calls: the stream (no SIP dialog, no RTP); `undefined` for SIP calls. */
+  stream(): AgentStreamMedia | undefined;
+  /** Whether the call travels over AgentStream (known before the stream is). */
+  readonly overStream: boolean;
   participant(): PhoneParticipant | undefined;
   emitTransfer(info: TransferInfo): void;
   emitHold(info: HoldInfo): void;
@@ -124,6 +134,11 @@ export class CallControl {
         const { digits } = body;
         await rpc(() => this.sendDtmf(String(digits)));
         return '{}';
+      },
+      [RPC_CLEAR_AUDIO]: async (data) => {
+        const body = payload(data, []);
+        await allowed(data, body);
+        return JSON.stringify(this.clearAudio('rpc') ?? {});
       },
     };
   }
@@ -260,8 +275,17 @@ export class CallControl {
     return this.heldBy !== 'host';
   }
 
+  /** Barge-in: drops the agent audio the phone has not heard yet (see {@link RPC_CLEAR_AUDIO}). */
+  clearAudio(by: 'rpc' | 'host'): StreamInterruption | undefined {
+    const stream = this.host.stream();
+    if (stream !== undefined) return stream.clearAudio(by);
+    this.host.media()?.clearAudio();
+    return undefined;
+  }
+
   /** RFC 4733 digits to the phone, in order; `w` is a 0.5 s pause. */
   sendDtmf(digits: string): Promise<void> {
+    if (this.host.overStream) return Promise.reject(unsupported('sending DTMF'));
     const media = this.host.media();
     if (media === undefined || media.state !== 'started')
       return Promise.reject(new ClosedError('call (not answered)'));
@@ -280,6 +304,7 @@ export class CallControl {
   }
 
   private live(): CallSession {
+    if (this.host.overStream) throw unsupported('REFER and re-INVITE (transfer, hold)');
     const session = this.host.session();
     if (session === undefined || session.state !== 'active')
       throw new ClosedError('call (not answered or ending)');
@@ -309,6 +334,10 @@ export function startMedia(media: RtpMediaBridge, neg: NegotiatedSdp): void {
     payloadType: neg.payloadType,
     telephoneEventPayloadType: neg.telephoneEventPayloadType,
   });
+}
+
+function unsupported(what: string): UnsupportedError {
+  return new UnsupportedError(`${what}: not possible on an AgentStream call (no SIP dialog)`);
 }
 
 /** The payload of a control RPC: a JSON object with the named fields. */

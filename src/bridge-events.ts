@@ -3,6 +3,7 @@
  * its milestones and statistics, and its typed events (all documented here, in one place).
  */
 import type { HoldInfo, TransferInfo } from './bridge-control.js';
+import type { AgentStreamStats, StreamInterruption } from './agentstream/media.js';
 import type { BridgeError } from './errors.js';
 import type { RtpMediaBridgeStats } from './rtp/bridge.js';
 
@@ -49,7 +50,9 @@ export interface BridgeAnswered {
   callId: string;
   /** The SIP Call-ID header. */
   sipCallId: string;
-  codec: 'PCMU' | 'PCMA';
+  /** G.711 over RTP, or `L16` (16-bit linear PCM) over an AgentStream. */
+  codec: 'PCMU' | 'PCMA' | 'L16';
+  /** Where the phone's audio comes from: the RTP peer, or the AgentStream socket's peer. */
   remoteAddress: string;
   remotePort: number;
   /** Milliseconds from `runBridge()` to the 200 OK. */
@@ -81,6 +84,8 @@ export interface BridgeTimings {
 export interface BridgeStats {
   status: BridgeCallStatus;
   rtp: RtpMediaBridgeStats | undefined;
+  /** AgentStream calls: the stream's counters (messages, malformed, chunks, heard ms...). */
+  stream?: AgentStreamStats;
   livekit: { framesCaptured: number; framesDropped: number; agentTracks: number } | undefined;
   timings: BridgeTimings;
 }
@@ -89,14 +94,14 @@ export interface BridgeStats {
 export interface BridgeCallEvents {
   /** `sip.callStatus` changed. */
   status: [status: BridgeCallStatus];
-  /** The far end answered (200 OK) and RTP started. */
+  /** The far end answered (200 OK) and RTP started; for AgentStream, the stream started. */
   answered: [info: BridgeAnswered];
-  /** The first RTP packet arrived after the answer (`sip.callStatus` is now `active`). */
+  /** The first RTP packet (AgentStream: `media` event) arrived after the answer (`sip.callStatus` is now `active`). */
   audioReady: [];
   /** A DTMF digit, from the phone (`'phone'`) or from the room (`'room'`). */
   dtmf: [info: { digit: string; from: 'phone' | 'room' }];
   /**
-   * With `audioTaps`: 20 ms of 8 kHz PCM, what the phone said (`'phone'`) or what the
+   * With `audioTaps`: 20 ms of PCM at the call's rate (8 kHz for SIP), what the phone said (`'phone'`) or what the
    * phone was sent from the room (`'room'`). The array is reused: copy it to keep it.
    */
   audio: [frame: { from: 'phone' | 'room'; samples: Int16Array }];
@@ -106,6 +111,13 @@ export interface BridgeCallEvents {
   hold: [info: HoldInfo];
   /** Call quality every `statsIntervalMs` once answered (loss, jitter, RTT, MOS: docs/quality.md). */
   stats: [stats: RtpMediaBridgeStats];
+  /**
+   * AgentStream: a `clear` was sent (the agent fell silent while the caller spoke, the agent
+   * called `exotel.ClearAudio`, or the host called `clearAudio()`): what the caller heard.
+   */
+  interrupted: [info: StreamInterruption];
+  /** AgentStream: Exotel confirmed playing agent audio up to `heardMs` (a `mark` echo). */
+  playback: [info: { mark: string; heardMs: number; pendingMs: number }];
   /** An outbound call's 183 carried SDP: the far end's early media (ringback, announcements) now reaches the room. */
   earlyMedia: [];
   /** Exactly once, after teardown finished. */

@@ -12,12 +12,16 @@ import { createSdpOffer } from './sdp/offer-answer.js';
 import type { CallEnded } from './sip/call-types.js';
 import type { CallSession } from './sip/session.js';
 import type { OutboundCall } from './sip/invite-client.js';
+import type { AgentStreamMedia } from './agentstream/media.js';
 import { acquireSipClient, type SipClientTuning, type SipClientLease } from './sip-client-pool.js';
 import { BridgeError } from './errors.js';
 
 /** What the phone's side agreed to once the call is answered. */
 export interface LegAnswer {
-  negotiated: NegotiatedSdp;
+  /** SIP legs: the media the SDP offer/answer agreed. */
+  negotiated?: NegotiatedSdp;
+  /** Legs without SDP (AgentStream): the peer carrying the audio, and its format. */
+  remote?: { address: string; port: number; codec: 'L16' };
   /** The SIP Call-ID. */
   sipCallId: string;
   /** The far end's dialog tag (`sip.callTag`). */
@@ -61,6 +65,13 @@ export interface BridgeLeg {
   refuse?(status: number): void;
   /** The answered dialog (re-INVITEs, REFER, INFO), once there is one. */
   session(): CallSession | undefined;
+  /**
+   * AgentStream legs carry the audio themselves: the stream, once answered (no RTP is
+   * opened for them). SIP legs do not have this.
+   */
+  stream?(): AgentStreamMedia | undefined;
+  /** The audio rate of the leg's stream (default 8000: G.711 over RTP). */
+  readonly sampleRate?: number;
   /** Gives back what `prepare` took (the trunk client lease). Idempotent. */
   release(): void;
 }

@@ -66,6 +66,11 @@ export interface RunBridgeOptions {
   dtmf?: string;
   /** Emit `audio` events with both directions' PCM (recording, live transcription). Default off. */
   audioTaps?: boolean;
+  /**
+   * AgentStream calls: send `clear` by itself when the agent falls silent mid-speech while
+   * the caller is speaking (the agent was interrupted). Default true.
+   */
+  autoClear?: boolean;
   /** Extra participant attributes (merged over the `sip.*` ones). */
   attributes?: Readonly<Record<string, string>>;
   /** Participant name (default: the phone number). */

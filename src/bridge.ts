@@ -20,17 +20,21 @@ import { systemTimerClock, type TimerClock } from './clock.js';
 import type { BridgeConfig } from './config.js';
 import { bestEffortAsync } from './best-effort.js';
 import type { BridgeError } from './errors.js';
-import { LiveKitConnectError, RoomNotFoundError, toBridgeError, type RtpTimeoutError } from './errors.js';
+import { ConfigError, LiveKitConnectError, RoomNotFoundError, toBridgeError } from './errors.js';
 import { silentLogger, type Logger } from './logger.js';
 import { BRIDGE_CALL_ID_PREFIX } from './agent.js';
-import { PhoneParticipant } from './livekit/participant.js';
-import { createBridgeToken, tokenVerifier } from './livekit/token.js';
-import { RtpMediaBridge } from './rtp/bridge.js';
+import type { PhoneParticipant } from './livekit/participant.js';
+import { createBridgeParticipant } from './bridge-participant.js';
+import { tokenVerifier } from './livekit/token.js';
+import type { RtpMediaBridge } from './rtp/bridge.js';
+import type { AgentStreamMedia, StreamInterruption } from './agentstream/media.js';
+import { createRtpMedia, ringbackToPhone, wireStream, type PhoneAudioHandlers } from './bridge-media.js';
 import type { NegotiatedSdp } from './sdp/negotiate.js';
 import { dtmfDigitToEvent } from './rtp/dtmf.js';
 import type { CallEnded } from './sip/call-types.js';
 import { OutboundLeg, type BridgeLeg, type LegAnswer } from './bridge-leg.js';
-import { RingbackPlayer } from './bridge-audio.js';
+import type { RingbackPlayer } from './bridge-audio.js';
+import { ringbackIntoRoom } from './bridge-audio.js';
 import { CallControl, startMedia } from './bridge-control.js';
 import { agentArrives, assertRoomExists, watchRoom } from './bridge-room.js';
 import type {
@@ -94,6 +98,8 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
   private readonly ac = new AbortController();
   private participant: PhoneParticipant | undefined;
   private media: RtpMediaBridge | undefined;
+  /** AgentStream legs: the stream carrying the phone's audio (no RTP then). */
+  private stream: AgentStreamMedia | undefined;
   private answer: LegAnswer | undefined;
   private readonly control: CallControl;
   private automating = false;
@@ -110,19 +116,27 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
 
   /** @internal use `runBridge()` or `listenForCalls()` */
   constructor(
-    private readonly config: BridgeConfig,
+    private readonly config: Pick<BridgeConfig, 'livekit'> & { exotel?: BridgeConfig['exotel'] },
     private readonly opts: RunBridgeOptions,
     phoneNumber: string,
     private readonly leg: BridgeLeg,
-    /** The Exophone (`sip.trunkPhoneNumber`) and attributes the direction adds. */
-    private readonly party: { trunkPhoneNumber: string; attributes?: Readonly<Record<string, string>> },
+    /**
+     * The Exophone (`sip.trunkPhoneNumber`), attributes the direction adds, and for
+     * AgentStream calls the call id (Exotel's call SID) and `sip.hostname`.
+     */
+    private readonly party: {
+      trunkPhoneNumber: string;
+      attributes?: Readonly<Record<string, string>>;
+      callId?: string;
+      hostname?: string;
+    },
   ) {
     super();
     this.direction = leg.direction;
     if (leg.direction === 'inbound') this.callStatus = 'ringing';
     this.clock = opts.clock ?? systemTimerClock;
     this.t0 = this.clock.now();
-    this.callId = `${BRIDGE_CALL_ID_PREFIX}${randomBytes(9).toString('base64url')}`;
+    this.callId = party.callId ?? `${BRIDGE_CALL_ID_PREFIX}${randomBytes(9).toString('base64url')}`;
     this.roomName = opts.roomName;
     this.phoneNumber = phoneNumber;
     this.identity = `sip-phone-${phoneNumber}`;
@@ -143,6 +157,8 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
       clock: this.clock,
       session: () => (this.stage === 'answered' ? this.leg.session() : undefined),
       media: () => this.media,
+      stream: () => this.stream,
+      overStream: leg.stream !== undefined,
       participant: () => this.participant,
       emitTransfer: (i) => this.emit('transfer', i),
       emitHold: (i) => this.emit('hold', i),
@@ -191,10 +207,20 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
     return this.control.sendDtmf(digits);
   }
 
+  /**
+   * Barge-in: drops the agent audio not yet played to the phone. AgentStream calls send
+   * `clear` and return what the caller heard (also the `interrupted` event); SIP calls drop
+   * the RTP send queue and return `undefined`.
+   */
+  clearAudio(): StreamInterruption | undefined {
+    return this.control.clearAudio('host');
+  }
+
   stats(): BridgeStats {
     return {
       status: this.callStatus,
       rtp: this.media?.stats(),
+      ...(this.stream !== undefined ? { stream: this.stream.stats() } : {}),
       livekit: this.participant?.stats(),
       timings: { ...this.timings },
     };
@@ -229,6 +255,8 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
 
   private async setup(): Promise<void> {
     const { livekit, exotel } = this.config;
+    const streamLeg = this.leg.stream !== undefined;
+    if (!streamLeg && exotel === undefined) throw new ConfigError(['a SIP call needs the exotel settings']);
     const timeouts = this.opts.timeouts ?? {};
     const stop = this.ac.signal;
 
@@ -236,36 +264,27 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
     if (this.opts.requireExistingRoom !== false) await assertRoomExists(livekit, this.roomName);
     if (stop.aborted) return;
 
-    const attributes: Record<string, string> = {
-      'sip.callID': this.callId,
-      'sip.callStatus': this.callStatus,
-      'sip.phoneNumber': this.phoneNumber,
-      'sip.trunkPhoneNumber': this.party.trunkPhoneNumber,
-      'sip.hostname': exotel.sipHost,
-      ...this.party.attributes,
-      ...this.opts.attributes,
-    };
-    const metadata = JSON.stringify({ source: 'exotel_bridge', phone: this.phoneNumber });
-    const token =
-      livekit.token ??
-      (await createBridgeToken({
-        apiKey: livekit.apiKey!,
-        apiSecret: livekit.apiSecret!,
-        roomName: this.roomName,
-        identity: this.identity,
-        name: this.opts.participantName ?? this.phoneNumber,
-        metadata,
-        attributes,
-      }));
-
-    // Handlers are attached inside the constructor, before connect() (BUG-2).
-    const participant = new PhoneParticipant({
-      url: livekit.url,
-      token,
+    const participant = await createBridgeParticipant({
+      livekit,
+      roomName: this.roomName,
+      identity: this.identity,
+      name: this.opts.participantName ?? this.phoneNumber,
+      phoneNumber: this.phoneNumber,
+      attributes: {
+        'sip.callID': this.callId,
+        'sip.callStatus': this.callStatus,
+        'sip.phoneNumber': this.phoneNumber,
+        'sip.trunkPhoneNumber': this.party.trunkPhoneNumber,
+        'sip.hostname': this.party.hostname ?? exotel?.sipHost ?? '',
+        ...this.party.attributes,
+        ...this.opts.attributes,
+      },
       isAgent: this.opts.isAgent,
       directFfi: this.opts.directFfi,
       connectTimeoutMs: timeouts.connectMs,
-      logger: this.log,
+      sampleRate: this.leg.sampleRate,
+      queueSizeMs: streamLeg ? 200 : undefined,
+      log: this.log,
       clock: this.clock,
       remoteHeaders: () => ({ ...(this.answer?.remoteHeaders ?? {}) }),
       rpcMethods: this.control.rpcMethods(),
@@ -288,54 +307,46 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
     participant.on('agentAudio', this.onAgentAudio);
     participant.on('dtmf', ({ digit }) => {
       this.emit('dtmf', { digit, from: 'room' });
-      if (this.stage === 'answered' && this.media !== undefined)
-        void bestEffortAsync(
-          this.log,
-          '[BRIDGE] Sending DTMF from the room to the phone',
-          this.media.sendDtmf(digit),
-        );
+      if (this.stage !== 'answered' || this.media === undefined) return; // AgentStream sends no DTMF
+      void bestEffortAsync(
+        this.log,
+        '[BRIDGE] Sending DTMF from the room to the phone',
+        this.media.sendDtmf(digit),
+      );
     });
-
-    // BUG-4: RTP binds to the configured media IP, never the wildcard by default.
-    const media = new RtpMediaBridge({
-      bindIp: exotel.mediaBindIp,
-      advertisedIp: exotel.mediaIp,
-      portRange: exotel.rtpPortRange,
-      jitterTargetMs: this.opts.jitterTargetMs,
-      latencyProbe: this.opts.latencyProbe,
-      mediaTimeoutMs: timeouts.mediaMs,
-      noMediaTimeoutMs: timeouts.noMediaMs,
-      statsLogIntervalMs: this.opts.statsLogIntervalMs,
-      ...(this.opts.statsIntervalMs !== undefined ? { statsIntervalMs: this.opts.statsIntervalMs } : {}),
-      logger: this.log,
-      clock: this.clock,
-    });
+    const phone: PhoneAudioHandlers = {
+      audio: this.onPhoneAudio,
+      firstMedia: this.onFirstRtp,
+      dtmf: (digit) => {
+        this.emit('dtmf', { digit, from: 'phone' });
+        const code = dtmfDigitToEvent(digit);
+        if (code !== undefined)
+          void bestEffortAsync(
+            this.log,
+            '[BRIDGE] Publishing DTMF from the phone',
+            participant.publishDtmf(code, digit),
+          );
+      },
+      timeout: (err) => this.end('media-timeout', err),
+    };
+    const media = streamLeg
+      ? undefined
+      : createRtpMedia(exotel!, this.opts, this.log, this.clock, {
+          ...phone,
+          stats: (st) => {
+            if (this.stage === 'answered') this.control.onStats(st);
+          },
+        });
     this.media = media;
-    media.on('audio', this.onPhoneAudio);
-    media.on('firstPacket', this.onFirstRtp);
-    media.on('dtmf', ({ digit }) => {
-      this.emit('dtmf', { digit, from: 'phone' });
-      const code = dtmfDigitToEvent(digit);
-      if (code !== undefined)
-        void bestEffortAsync(
-          this.log,
-          '[BRIDGE] Publishing DTMF from the phone',
-          participant.publishDtmf(code, digit),
-        );
-    });
-    media.on('timeout', (err: RtpTimeoutError) => this.end('media-timeout', err));
-    media.on('stats', (st) => {
-      if (this.stage === 'answered') this.control.onStats(st);
-    });
     // The RTP socket and the trunk connection do not depend on the room: get them ready
     // while LiveKit connects, so the INVITE can leave as soon as the track is published.
     // (Nothing is sent to the trunk before then; teardown closes both if setup fails.)
     const ready = Promise.all([
-      media.open().then((local) => {
+      (media?.open() ?? Promise.resolve({ ip: '', port: 0 })).then((local) => {
         // Inbound with ringback: 183 with our answer as soon as RTP is open; the caller
         // hears ringback while the bridge joins the room (and waits for an agent).
-        const early = stop.aborted ? undefined : this.leg.earlyMedia?.(local);
-        if (early !== undefined) this.startRingback(media, early);
+        const early = stop.aborted || !media ? undefined : this.leg.earlyMedia?.(local);
+        if (early !== undefined && media) this.ringback = ringbackToPhone(media, early, this.clock, this.log);
         return local;
       }),
       this.leg.prepare(this.log, {
@@ -381,8 +392,20 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
     const neg = answer.negotiated;
     this.mark('answered');
     this.answeredAt = this.clock.now();
-    startMedia(media, neg);
-    this.mark('firstRtpSent');
+    if (media !== undefined && neg !== undefined) {
+      startMedia(media, neg);
+      this.mark('firstRtpSent');
+    }
+    const stream = this.leg.stream?.();
+    if (stream !== undefined) {
+      this.stream = stream;
+      stream.setAutoClear(this.opts.autoClear !== false);
+      wireStream(stream, {
+        ...phone,
+        interrupted: (i) => this.emit('interrupted', i),
+        playback: (i) => this.emit('playback', i),
+      });
+    }
     this.stage = 'answered';
     void bestEffortAsync(
       this.log,
@@ -398,9 +421,9 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
     const info: BridgeAnswered = {
       callId: this.callId,
       sipCallId: answer.sipCallId,
-      codec: neg.codec,
-      remoteAddress: neg.remoteAddress,
-      remotePort: neg.remotePort,
+      codec: neg?.codec ?? answer.remote?.codec ?? 'L16',
+      remoteAddress: neg?.remoteAddress ?? answer.remote?.address ?? '',
+      remotePort: neg?.remotePort ?? answer.remote?.port ?? 0,
       setupMs: this.timings.answered ?? 0,
       remoteHeaders: answer.remoteHeaders,
     };
@@ -423,26 +446,16 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
     this.automating = false;
   }
 
-  private readonly onPhoneAudio = (frame: { samples: Int16Array }): void => {
-    this.participant?.captureAudio(frame.samples);
-    if (this.opts.audioTaps === true) this.emit('audio', { from: 'phone', samples: frame.samples });
+  private readonly onPhoneAudio = (samples: Int16Array): void => {
+    this.participant?.captureAudio(samples);
+    if (this.opts.audioTaps === true) this.emit('audio', { from: 'phone', samples });
   };
 
   private readonly onRinging = (): void => {
     this.setStatus('ringing');
     // Outbound without early media: a ringback tone into the room, if asked, until the answer.
-    const tone = this.opts.ringbackTone;
-    const participant = this.participant;
-    if (tone === undefined || tone === false || this.ringback !== undefined || participant === undefined)
-      return;
-    if (this.direction !== 'outbound') return;
-    this.log.info('[BRIDGE] Ringing: playing ringback into the room');
-    this.ringback = new RingbackPlayer(
-      this.clock,
-      (frame) => participant.captureAudio(frame),
-      tone === true ? undefined : tone,
-    );
-    this.ringback.start();
+    if (this.direction === 'outbound' && this.ringback === undefined && this.participant !== undefined)
+      this.ringback = ringbackIntoRoom(this.opts.ringbackTone, this.clock, this.participant, this.log);
   };
 
   /** Outbound: the far end's early media (a 183 with SDP) reaches the room before the answer. */
@@ -458,7 +471,14 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
   };
 
   private readonly onAgentAudio = (samples: Int16Array): void => {
-    if (this.stage !== 'answered' || this.media === undefined || !this.control.forwardingToPhone) return;
+    if (this.stage !== 'answered' || !this.control.forwardingToPhone) return;
+    const stream = this.stream;
+    if (stream !== undefined) {
+      stream.writeAudio(samples);
+      if (this.opts.audioTaps === true) this.emit('audio', { from: 'room', samples });
+      return;
+    }
+    if (this.media === undefined) return;
     if (!this.forwardingAgent) {
       this.forwardingAgent = true;
       this.log.info('[BRIDGE] Forwarding agent audio to RTP');
@@ -490,14 +510,6 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
         '[BRIDGE] Setting sip.callStatus',
         this.participant.setAttributes({ 'sip.callStatus': status }),
       );
-  }
-
-  /** Early media (inbound): the negotiated stream starts now, and a ringback tone plays until the answer. */
-  private startRingback(media: RtpMediaBridge, early: NegotiatedSdp): void {
-    startMedia(media, early);
-    this.log.info('[BRIDGE] Early media: playing ringback until the answer');
-    this.ringback = new RingbackPlayer(this.clock, (frame) => media.writeAudio(frame, 8000));
-    this.ringback.start();
   }
 
   private readonly onSipEnded = (e: CallEnded, reason?: BridgeEndReason): void => {

@@ -1,7 +1,7 @@
 /**
  * The phone's side of the LiveKit room: one participant that publishes the caller's
- * audio (8 kHz `AudioSource`, resampled natively) and reads the agents' audio
- * (`AudioStream` at 8 kHz / 20 ms, mixed across tracks). Knows nothing of SIP or RTP.
+ * audio (an `AudioSource` at 8 kHz, or the AgentStream rate) and reads the agents' audio
+ * (`AudioStream` at the same rate, 20 ms frames, mixed across tracks). Knows nothing of SIP or RTP.
  *
  * Every room handler is attached in the constructor, before `connect()` can run, so a
  * track the agent published before the phone joined is never missed (the seed's BUG-2).
@@ -59,6 +59,11 @@ export interface PhoneParticipantOptions {
   isAgent?: ParticipantPredicate;
   /** Connect timeout (default 10 s). */
   connectTimeoutMs?: number;
+  /**
+   * Sample rate of the phone track and of the agent audio read (default 8000: G.711).
+   * AgentStream calls use the stream's rate (16000 or 24000) so nothing is resampled by hand.
+   */
+  sampleRate?: number;
   /** AudioSource queue in ms: small, so a burst cannot add seconds of delay (default 100). */
   queueSizeMs?: number;
   /**
@@ -83,7 +88,7 @@ export interface AgentTrackInfo {
 
 /** Events of `PhoneParticipant`. */
 export interface PhoneParticipantEvents {
-  /** 20 ms of agent audio at 8 kHz (mixed). The array is reused: copy it to keep it. */
+  /** 20 ms of agent audio at `sampleRate` (mixed). The array is reused: copy it to keep it. */
   agentAudio: [samples: Int16Array];
   /** An agent audio track is now being read. */
   agentTrackSubscribed: [info: AgentTrackInfo];
@@ -123,6 +128,9 @@ export class PhoneParticipant extends EventEmitter<PhoneParticipantEvents> {
   private connecting: Promise<void> | undefined;
   private framesCaptured = 0;
   private framesDropped = 0;
+  /** The rate of both directions, and the samples of one 20 ms frame at it. */
+  readonly sampleRate: number;
+  private readonly frameSamples: number;
   /** Native handles released at close (diagnostics and tests). */
   handlesReleased = 0;
 
@@ -131,9 +139,11 @@ export class PhoneParticipant extends EventEmitter<PhoneParticipantEvents> {
     this.log = opts.logger ?? silentLogger;
     this.isAgent = opts.isAgent ?? isAgentParticipant;
     this.clock = opts.clock ?? systemTimerClock;
+    this.sampleRate = opts.sampleRate ?? BRIDGE_SAMPLE_RATE;
+    this.frameSamples = this.sampleRate / 50;
     installFfiDisposeGuard();
     this.room = new Room();
-    this.mixer = new FrameMixer(FRAME_SAMPLES, (samples) => this.emit('agentAudio', samples));
+    this.mixer = new FrameMixer(this.frameSamples, (samples) => this.emit('agentAudio', samples));
     // Handlers first: before connect() there is nothing to miss.
     this.room.on(RoomEvent.TrackPublished, this.onTrackPublished);
     this.room.on(RoomEvent.TrackSubscribed, this.onTrackSubscribed);
@@ -263,19 +273,19 @@ export class PhoneParticipant extends EventEmitter<PhoneParticipantEvents> {
     }
   }
 
-  /** Publishes the phone's microphone track (8 kHz mono `AudioSource`). */
+  /** Publishes the phone's microphone track (a mono `AudioSource` at `sampleRate`). */
   async publishAudio(trackName = 'phone'): Promise<void> {
     const lp = this.room.localParticipant;
     if (this.state !== 'connected' || !lp) throw new ClosedError('PhoneParticipant');
-    this.source = new AudioSource(BRIDGE_SAMPLE_RATE, 1, this.opts.queueSizeMs ?? 100);
+    this.source = new AudioSource(this.sampleRate, 1, this.opts.queueSizeMs ?? 100);
     this.track = LocalAudioTrack.createAudioTrack(trackName, this.source);
     const router = this.opts.directFfi === false ? undefined : FfiMediaRouter.get();
     if (router)
       this.capture = new NativeAudioCapture(
         router,
         this.source.ffiHandle.handle,
-        BRIDGE_SAMPLE_RATE,
-        FRAME_SAMPLES,
+        this.sampleRate,
+        this.frameSamples,
       );
     try {
       this.publication = await lp.publishTrack(
@@ -288,7 +298,7 @@ export class PhoneParticipant extends EventEmitter<PhoneParticipantEvents> {
   }
 
   /**
-   * Sends 8 kHz mono samples from the phone into the room. The samples are copied, so
+   * Sends 20 ms of mono samples at `sampleRate` from the phone into the room. The samples are copied, so
    * the caller may reuse its buffer. Never throws; failures are counted.
    */
   captureAudio(samples: Int16Array): void {
@@ -300,7 +310,7 @@ export class PhoneParticipant extends EventEmitter<PhoneParticipantEvents> {
       else this.framesDropped += 1;
       return;
     }
-    const frame = new AudioFrame(samples.slice(), BRIDGE_SAMPLE_RATE, 1, samples.length);
+    const frame = new AudioFrame(samples.slice(), this.sampleRate, 1, samples.length);
     this.framesCaptured += 1;
     source.captureFrame(frame).catch(() => {
       // counted in `framesDropped` (stats); per frame, so never logged here
@@ -420,7 +430,7 @@ export class PhoneParticipant extends EventEmitter<PhoneParticipantEvents> {
       let reader: NativeAudioReader;
       try {
         reader = new NativeAudioReader(router, track.ffi_handle.handle, {
-          sampleRate: BRIDGE_SAMPLE_RATE,
+          sampleRate: this.sampleRate,
           numChannels: 1,
           frameSizeMs: 20,
           onFrame: (samples) => this.mixer.push(sid, samples),
@@ -438,7 +448,7 @@ export class PhoneParticipant extends EventEmitter<PhoneParticipantEvents> {
       return;
     }
     const stream = new AudioStream(track, {
-      sampleRate: BRIDGE_SAMPLE_RATE,
+      sampleRate: this.sampleRate,
       numChannels: 1,
       frameSizeMs: 20,
     });

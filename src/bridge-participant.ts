@@ -1,0 +1,62 @@
+/**
+ * The bridge's participant for one call: its token (identity `sip-phone-<E.164>`, kind SIP,
+ * the `sip.*` attributes LiveKit SIP sets, the metadata) and the `PhoneParticipant` built on
+ * it, with every room handler attached before connect (BUG-2).
+ */
+import type { RpcInvocationData } from '@livekit/rtc-node';
+import type { TimerClock } from './clock.js';
+import type { LiveKitSettings } from './config.js';
+import type { Logger } from './logger.js';
+import { PhoneParticipant, type ParticipantPredicate } from './livekit/participant.js';
+import { createBridgeToken } from './livekit/token.js';
+
+/** Who the participant is and how it joins. */
+export interface BridgeParticipantSpec {
+  livekit: LiveKitSettings;
+  roomName: string;
+  identity: string;
+  /** Participant name (default: the phone number). */
+  name: string;
+  phoneNumber: string;
+  /** The `sip.*` attributes and the host's own, set in the token. */
+  attributes: Record<string, string>;
+  isAgent: ParticipantPredicate | undefined;
+  directFfi: boolean | undefined;
+  connectTimeoutMs: number | undefined;
+  /** The phone track's rate (AgentStream: the stream's); default 8000. */
+  sampleRate: number | undefined;
+  queueSizeMs: number | undefined;
+  log: Logger;
+  clock: TimerClock;
+  remoteHeaders: () => Record<string, string>;
+  rpcMethods: Readonly<Record<string, (data: RpcInvocationData) => Promise<string>>>;
+}
+
+/** Mints the token (unless the host gave one) and builds the participant, not yet connected. */
+export async function createBridgeParticipant(s: BridgeParticipantSpec): Promise<PhoneParticipant> {
+  const { livekit } = s;
+  const token =
+    livekit.token ??
+    (await createBridgeToken({
+      apiKey: livekit.apiKey!,
+      apiSecret: livekit.apiSecret!,
+      roomName: s.roomName,
+      identity: s.identity,
+      name: s.name,
+      metadata: JSON.stringify({ source: 'exotel_bridge', phone: s.phoneNumber }),
+      attributes: s.attributes,
+    }));
+  return new PhoneParticipant({
+    url: livekit.url,
+    token,
+    isAgent: s.isAgent,
+    directFfi: s.directFfi,
+    connectTimeoutMs: s.connectTimeoutMs,
+    ...(s.sampleRate !== undefined ? { sampleRate: s.sampleRate } : {}),
+    ...(s.queueSizeMs !== undefined ? { queueSizeMs: s.queueSizeMs } : {}),
+    logger: s.log,
+    clock: s.clock,
+    remoteHeaders: s.remoteHeaders,
+    rpcMethods: s.rpcMethods,
+  });
+}
