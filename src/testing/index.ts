@@ -15,3 +15,17 @@ export type {
 } from './simulator.js';
 export { FakeTimerClock } from './fake-clock.js';
 export { generateTone, goertzelPower, dominantFrequency, toneDominates } from '../rtp/goertzel.js';
+export { connectAgentStream, probeUpgrade, SimulatedAgentStream } from './agentstream-client.js';
+export type {
+  AgentStreamClientOptions,
+  AgentStreamEnd,
+  AgentStreamPlay,
+  AgentStreamState,
+  SimulatedAgentStreamEvents,
+} from './agentstream-client.js';
+export { AgentStreamExotel } from './agentstream-exotel.js';
+export type {
+  AgentStreamExotelEvents,
+  AgentStreamExotelOptions,
+  ConnectApiRequest,
+} from './agentstream-exotel.js';
