@@ -25,9 +25,12 @@ export {
   InternalError,
   TransferError,
   ReinviteError,
+  StreamProtocolError,
+  ExotelApiError,
+  UnsupportedError,
   toBridgeError,
 } from './errors.js';
-export type { BridgeErrorCode, BridgeErrorOptions } from './errors.js';
+export type { BridgeErrorCode, BridgeErrorOptions, StreamProtocolReason } from './errors.js';
 export { silentLogger, createMemoryLogger } from './logger.js';
 export type { Logger, LogFn, LogLevel, LogRecord } from './logger.js';
 export { VERSION } from './version.js';
@@ -307,10 +310,60 @@ export type {
   InboundListenerEvents,
 } from './inbound/types.js';
 export { acceptInboundCalls, createInboundRoomName } from './inbound/host.js';
+// --- AgentStream: Exotel's WebSocket media stream (src/agentstream) ---
+export { createAgentStreamServer, AgentStreamServer, CORRELATION_PARAM } from './agentstream/server.js';
+export type {
+  AgentStreamServerOptions,
+  AgentStreamServerEvents,
+  AgentStreamServerStats,
+  CloseStreamServerOptions,
+  IncomingStream,
+  StreamDecision,
+  StreamCredentials,
+  StreamRefusal,
+} from './agentstream/types.js';
+export { placeAgentStreamCall } from './agentstream/outbound.js';
+export type { PlaceAgentStreamCallOptions } from './agentstream/outbound.js';
+export { connectStreamCall, EXOTEL_API_BASE_URLS } from './agentstream/connect-api.js';
+export type {
+  ExotelApiSettings,
+  ConnectStreamRequest,
+  ConnectStreamOptions,
+  ConnectStreamResult,
+  ConnectStatusCallbackEvent,
+} from './agentstream/connect-api.js';
+export { AgentStreamMedia } from './agentstream/media.js';
+export type {
+  AgentStreamLimits,
+  AgentStreamStats,
+  AgentStreamEnd as AgentStreamEndInfo,
+  AgentStreamMediaEvents,
+  StreamInterruption,
+} from './agentstream/media.js';
+export { StreamAudioOut } from './agentstream/outbound-audio.js';
+export {
+  parseExotelEvent,
+  parseBotEvent,
+  decodePcm,
+  encodePcm,
+  mediaMessage,
+  markMessage,
+  clearMessage,
+  ExotelEventWriter,
+  STREAM_SAMPLE_RATES,
+} from './agentstream/protocol.js';
+export type {
+  ExotelStreamEvent,
+  BotStreamEvent,
+  StreamStart,
+  StreamSampleRate,
+  StreamParseLimits,
+} from './agentstream/protocol.js';
 export {
   RPC_TRANSFER,
   RPC_HOLD,
   RPC_SEND_DTMF,
+  RPC_CLEAR_AUDIO,
   CALL_CONTROL_ATTRIBUTE,
   mayControlCall,
 } from './bridge-control.js';

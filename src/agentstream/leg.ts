@@ -63,7 +63,14 @@ export class StreamLeg implements BridgeLeg {
       const { callSid } = await dialer.dial(log);
       log.info({ callSid }, '[BRIDGE] Exotel is calling the phone; waiting for its AgentStream');
       this.hooks?.onRinging();
-      media = await dialer.arrival;
+      try {
+        media = await dialer.arrival;
+      } catch (err) {
+        // no stream in time: the phone did not answer (the call ends as `no-answer`)
+        if (err instanceof StreamProtocolError && err.reason === 'timeout')
+          this.hooks?.onEnded({ reason: 'timeout', error: err }, 'no-answer');
+        throw err;
+      }
       if (this.over) {
         void media.close();
         throw new AbortedError('the call ended before it was answered');
