@@ -384,7 +384,7 @@ export type { MosEstimate, MosInputs } from './rtp/quality.js';
 export type { RtcpRemoteReport } from './rtp/rtcp-reporter.js';
 export type { RtpDirection } from './rtp/bridge.js';
 export type { ReferResult, ReferProgress, SipInfoDtmf } from './sip/call-types.js';
-export type { AcceptInboundCallsOptions } from './inbound/host.js';
+export type { AcceptInboundCallsOptions, InboundParty } from './inbound/host.js';
 export type { InboundCredentials } from './sip/auth-server.js';
 export type { PlaceOutboundCallOptions, PlacedCall, WarmTransferOptions } from './host.js';
 export {

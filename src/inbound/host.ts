@@ -21,8 +21,14 @@ export function createInboundRoomName(
   return roomNameFor(agentType, 'inbound', caller, uuid, true);
 }
 
+/** Who is calling: what `acceptInboundCalls` needs of a SIP call or an AgentStream. */
+export interface InboundParty {
+  from: string;
+  to: string;
+}
+
 /** Options of {@link acceptInboundCalls}. */
-export interface AcceptInboundCallsOptions {
+export interface AcceptInboundCallsOptions<C extends InboundParty = IncomingCall> {
   /** The agent worker's registered name (`agentName` in LiveKit Agents). */
   agentName: string;
   /** Names the room and goes to the agent in the dispatch metadata (default `inbound`). */
@@ -36,17 +42,18 @@ export interface AcceptInboundCallsOptions {
   /** Room empty timeout in seconds (default 60). */
   emptyTimeoutSec?: number;
   /** Pick the agent type per call (default: `agentType`). */
-  agentTypeFor?: (call: IncomingCall) => string;
+  agentTypeFor?: (call: C) => string;
 }
 
 /**
- * An `onCall` for `listenForCalls()` that makes one room and one agent dispatch per call,
+ * An `onCall` for `listenForCalls()` (or an `onStream` for `createAgentStreamServer()`) that
+ * makes one room and one agent dispatch per call,
  * and deletes the room when the call ends. A LiveKit failure refuses the call with 503
  * (logged), which a SIP proxy in front treats as "try another process".
  */
-export function acceptInboundCalls(
-  options: AcceptInboundCallsOptions,
-): (call: IncomingCall) => Promise<AcceptDecision | { reject: number }> {
+export function acceptInboundCalls<C extends InboundParty = IncomingCall>(
+  options: AcceptInboundCallsOptions<C>,
+): (call: C) => Promise<AcceptDecision | { reject: number }> {
   const { url, apiKey, apiSecret } = resolveLiveKitSettings(options.livekit, options.env ?? process.env);
   if (!apiKey || !apiSecret) {
     throw new ConfigError([
