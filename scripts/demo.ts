@@ -16,6 +16,8 @@
  *
  * `npm run demo -- --inbound` runs the other direction instead (scripts/demo-inbound.ts):
  * the simulator calls in and `listenForCalls` + `acceptInboundCalls` take the call.
+ * `npm run demo -- --agentstream` runs an inbound and an outbound call over Exotel's
+ * AgentStream WebSocket instead of SIP (scripts/demo-agentstream.ts).
  */
 process.env.NODE_ENV ??= 'production'; // keeps @livekit/rtc-node's debug logging quiet
 
@@ -36,6 +38,10 @@ import {
 } from './demo-common.js';
 
 async function main(): Promise<number> {
+  if (process.argv.slice(2).includes('--agentstream')) {
+    const { agentStreamDemo } = await import('./demo-agentstream.js');
+    return agentStreamDemo();
+  }
   if (process.argv.slice(2).includes('--inbound')) {
     const { inboundDemo } = await import('./demo-inbound.js');
     return inboundDemo();

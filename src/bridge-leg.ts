@@ -22,6 +22,8 @@ export interface LegAnswer {
   negotiated?: NegotiatedSdp;
   /** Legs without SDP (AgentStream): the peer carrying the audio, and its format. */
   remote?: { address: string; port: number; codec: 'L16' };
+  /** Participant attributes only the answer tells (AgentStream: the stream's sid, its parameters). */
+  attributes?: Readonly<Record<string, string>>;
   /** The SIP Call-ID. */
   sipCallId: string;
   /** The far end's dialog tag (`sip.callTag`). */

@@ -413,6 +413,7 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
       participant.setAttributes({
         'sip.callIDFull': answer.sipCallId,
         'sip.callTag': answer.remoteTag,
+        ...answer.attributes,
         ...(this.direction === 'outbound'
           ? headerAttributes(answer.allHeaders, this.opts.includeHeaders)
           : {}),

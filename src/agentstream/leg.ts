@@ -13,6 +13,7 @@ import type { BridgeLeg, LegAnswer, LegHooks } from '../bridge-leg.js';
 import { AbortedError, StreamProtocolError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { AgentStreamEnd, AgentStreamMedia } from './media.js';
+import type { StreamStart } from './protocol.js';
 
 /** How the outbound leg places its call and learns of its stream. */
 export interface StreamDialer {
@@ -22,6 +23,22 @@ export interface StreamDialer {
   arrival: Promise<AgentStreamMedia>;
   /** Stops waiting: a stream arriving later is closed at once. */
   cancel(): void;
+}
+
+/** The custom parameter that ties an outbound call's stream to the call waiting for it. */
+export const CORRELATION_PARAM = 'lkcall';
+
+/** The `sip.*`-style extras of a stream call: how it travels, its stream, its custom parameters. */
+export function streamAttributes(start: StreamStart): Record<string, string> {
+  const out: Record<string, string> = {
+    'exotel.transport': 'agentstream',
+    'exotel.streamSid': start.streamSid,
+    'exotel.sampleRate': String(start.sampleRate),
+  };
+  if (start.accountSid !== '') out['exotel.accountSid'] = start.accountSid;
+  for (const [k, v] of Object.entries(start.customParameters))
+    if (k !== CORRELATION_PARAM) out[`exotel.param.${k}`] = v;
+  return out;
 }
 
 export class StreamLeg implements BridgeLeg {
@@ -91,6 +108,7 @@ export class StreamLeg implements BridgeLeg {
       remoteHeaders: start.customParameters,
       allHeaders: {},
       remote: { address: media.remote.address, port: media.remote.port, codec: 'L16' },
+      ...(this.direction === 'outbound' ? { attributes: streamAttributes(start) } : {}),
     };
   }
 

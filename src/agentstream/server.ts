@@ -25,7 +25,7 @@ import type { AcceptDecision } from '../inbound/types.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { normalizePhoneNumber } from '../sip/phone.js';
 import { StreamAccess } from './access.js';
-import { StreamLeg, type StreamDialer } from './leg.js';
+import { CORRELATION_PARAM, StreamLeg, streamAttributes, type StreamDialer } from './leg.js';
 import { AgentStreamMedia } from './media.js';
 import type { StreamStart } from './protocol.js';
 import type {
@@ -37,8 +37,7 @@ import type {
   StreamDecision,
 } from './types.js';
 
-/** The custom parameter that ties an outbound call's stream to the call waiting for it. */
-export const CORRELATION_PARAM = 'lkcall';
+export { CORRELATION_PARAM } from './leg.js';
 
 const DEFAULT_PATH = '/exotel/agentstream';
 const DEFAULT_MAX_STREAMS = 50;
@@ -405,19 +404,6 @@ export function createAgentStreamServer(options: AgentStreamServerOptions): Agen
     issues.push('maxMessageBytes must be an integer from 1024 to 16 MiB');
   if (issues.length > 0) throw new ConfigError(issues);
   return new AgentStreamServer(options, livekit, access);
-}
-
-/** The `sip.*`-style extras of a stream call: how it travels, its stream, its custom parameters. */
-function streamAttributes(start: StreamStart): Record<string, string> {
-  const out: Record<string, string> = {
-    'exotel.transport': 'agentstream',
-    'exotel.streamSid': start.streamSid,
-    'exotel.sampleRate': String(start.sampleRate),
-  };
-  if (start.accountSid !== '') out['exotel.accountSid'] = start.accountSid;
-  for (const [k, v] of Object.entries(start.customParameters))
-    if (k !== CORRELATION_PARAM) out[`exotel.param.${k}`] = v;
-  return out;
 }
 
 function incomingOf(start: StreamStart, from: string, media: AgentStreamMedia): IncomingStream {
