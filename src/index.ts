@@ -339,6 +339,8 @@ export type {
   AgentStreamEnd as AgentStreamEndInfo,
   AgentStreamMediaEvents,
   StreamInterruption,
+  StreamSocket,
+  StreamSocketData,
 } from './agentstream/media.js';
 export { StreamAudioOut } from './agentstream/outbound-audio.js';
 export {

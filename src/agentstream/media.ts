@@ -17,8 +17,6 @@
  * unanswered for one interval ends the stream, and so does no media for `mediaTimeoutMs`.
  */
 import { EventEmitter } from 'eventemitter3';
-import type WebSocket from 'ws';
-import type { RawData } from 'ws';
 import { clearTimer, systemTimerClock, type TimerClock, type TimerHandle } from '../clock.js';
 import { StreamProtocolError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
@@ -32,6 +30,32 @@ import {
   type StreamParseLimits,
   type StreamStart,
 } from './protocol.js';
+
+/** What one message of the socket carries (as the `ws` package reports it). */
+export type StreamSocketData = Buffer | ArrayBuffer | Buffer[];
+
+/**
+ * The part of a `ws` WebSocket this class uses (a `ws` server socket is one), so the public
+ * types need nothing from `ws`.
+ */
+export interface StreamSocket {
+  readonly readyState: number;
+  readonly bufferedAmount: number;
+  on(event: 'message', fn: (data: StreamSocketData, isBinary: boolean) => void): unknown;
+  on(event: 'close', fn: (code: number) => void): unknown;
+  on(event: 'error', fn: (err: Error) => void): unknown;
+  on(event: 'pong', fn: () => void): unknown;
+  once(event: 'close', fn: () => void): unknown;
+  send(text: string): void;
+  close(code?: number, reason?: string): void;
+  ping(): void;
+  terminate(): void;
+}
+
+/** `WebSocket.readyState` values. */
+const CONNECTING = 0;
+const OPEN = 1;
+const CLOSED = 3;
 
 /** Bounds and timers of one stream. */
 export interface AgentStreamLimits extends StreamParseLimits {
@@ -168,7 +192,7 @@ export class AgentStreamMedia extends EventEmitter<AgentStreamMediaEvents> {
   private endedWith: AgentStreamEnd | undefined;
 
   constructor(
-    private readonly ws: WebSocket,
+    private readonly ws: StreamSocket,
     opts: {
       remote: { address: string; port: number };
       limits?: AgentStreamLimits;
@@ -279,11 +303,11 @@ export class AgentStreamMedia extends EventEmitter<AgentStreamMediaEvents> {
    */
   close(code = 1000, reason = 'call ended'): Promise<void> {
     const done = new Promise<void>((resolve) => {
-      if (this.ws.readyState === this.ws.CLOSED) return resolve();
+      if (this.ws.readyState === CLOSED) return resolve();
       this.ws.once('close', () => resolve());
     });
     this.finish({ how: 'local', code });
-    if (this.ws.readyState === this.ws.OPEN || this.ws.readyState === this.ws.CONNECTING) {
+    if (this.ws.readyState === OPEN || this.ws.readyState === CONNECTING) {
       try {
         this.ws.close(code, reason);
       } catch {
@@ -298,7 +322,7 @@ export class AgentStreamMedia extends EventEmitter<AgentStreamMediaEvents> {
 
   // --- receiving ---
 
-  private readonly onMessage = (data: RawData, isBinary: boolean): void => {
+  private readonly onMessage = (data: StreamSocketData, isBinary: boolean): void => {
     if (this.state === 'ended') return;
     this.st.messagesReceived++;
     if (!this.takeToken()) {
@@ -472,7 +496,7 @@ export class AgentStreamMedia extends EventEmitter<AgentStreamMediaEvents> {
   };
 
   private send(text: string): void {
-    if (this.ws.readyState !== this.ws.OPEN) return;
+    if (this.ws.readyState !== OPEN) return;
     this.ws.send(text);
   }
 
@@ -511,7 +535,7 @@ export class AgentStreamMedia extends EventEmitter<AgentStreamMediaEvents> {
           return;
         }
         this.awaitingPong = true;
-        if (this.ws.readyState === this.ws.OPEN) this.ws.ping();
+        if (this.ws.readyState === OPEN) this.ws.ping();
         this.schedulePing();
       },
       this.limits.pingIntervalMs,
@@ -570,8 +594,8 @@ export class AgentStreamMedia extends EventEmitter<AgentStreamMediaEvents> {
     if (this.state === 'ended') return;
     this.log.warn({ err: error.message, reason: error.reason }, '[BRIDGE] AgentStream ended by an error');
     this.finish({ how: 'error', code, error });
-    if (this.ws.readyState === this.ws.OPEN) this.ws.close(code, error.reason);
-    if (this.ws.readyState !== this.ws.CLOSED)
+    if (this.ws.readyState === OPEN) this.ws.close(code, error.reason);
+    if (this.ws.readyState !== CLOSED)
       this.closeTimer ??= this.clock.setTimeout(() => this.ws.terminate(), 2000, { unref: true });
   }
 
@@ -589,7 +613,7 @@ export class AgentStreamMedia extends EventEmitter<AgentStreamMediaEvents> {
   }
 }
 
-function textOf(data: RawData): string {
+function textOf(data: StreamSocketData): string {
   if (Buffer.isBuffer(data)) return data.toString('utf8');
   if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
   return Buffer.from(data).toString('utf8');

@@ -384,6 +384,15 @@ describe('barge-in', () => {
     expect(info!.heardMs).toBeLessThanOrEqual(info!.sentMs);
     expect(info!.unplayedMs).toBe(info!.sentMs - info!.heardMs);
     await eventually('clear received', () => stream.clears === 1);
+    // an agent asks for the same through the exotel.ClearAudio RPC
+    const reply = await agent.room.localParticipant!.performRpc({
+      destinationIdentity: call.identity,
+      method: 'exotel.ClearAudio',
+      payload: '{}',
+    });
+    expect(JSON.parse(reply)).toMatchObject({ by: 'rpc' });
+    expect(events.map((e) => e.by)).toEqual(['host', 'rpc']);
+    await eventually('second clear received', () => stream.clears === 2);
     await expect(call.transfer('+919999999999')).rejects.toMatchObject({ code: 'UNSUPPORTED' });
     await expect(call.sendDtmf('1')).rejects.toMatchObject({ code: 'UNSUPPORTED' });
   });
