@@ -61,6 +61,8 @@ export interface AgentStreamClientOptions {
   clock?: TimerClock;
   /** Extra headers of the upgrade request. */
   headers?: Record<string, string>;
+  /** For `wss://`: the CA certificate(s) to trust besides the system's (e.g. a test PKI). */
+  ca?: string | Buffer;
   /** Send `connected` once open (default true). */
   sendConnected?: boolean;
   /** Send `start` and begin media once open (default true); otherwise call `start()`. */
@@ -147,11 +149,11 @@ export async function connectAgentStream(opts: AgentStreamClientOptions): Promis
  */
 export async function probeUpgrade(
   url: string,
-  opts: { headers?: Record<string, string> } = {},
+  opts: { headers?: Record<string, string>; ca?: string | Buffer } = {},
 ): Promise<number> {
   parseStreamUrl(url);
   return new Promise<number>((resolve, reject) => {
-    const ws = openSocket(url, opts.headers);
+    const ws = openSocket(url, opts.headers, opts.ca);
     let status: number | undefined;
     ws.on('unexpected-response', (_req, res) => {
       status = res.statusCode ?? 0;
@@ -282,7 +284,7 @@ export class SimulatedAgentStream extends EventEmitter<SimulatedAgentStreamEvent
     this.received = new Recorder(this.maxSamples);
     this.ended = new Promise((resolve) => (this.resolveEnded = resolve));
 
-    this.ws = openSocket(opts.url, opts.headers);
+    this.ws = openSocket(opts.url, opts.headers, opts.ca);
     this.opened = new Promise<void>((resolve, reject) => {
       this.ws.on('unexpected-response', (_req, res) => {
         this.refusedStatus = res.statusCode ?? 0;
@@ -603,10 +605,11 @@ export class SimulatedAgentStream extends EventEmitter<SimulatedAgentStreamEvent
 }
 
 /** A client socket as Exotel opens one: no compression, bounded frames. Throws `ConfigError`. */
-function openSocket(url: string, headers: Record<string, string> = {}): WebSocket {
+function openSocket(url: string, headers: Record<string, string> = {}, ca?: string | Buffer): WebSocket {
   try {
     return new WebSocket(url, {
       headers,
+      ...(ca !== undefined ? { ca } : {}),
       perMessageDeflate: false,
       maxPayload: MAX_FRAME_BYTES,
       handshakeTimeout: HANDSHAKE_TIMEOUT_MS,

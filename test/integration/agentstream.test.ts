@@ -39,7 +39,9 @@ import {
   probeUpgrade,
   type SimulatedAgentStream,
 } from '../../src/testing/index.js';
+import { createServer as createHttpsServer } from 'node:https';
 import { createRoom, livekitOpts, runCleanups, type Cleanups } from '../harness/e2e.js';
+import { makeTestPki } from '../harness/pki.js';
 import { eventually, mintToken, livekitEnv, roomService } from '../harness/livekit.js';
 
 const PROBES = [300, 440, 700, 1000, 2000];
@@ -262,6 +264,41 @@ describe('inbound AgentStream calls', () => {
     );
     expect((await b.ended).code).toBe(1000);
     await eventually('no stream open', () => server.stats().active === 0);
+  });
+});
+
+describe("wss:// on the host's HTTPS server", () => {
+  it('attach(httpsServer): a call over TLS, with Basic auth, ends by stop and leaves nothing', async () => {
+    const pki = makeTestPki();
+    const https = createHttpsServer({ key: pki.key, cert: pki.cert }, (_req, res) => res.end('host app'));
+    await new Promise<void>((r) => https.listen(0, '127.0.0.1', () => r()));
+    cleanups.push(() => new Promise<void>((r) => https.close(() => r())));
+    const server = createAgentStreamServer({
+      livekit: livekitOpts(),
+      env: {},
+      auth: AUTH,
+      onStream: acceptInboundCalls({
+        agentName: 'agentstream-test-agent',
+        agentType: 'voicebot',
+        livekit: livekitOpts(),
+        env: {},
+      }),
+    });
+    server.attach(https);
+    cleanups.push(() => server.close());
+    const calls: BridgeCall[] = [];
+    server.on('call', (c) => calls.push(c));
+    const port = (https.address() as { port: number }).port;
+    const base = `wss://${AUTH.username}:${AUTH.password}@127.0.0.1:${port}`;
+    expect(await probeUpgrade(`wss://127.0.0.1:${port}${PATH}`, { ca: pki.ca })).toBe(401);
+    const stream = await inbound(`${base}${PATH}`, { ca: pki.ca });
+    const call = await eventually('bridge call', () => calls[0]);
+    const agent = await startAgent(call.roomName, 8000);
+    await waitForAudioReady(await phoneOf(agent), { room: agent.room, timeoutMs: 10_000 });
+    await eventually('caller hears the agent', () => stream.heardSamples().length >= 4000, 10_000);
+    await stream.stop();
+    expect((await call.ended).reason).toBe('phone-hangup');
+    await nothingLeft(server, call.roomName);
   });
 });
 
