@@ -24,7 +24,7 @@ export class StreamAccess {
       const [addr = '', bits, extra] = entry.trim().split('/');
       const family = isIP(addr);
       const max = family === 6 ? 128 : 32;
-      const prefix = bits === undefined ? max : Number(bits);
+      const prefix = bits === undefined ? max : /^[0-9]{1,3}$/.test(bits) ? Number(bits) : NaN;
       if (family === 0 || extra !== undefined || !Number.isInteger(prefix) || prefix < 0 || prefix > max) {
         issues.push(`allowFrom: ${JSON.stringify(entry)} is not an IP address or CIDR block`);
         continue;

@@ -189,6 +189,7 @@ export class AgentStreamMedia extends EventEmitter<AgentStreamMediaEvents> {
   private agentSpeaking = false;
   private agentSilentFrames = 0;
   private autoClear = true;
+  private lastAgentFrameAt = 0;
   private endedWith: AgentStreamEnd | undefined;
 
   constructor(
@@ -279,6 +280,7 @@ export class AgentStreamMedia extends EventEmitter<AgentStreamMediaEvents> {
     const out = this.out;
     if (out === undefined || this.state !== 'started') return;
     this.trackAgentSpeech(samples);
+    this.lastAgentFrameAt = this.clock.now();
     out.push(samples);
     if (this.outTimer === undefined) this.pumpOut();
   }
@@ -451,8 +453,14 @@ export class AgentStreamMedia extends EventEmitter<AgentStreamMediaEvents> {
       this.st.inboundFramesDropped += drop;
     }
     if (this.inTimer === undefined) {
-      this.inDeadline = this.clock.now();
-      this.releaseFrames();
+      // keep 20 ms between frames even when the queue had run dry just before
+      const now = this.clock.now();
+      if (this.inDeadline > now)
+        this.inTimer = this.clock.setTimeout(this.releaseFrames, this.inDeadline - now);
+      else {
+        this.inDeadline = now;
+        this.releaseFrames();
+      }
     }
   }
 
@@ -481,7 +489,9 @@ export class AgentStreamMedia extends EventEmitter<AgentStreamMediaEvents> {
     const start = this.startInfo;
     if (out === undefined || start === undefined || this.state !== 'started') return;
     const now = this.clock.now();
-    const chunk = out.poll(now);
+    // the agent's audio stopped (its track ended) mid-chunk: send the rest, padded
+    const idle = now - this.lastAgentFrameAt >= out.chunkMs;
+    const chunk = idle ? out.flush(now) : out.poll(now);
     if (chunk !== undefined) {
       if (this.ws.bufferedAmount > this.limits.maxBufferedBytes) {
         this.st.backpressureDrops++;
@@ -490,7 +500,7 @@ export class AgentStreamMedia extends EventEmitter<AgentStreamMediaEvents> {
         this.send(markMessage(start.streamSid, chunk.mark));
       }
     }
-    const next = out.nextDueMs(this.clock.now());
+    const next = out.nextDueMs(this.clock.now(), { flush: idle });
     if (next !== undefined)
       this.outTimer = this.clock.setTimeout(this.pumpOut, Math.max(0, next - this.clock.now()));
   };

@@ -65,14 +65,21 @@ const DEFAULT_MAX_FIELD = 256;
 const DEFAULT_MAX_PARAMS = 8;
 const DIGITS = /^[0-9]{1,12}$/;
 const DTMF = /^[0-9*#A-Da-d]$/;
-/** Base64 of whole 16-bit samples: length a multiple of 4, standard alphabet, padding last. */
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+/** A character outside the standard base64 alphabet and its padding. */
+const NOT_BASE64 = /[^A-Za-z0-9+/=]/;
+/**
+ * How Exotel names 16-bit linear PCM: its developer page writes `audio/x-raw`, streams seen in
+ * the wild say `raw/slin` or `base64` (the transfer encoding of that same PCM). G.711 names
+ * are refused: that audio would be misread.
+ */
+const LINEAR_PCM = /^(?:audio\/x-raw|raw\/slin(?:16|24)?|slin(?:16|24)?|base64|audio\/x-l16|audio\/l16)$/i;
 
 type Json = Record<string, unknown>;
 
 /**
  * Parses one text message from Exotel. Throws `StreamProtocolError` (`malformed-json`,
- * `bad-event`, `bad-payload`) for anything else; an unknown event name is returned as
+ * `bad-event`, `too-large`) for anything else (the media payload is checked by
+ * {@link decodePcm}); an unknown event name is returned as
  * `{ event: 'unknown' }`. Never throws anything but `StreamProtocolError`.
  */
 export function parseExotelEvent(text: string, limits: StreamParseLimits = {}): ExotelStreamEvent {
@@ -95,10 +102,10 @@ export function parseExotelEvent(text: string, limits: StreamParseLimits = {}): 
       const rate = format['sample_rate'] === undefined ? 8000 : int(format, 'sample_rate', 'media_format');
       if (!STREAM_SAMPLE_RATES.includes(rate as StreamSampleRate))
         throw bad(`unsupported sample_rate ${rate} (8000, 16000 or 24000)`);
-      const bitRate = format['bit_rate'] === undefined ? 16 : int(format, 'bit_rate', 'media_format');
-      if (bitRate !== 16) throw bad(`unsupported bit_rate ${bitRate} (16-bit PCM only)`);
+      const bitRate = bitRateOf(format['bit_rate'], rate as StreamSampleRate);
       const encoding = format['encoding'] === undefined ? 'audio/x-raw' : str(format, 'encoding', maxField);
-      if (encoding !== 'audio/x-raw') throw bad(`unsupported encoding ${JSON.stringify(encoding)}`);
+      if (!LINEAR_PCM.test(encoding))
+        throw bad(`unsupported encoding ${JSON.stringify(encoding)} (16-bit PCM only)`);
       const streamSid = str(s, 'stream_sid', maxField, str(v, 'stream_sid', maxField, ''));
       if (streamSid === '') throw bad('start has no stream_sid');
       return {
@@ -176,7 +183,14 @@ export function parseExotelEvent(text: string, limits: StreamParseLimits = {}): 
  */
 export function decodePcm(payload: string): Int16Array {
   if (payload.length === 0) return new Int16Array(0);
-  if (!BASE64.test(payload)) throw new StreamProtocolError('bad-payload', 'media payload is not base64');
+  // checked without a backtracking pattern: a payload of millions of characters must not blow the stack
+  const pad = payload.indexOf('=');
+  if (
+    payload.length % 4 !== 0 ||
+    NOT_BASE64.test(payload) ||
+    (pad !== -1 && (pad < payload.length - 2 || payload.slice(pad) !== '='.repeat(payload.length - pad)))
+  )
+    throw new StreamProtocolError('bad-payload', 'media payload is not base64');
   const bytes = Buffer.from(payload, 'base64');
   if (bytes.length % 2 !== 0)
     throw new StreamProtocolError('bad-payload', `media payload of ${bytes.length} bytes (odd)`);
@@ -352,6 +366,19 @@ function int(v: Json, key: string, where: string): number {
   if (typeof x === 'number' && Number.isSafeInteger(x) && x >= 0) return x;
   if (typeof x === 'string' && DIGITS.test(x)) return Number(x);
   throw bad(`${where}.${key} is not a non-negative integer`);
+}
+
+/**
+ * `bit_rate` as Exotel may write it: bits per sample (`16`), bits a second (`128000` at
+ * 8 kHz), or kilobits a second (`128`, `"128kbps"`). Anything but 16-bit audio is refused.
+ */
+function bitRateOf(v: unknown, rate: StreamSampleRate): number {
+  if (v === undefined || v === null || v === '') return 16;
+  const m = typeof v === 'string' ? /^([0-9]{1,7})\s*(kbps)?$/i.exec(v.trim()) : null;
+  const n = typeof v === 'number' && Number.isSafeInteger(v) ? v : m ? Number(m[1]) : NaN;
+  const kbps = (rate * 16) / 1000;
+  if (m?.[2] !== undefined ? n === kbps : n === 16 || n === rate * 16 || n === kbps) return 16;
+  throw bad(`unsupported bit_rate ${JSON.stringify(v)} (16-bit PCM at ${rate} Hz only)`);
 }
 
 function seq(v: Json): number {

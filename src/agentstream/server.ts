@@ -57,6 +57,7 @@ export class AgentStreamServer extends EventEmitter<AgentStreamServerEvents> {
   private readonly log: Logger;
   private readonly clock: TimerClock;
   private own: Server | undefined;
+  private listening: Promise<{ port: number }> | undefined;
   private readonly attached = new Map<
     Server | HttpsServer,
     (...a: [IncomingMessage, Duplex, Buffer]) => void
@@ -105,21 +106,26 @@ export class AgentStreamServer extends EventEmitter<AgentStreamServerEvents> {
   /** Listens on its own HTTP server (`host`/`port` options); resolves with the port. */
   listen(): Promise<{ port: number }> {
     if (this.state !== 'open') return Promise.reject(new ClosedError('AgentStreamServer'));
-    if (this.own !== undefined) return Promise.resolve({ port: portOf(this.own) });
-    const server = createServer((_req, res) => {
-      res.writeHead(426, { Connection: 'close', Upgrade: 'websocket' }).end();
-    });
-    this.own = server;
-    this.attachTo(server, true);
-    return new Promise((resolve, reject) => {
-      server.once('error', reject);
+    this.listening ??= new Promise<{ port: number }>((resolve, reject) => {
+      const server = createServer((_req, res) => {
+        res.writeHead(426, { Connection: 'close', Upgrade: 'websocket' }).end();
+      });
+      this.own = server;
+      this.attachTo(server, true);
+      server.once('error', (err) => {
+        // e.g. EADDRINUSE: forget this server, so a later listen() can try again
+        this.detach(server);
+        this.own = undefined;
+        this.listening = undefined;
+        reject(err);
+      });
       server.listen(this.opts.port ?? 0, this.opts.host ?? '127.0.0.1', () => {
-        server.off('error', reject);
         const port = portOf(server);
         this.log.info({ port, path: this.path }, `[BRIDGE] AgentStream endpoint listening on port ${port}`);
         resolve({ port });
       });
     });
+    return this.listening;
   }
 
   /**
@@ -211,6 +217,12 @@ export class AgentStreamServer extends EventEmitter<AgentStreamServerEvents> {
   }
 
   // --- before the upgrade ---
+
+  private detach(server: Server | HttpsServer): void {
+    const handler = this.attached.get(server);
+    if (handler !== undefined) server.off('upgrade', handler);
+    this.attached.delete(server);
+  }
 
   private attachTo(server: Server | HttpsServer, owned: boolean): void {
     const handler = (req: IncomingMessage, socket: Duplex, head: Buffer): void =>
@@ -391,10 +403,19 @@ export class AgentStreamServer extends EventEmitter<AgentStreamServerEvents> {
  * an endpoint anybody could stream into is refused.
  */
 export function createAgentStreamServer(options: AgentStreamServerOptions): AgentStreamServer {
-  const livekit = resolveLiveKitSettings(options.livekit, options.env ?? process.env);
-  const access = new StreamAccess(options.allowFrom ?? [], options.auth);
   const issues: string[] = [];
-  if (access.open)
+  const collect = <T>(make: () => T): T | undefined => {
+    try {
+      return make();
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      issues.push(...err.issues);
+      return undefined;
+    }
+  };
+  const livekit = collect(() => resolveLiveKitSettings(options.livekit, options.env ?? process.env));
+  const access = collect(() => new StreamAccess(options.allowFrom ?? [], options.auth));
+  if (access?.open === true)
     issues.push('give auth (Basic credentials) or allowFrom: the endpoint must authenticate Exotel');
   const path = options.path ?? DEFAULT_PATH;
   if (!/^\/[A-Za-z0-9._~\-/]*$/.test(path))
@@ -402,7 +423,13 @@ export function createAgentStreamServer(options: AgentStreamServerOptions): Agen
   const max = options.maxMessageBytes;
   if (max !== undefined && (!Number.isInteger(max) || max < 1024 || max > 16 * 1024 * 1024))
     issues.push('maxMessageBytes must be an integer from 1024 to 16 MiB');
-  if (issues.length > 0) throw new ConfigError(issues);
+  const streams = options.maxConcurrentStreams;
+  if (streams !== undefined && (!Number.isInteger(streams) || streams < 1))
+    issues.push('maxConcurrentStreams must be a positive integer');
+  for (const [name, v] of Object.entries(options.limits ?? {}))
+    if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || v <= 0))
+      issues.push(`limits.${name} must be a positive number`);
+  if (issues.length > 0 || livekit === undefined || access === undefined) throw new ConfigError(issues);
   return new AgentStreamServer(options, livekit, access);
 }
 

@@ -551,7 +551,7 @@ describe('AgentStreamServer: close', () => {
 
   // listen() sets `own` before the server is listening; a second call meanwhile resolves
   // with server.address() = null, i.e. port 0 (and so does a retry after a failed listen).
-  it.fails('two listen() calls at once both report the listening port', async () => {
+  it('two listen() calls at once both report the listening port', async () => {
     const server = createAgentStreamServer(options({ clock: new FakeTimerClock() }));
     cleanups.push(() => server.close());
     const [a, b] = await Promise.all([server.listen(), server.listen()]);
@@ -628,7 +628,7 @@ describe('createAgentStreamServer: ConfigError', () => {
 
   // StreamAccess and resolveLiveKitSettings throw their own ConfigError before the other
   // checks run, so a second problem is only reported once the first is fixed.
-  it.fails('reports a bad allowFrom entry and a bad path together', () => {
+  it('reports a bad allowFrom entry and a bad path together', () => {
     expect(issuesOf({ allowFrom: ['nowhere'], path: 'x' })).toEqual([
       'allowFrom: "nowhere" is not an IP address or CIDR block',
       'path must be an absolute URL path (got "x")',
