@@ -21,6 +21,7 @@ import { clearTimer, systemTimerClock, type TimerClock, type TimerHandle } from 
 import { StreamProtocolError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { StreamAudioOut } from './outbound-audio.js';
+import { FramePacer } from './frame-pacer.js';
 import {
   clearMessage,
   decodePcm,
@@ -142,8 +143,6 @@ export interface AgentStreamEnd {
 
 type State = 'awaiting-start' | 'started' | 'ended';
 
-const FRAME_MS = 20;
-
 /** The protocol of one AgentStream connection (created by the server at the upgrade). */
 export class AgentStreamMedia extends EventEmitter<AgentStreamMediaEvents> {
   /** The peer's address (the socket's, or the proxy's). */
@@ -172,11 +171,7 @@ export class AgentStreamMedia extends EventEmitter<AgentStreamMediaEvents> {
     clears: 0,
   };
   // caller audio, cut into 20 ms frames, released on absolute deadlines
-  private inFrames: Int16Array[] = [];
-  private inPartial: Int16Array | undefined;
-  private inFill = 0;
-  private inDeadline = 0;
-  private inTimer: TimerHandle | undefined;
+  private inbound: FramePacer | undefined;
   private outTimer: TimerHandle | undefined;
   private startTimer: TimerHandle | undefined;
   private mediaTimer: TimerHandle | undefined;
@@ -261,6 +256,7 @@ export class AgentStreamMedia extends EventEmitter<AgentStreamMediaEvents> {
   }
 
   stats(): AgentStreamStats {
+    this.st.inboundFramesDropped = this.inbound?.dropped ?? 0;
     const o = this.out?.stats();
     if (o !== undefined) {
       this.st.chunksSent = o.chunks;
@@ -367,7 +363,8 @@ export class AgentStreamMedia extends EventEmitter<AgentStreamMediaEvents> {
         this.st.mediaReceived++;
         this.lastMediaAt = this.clock.now();
         if (this.st.mediaReceived === 1) this.emit('firstMedia');
-        this.queueCallerAudio(samples);
+        if (this.isSpeech(samples)) this.callerSpeechAt = this.lastMediaAt;
+        this.inbound?.push(samples);
         return;
       }
       case 'dtmf':
@@ -405,6 +402,9 @@ export class AgentStreamMedia extends EventEmitter<AgentStreamMediaEvents> {
       sampleRate: start.sampleRate,
       maxQueueMs: this.limits.maxOutboundQueueMs,
     });
+    this.inbound = new FramePacer(this.clock, start.sampleRate, this.limits.maxInboundQueueMs, (frame) =>
+      this.emit('audio', frame),
+    );
     this.lastMediaAt = this.clock.now();
     this.scheduleMediaCheck();
     this.emit('start', start);
@@ -428,58 +428,6 @@ export class AgentStreamMedia extends EventEmitter<AgentStreamMediaEvents> {
     this.tokens -= 1;
     return true;
   }
-
-  /** Cuts caller audio into 20 ms frames and releases them on absolute deadlines. */
-  private queueCallerAudio(samples: Int16Array): void {
-    const frame = this.sampleRate / 50;
-    if (this.isSpeech(samples)) this.callerSpeechAt = this.clock.now();
-    let i = 0;
-    while (i < samples.length) {
-      this.inPartial ??= new Int16Array(frame);
-      const n = Math.min(frame - this.inFill, samples.length - i);
-      this.inPartial.set(samples.subarray(i, i + n), this.inFill);
-      this.inFill += n;
-      i += n;
-      if (this.inFill === frame) {
-        this.inFrames.push(this.inPartial);
-        this.inPartial = undefined;
-        this.inFill = 0;
-      }
-    }
-    const maxFrames = Math.max(1, Math.floor(this.limits.maxInboundQueueMs / FRAME_MS));
-    if (this.inFrames.length > maxFrames) {
-      const drop = this.inFrames.length - maxFrames;
-      this.inFrames.splice(0, drop);
-      this.st.inboundFramesDropped += drop;
-    }
-    if (this.inTimer === undefined) {
-      // keep 20 ms between frames even when the queue had run dry just before
-      const now = this.clock.now();
-      if (this.inDeadline > now)
-        this.inTimer = this.clock.setTimeout(this.releaseFrames, this.inDeadline - now);
-      else {
-        this.inDeadline = now;
-        this.releaseFrames();
-      }
-    }
-  }
-
-  private readonly releaseFrames = (): void => {
-    this.inTimer = undefined;
-    if (this.state === 'ended') return;
-    const now = this.clock.now();
-    // fell behind by more than a frame (a stall): re-anchor instead of bursting
-    if (now - this.inDeadline > FRAME_MS) this.inDeadline = now;
-    const frame = this.inFrames.shift();
-    if (frame === undefined) return;
-    this.emit('audio', frame);
-    this.inDeadline += FRAME_MS;
-    if (this.inFrames.length > 0)
-      this.inTimer = this.clock.setTimeout(
-        this.releaseFrames,
-        Math.max(0, this.inDeadline - this.clock.now()),
-      );
-  };
 
   // --- sending ---
 
@@ -617,8 +565,7 @@ export class AgentStreamMedia extends EventEmitter<AgentStreamMediaEvents> {
     this.mediaTimer = clearTimer(this.clock, this.mediaTimer);
     this.pingTimer = clearTimer(this.clock, this.pingTimer);
     this.outTimer = clearTimer(this.clock, this.outTimer);
-    this.inTimer = clearTimer(this.clock, this.inTimer);
-    this.inFrames = [];
+    this.inbound?.close();
     this.emit('ended', info);
   }
 }
