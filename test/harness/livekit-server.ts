@@ -32,9 +32,29 @@ export interface LiveKitServerPorts {
 export const DEV_API_KEY = 'devkey';
 export const DEV_API_SECRET = 'secret';
 
-export async function startLiveKitServer(
-  opts: { quiet?: boolean; ports?: LiveKitServerPorts; keys?: { apiKey: string; apiSecret: string } } = {},
-): Promise<LiveKitServerHandle> {
+type StartOptions = {
+  quiet?: boolean;
+  ports?: LiveKitServerPorts;
+  keys?: { apiKey: string; apiSecret: string };
+};
+
+/**
+ * Starts a server on free ports. A free port can be taken between our probe and the server's
+ * bind (an outgoing connection picks an ephemeral port): "address already in use" is then
+ * retried on fresh ports, twice; with explicit ports it is an error at once.
+ */
+export async function startLiveKitServer(opts: StartOptions = {}): Promise<LiveKitServerHandle> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(opts);
+    } catch (err) {
+      const raced = /address already in use/.test(String(err));
+      if (!raced || opts.ports !== undefined || attempt >= 3) throw err;
+    }
+  }
+}
+
+async function startOnce(opts: StartOptions): Promise<LiveKitServerHandle> {
   const bin = (ensureLivekitServer as (o: { quiet: boolean }) => string)({ quiet: opts.quiet ?? true });
   const port = opts.ports?.port ?? (await freePort());
   const tcpPort = opts.ports?.tcpPort ?? (await freePort());
