@@ -25,4 +25,5 @@ node scripts/build-livekit-server.mjs
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
 fi
+bash scripts/setup-python-agent.sh
 echo "setup: ready"
