@@ -17,7 +17,8 @@ import {
   type RemoteParticipant,
 } from '@livekit/rtc-node';
 import { AccessToken } from 'livekit-server-sdk';
-import { generateTone, isBridgeParticipant, waitForAudioReady } from 'exotel-livekit-bridge';
+import { generateTone } from 'exotel-livekit-bridge/media';
+import { isBridgeParticipant, waitForAudioReady } from 'exotel-livekit-bridge/agent';
 
 async function main(): Promise<void> {
   const roomName = process.argv[2];

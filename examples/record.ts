@@ -12,7 +12,8 @@
 import { writeFileSync } from 'node:fs';
 import { dispose } from '@livekit/rtc-node';
 import { RoomServiceClient } from 'livekit-server-sdk';
-import { dominantFrequency, runBridge } from '../src/index.js';
+import { dominantFrequency } from '../src/entries/media.js';
+import { runBridge } from '../src/index.js';
 import { ExotelSimulator } from '../src/testing/index.js';
 import { runStops, say, startDemoAgent, startLiveKit, type Stops } from '../scripts/demo-common.js';
 

@@ -21,13 +21,11 @@ import { RoomServiceClient } from 'livekit-server-sdk';
 import {
   acceptInboundCalls,
   createAgentStreamServer,
-  endCall,
-  isBridgeParticipant,
   placeAgentStreamCall,
-  waitForAudioReady,
   type BridgeCall,
   type BridgeEnded,
 } from '../src/index.js';
+import { endCall, isBridgeParticipant, waitForAudioReady } from '../src/entries/agent.js';
 import { dominantFrequency } from '../src/rtp/goertzel.js';
 import { AgentStreamExotel, connectAgentStream, type SimulatedAgentStream } from '../src/testing/index.js';
 import {

@@ -84,7 +84,8 @@ export async function startDemoAgent(
 ): Promise<DemoAgent> {
   const rtc = await import('@livekit/rtc-node');
   const sdk = await import('livekit-server-sdk');
-  const lib = await import('../src/index.js');
+  const agentLib = await import('../src/entries/agent.js');
+  const mediaLib = await import('../src/entries/media.js');
   const at = new sdk.AccessToken(livekit.apiKey, livekit.apiSecret, { identity: 'demo-agent' });
   at.kind = 'agent';
   at.addGrant({
@@ -98,7 +99,7 @@ export async function startDemoAgent(
   const heard: Int16Array[] = [];
   let readers = 0;
   room.on(rtc.RoomEvent.TrackSubscribed, (track, _pub, participant) => {
-    if (track.kind !== rtc.TrackKind.KIND_AUDIO || !lib.isBridgeParticipant(participant)) return;
+    if (track.kind !== rtc.TrackKind.KIND_AUDIO || !agentLib.isBridgeParticipant(participant)) return;
     readers += 1;
     void (async () => {
       const stream = new rtc.AudioStream(track, { sampleRate: 8000, numChannels: 1, frameSizeMs: 20 });
@@ -121,7 +122,7 @@ export async function startDemoAgent(
     let n = 0;
     while (speaking) {
       await source.captureFrame(
-        new rtc.AudioFrame(lib.generateTone(opts.toneHz, 8000, 160, 8000, n), 8000, 1, 160),
+        new rtc.AudioFrame(mediaLib.generateTone(opts.toneHz, 8000, 160, 8000, n), 8000, 1, 160),
       );
       n += 160;
     }

@@ -20,16 +20,15 @@ import * as rtc from '@livekit/rtc-node';
 import { AgentDispatchClient, RoomServiceClient } from 'livekit-server-sdk';
 import {
   acceptInboundCalls,
-  isBridgeParticipant,
   listenForCalls,
-  sharedSipClientCount,
-  waitForAudioReady,
   type AcceptDecision,
   type BridgeCall,
   type BridgeEnded,
   type IncomingCall,
   type InboundListener,
 } from '../src/index.js';
+import { isBridgeParticipant, waitForAudioReady } from '../src/entries/agent.js';
+import { sharedSipClientCount } from '../src/entries/sip.js';
 import { ExotelSimulator } from '../src/testing/index.js';
 import {
   demoLogger,

@@ -49,6 +49,7 @@ async function main(): Promise<number> {
   const rtc = await import('@livekit/rtc-node');
   const sdk = await import('livekit-server-sdk');
   const lib = await import('../src/index.js');
+  const agentLib = await import('../src/entries/agent.js');
   const { ExotelSimulator } = await import('../src/testing/index.js');
   const logger = demoLogger();
 
@@ -111,20 +112,20 @@ async function main(): Promise<number> {
 
     // wait for the phone participant, then for "audio ready"
     const phoneP = await waitFor(
-      () => [...agent.room.remoteParticipants.values()].find(lib.isBridgeParticipant),
+      () => [...agent.room.remoteParticipants.values()].find(agentLib.isBridgeParticipant),
       30_000,
     );
     say(
       `agent sees ${phoneP.identity}: kind ${rtc.ParticipantKind[phoneP.kind]}, metadata ${phoneP.metadata}`,
     );
-    await lib.waitForAudioReady(phoneP, { room: agent.room, timeoutMs: 30_000 });
+    await agentLib.waitForAudioReady(phoneP, { room: agent.room, timeoutMs: 30_000 });
     say(`sip.callStatus = active (answered and first RTP received); talking for 3 s`);
     await sleep(3000);
 
     // the agent ends the call the LiveKit SIP way
     await agent.room.localParticipant!.performRpc({
       destinationIdentity: phoneP.identity,
-      method: lib.RPC_END_CALL,
+      method: agentLib.RPC_END_CALL,
       payload: '',
     });
     const ended = await call.ended;

@@ -1,10 +1,35 @@
 /**
  * Helpers for agent code running in the same room as the bridge: recognise the bridge's
- * phone participant and wait for the moment its audio is flowing.
+ * phone participant and wait for the moment its audio is flowing. Typed by shape, not by
+ * rtc-node's classes: participants and rooms of rtc-node 1.x and of the 0.13 line that
+ * `@livekit/agents` uses both fit, and nothing here loads native code.
  */
-import { ParticipantKind, RoomEvent, type Participant, type Room } from '@livekit/rtc-node';
 import { clearTimer, systemTimerClock, type TimerClock, type TimerHandle } from './clock.js';
 import { AbortedError, BridgeError } from './errors.js';
+import { PARTICIPANT_KIND, ROOM_EVENT } from './livekit/wire.js';
+
+/** What the helpers read of a participant (an rtc-node `Participant` of either line fits). */
+export interface ParticipantLike {
+  readonly identity: string;
+  /** `ParticipantKind` (3 is SIP, 4 is AGENT). */
+  readonly kind?: number;
+  readonly metadata?: string;
+  readonly attributes: Readonly<Record<string, string>>;
+}
+
+/** The room events `waitForAudioReady` listens to (an rtc-node `Room` of either line fits). */
+export interface RoomLike {
+  on(
+    event: 'participantAttributesChanged',
+    fn: (changed: Record<string, string>, p: ParticipantLike) => void,
+  ): unknown;
+  on(event: 'participantDisconnected', fn: (p: ParticipantLike) => void): unknown;
+  off(
+    event: 'participantAttributesChanged',
+    fn: (changed: Record<string, string>, p: ParticipantLike) => void,
+  ): unknown;
+  off(event: 'participantDisconnected', fn: (p: ParticipantLike) => void): unknown;
+}
 
 /** Metadata the bridge participant carries: `{"source":"exotel_bridge","phone":"+91…"}`. */
 export interface BridgeParticipantMetadata {
@@ -36,15 +61,15 @@ export function parseBridgeMetadata(metadata: string | undefined): BridgePartici
  * `sip.callID` with our prefix. LiveKit's own SIP participants are kind SIP too, so an
  * agent that treats both alike can simply check `participant.kind === ParticipantKind.SIP`.
  */
-export function isBridgeParticipant(participant: Participant): boolean {
-  if (participant.kind !== ParticipantKind.SIP) return false;
+export function isBridgeParticipant(participant: ParticipantLike): boolean {
+  if (participant.kind !== PARTICIPANT_KIND.SIP) return false;
   if (parseBridgeMetadata(participant.metadata) !== undefined) return true;
   return (participant.attributes['sip.callID'] ?? '').startsWith(BRIDGE_CALL_ID_PREFIX);
 }
 
 export interface WaitForAudioReadyOptions {
   /** The room the participant is in: waits on attribute events instead of polling. */
-  room?: Room;
+  room?: RoomLike;
   signal?: AbortSignal;
   /** Rejects with a `BridgeError` after this long (default: no limit). */
   timeoutMs?: number;
@@ -61,7 +86,7 @@ const POLL_MS = 50;
  * Rejects if the status becomes `hangup`, on abort, or on timeout.
  */
 export function waitForAudioReady(
-  participant: Participant,
+  participant: ParticipantLike,
   opts: WaitForAudioReadyOptions = {},
 ): Promise<void> {
   return new Promise<void>((resolve, reject) => {
@@ -71,8 +96,8 @@ export function waitForAudioReady(
     const cleanup = () => {
       timer = clearTimer(clock, timer);
       poll = clearTimer(clock, poll);
-      opts.room?.off(RoomEvent.ParticipantAttributesChanged, onChange);
-      opts.room?.off(RoomEvent.ParticipantDisconnected, onGone);
+      opts.room?.off(ROOM_EVENT.ParticipantAttributesChanged, onChange);
+      opts.room?.off(ROOM_EVENT.ParticipantDisconnected, onGone);
       opts.signal?.removeEventListener('abort', onAbort);
     };
     const check = (): boolean => {
@@ -89,10 +114,10 @@ export function waitForAudioReady(
       }
       return false;
     };
-    const onChange = (_changed: Record<string, string>, p: Participant) => {
+    const onChange = (_changed: Record<string, string>, p: ParticipantLike) => {
       if (p.identity === participant.identity) check();
     };
-    const onGone = (p: Participant) => {
+    const onGone = (p: ParticipantLike) => {
       if (p.identity !== participant.identity) return;
       cleanup();
       reject(new BridgeError('ABORTED', 'the participant left before audio was ready'));
@@ -111,8 +136,8 @@ export function waitForAudioReady(
       }, opts.timeoutMs);
     }
     if (opts.room) {
-      opts.room.on(RoomEvent.ParticipantAttributesChanged, onChange);
-      opts.room.on(RoomEvent.ParticipantDisconnected, onGone);
+      opts.room.on(ROOM_EVENT.ParticipantAttributesChanged, onChange);
+      opts.room.on(ROOM_EVENT.ParticipantDisconnected, onGone);
     } else {
       const onPoll = (): void => {
         poll = undefined;

@@ -6,13 +6,17 @@
  * reachable through LiveKit RPC, so any participant (an agent, or a host process in
  * another place) controls the call without shared state of ours.
  */
+import type { RemoteParticipant, RpcInvocationData } from '@livekit/rtc-node';
+import { rtcLoaded } from './livekit/rtc.js';
 import {
-  ParticipantKind,
-  RoomEvent,
-  RpcError,
-  type RemoteParticipant,
-  type RpcInvocationData,
-} from '@livekit/rtc-node';
+  CALL_CONTROL_ATTRIBUTE,
+  PARTICIPANT_KIND,
+  ROOM_EVENT,
+  RPC_CLEAR_AUDIO,
+  RPC_HOLD,
+  RPC_SEND_DTMF,
+  RPC_TRANSFER,
+} from './livekit/wire.js';
 import type { TimerClock } from './clock.js';
 import { bestEffortAsync } from './best-effort.js';
 import type { BridgeError } from './errors.js';
@@ -25,24 +29,13 @@ import { dtmfDigitToEvent } from './rtp/dtmf.js';
 import type { NegotiatedSdp } from './sdp/negotiate.js';
 import type { CallSession } from './sip/session.js';
 
-/** RPC methods the bridge participant answers besides LiveKit's `lk.sip.EndCall` and `lk.sip.GetRemoteHeaders`. */
-export const RPC_TRANSFER = 'exotel.sip.Transfer';
-/** Payload `{"hold": true}` puts the phone on hold, `{"hold": false}` resumes. */
-export const RPC_HOLD = 'exotel.sip.Hold';
-/** Payload `{"digits": "1234#w5"}`: RFC 4733 digits, `w` a 0.5 s pause. */
-export const RPC_SEND_DTMF = 'exotel.sip.SendDtmf';
-/**
- * Barge-in from the agent: drop the agent audio not yet played to the phone (AgentStream:
- * `clear`; SIP: the RTP send queue). Payload `{}`; answers what the caller heard (AgentStream).
- */
-export const RPC_CLEAR_AUDIO = 'exotel.ClearAudio';
-
-/**
- * The participant attribute that lets a non-agent call the control RPCs. Attributes in a
- * token are set by whoever holds the API secret (the host), and a participant without
- * `canUpdateOwnMetadata` cannot change its own, so this cannot be claimed from the room.
- */
-export const CALL_CONTROL_ATTRIBUTE = 'exotel.callControl';
+export {
+  CALL_CONTROL_ATTRIBUTE,
+  RPC_CLEAR_AUDIO,
+  RPC_HOLD,
+  RPC_SEND_DTMF,
+  RPC_TRANSFER,
+} from './livekit/wire.js';
 
 /**
  * Who may transfer, hold and send DTMF on the call by RPC (default): agents, and
@@ -51,7 +44,7 @@ export const CALL_CONTROL_ATTRIBUTE = 'exotel.callControl';
  * account's cost.
  */
 export const mayControlCall = (p: RemoteParticipant): boolean =>
-  p.kind === ParticipantKind.AGENT || p.attributes[CALL_CONTROL_ATTRIBUTE] === 'true';
+  p.kind === PARTICIPANT_KIND.AGENT || p.attributes[CALL_CONTROL_ATTRIBUTE] === 'true';
 
 /** Progress of a cold transfer (`transfer` event, `sip.transferStatus` attribute). */
 export interface TransferInfo {
@@ -108,10 +101,7 @@ export class CallControl {
         { caller: data.callerIdentity, method: data.method },
         '[BRIDGE] Control RPC refused',
       );
-      throw new RpcError(
-        RpcError.ErrorCode.APPLICATION_ERROR,
-        `${data.callerIdentity} may not control this call`,
-      );
+      throw appError(`${data.callerIdentity} may not control this call`);
     };
     return {
       [RPC_TRANSFER]: async (data) => {
@@ -178,14 +168,14 @@ export class CallControl {
     return new Promise((resolve) => {
       const done = (): void => {
         this.host.clock.clearTimeout(timer);
-        room.off(RoomEvent.ParticipantConnected, check);
+        room.off(ROOM_EVENT.ParticipantConnected, check);
         resolve(room.remoteParticipants.get(identity));
       };
       const check = (p: RemoteParticipant): void => {
         if (p.identity === identity) done();
       };
       const timer = this.host.clock.setTimeout(done, 3000);
-      room.on(RoomEvent.ParticipantConnected, check);
+      room.on(ROOM_EVENT.ParticipantConnected, check);
     });
   }
 
@@ -346,18 +336,21 @@ function payload(data: RpcInvocationData, fields: readonly string[]): Record<str
   try {
     v = JSON.parse(data.payload);
   } catch {
-    throw new RpcError(
-      RpcError.ErrorCode.APPLICATION_ERROR,
-      `payload must be JSON with ${fields.join(', ')}`,
-    );
+    throw appError(`payload must be JSON with ${fields.join(', ')}`);
   }
   if (typeof v !== 'object' || v === null || fields.some((f) => !(f in v))) {
-    throw new RpcError(
-      RpcError.ErrorCode.APPLICATION_ERROR,
-      `payload must be JSON with ${fields.join(', ')}`,
-    );
+    throw appError(`payload must be JSON with ${fields.join(', ')}`);
   }
   return v as Record<string, unknown>;
+}
+
+/**
+ * An application error for the RPC caller. RPC handlers run only once the participant has
+ * joined, so rtc-node is loaded by then (its `RpcError` is what the SDK passes on as is).
+ */
+function appError(message: string, data?: string): Error {
+  const { RpcError } = rtcLoaded();
+  return new RpcError(RpcError.ErrorCode.APPLICATION_ERROR, message, data);
 }
 
 /** Runs a control action for an RPC caller: our typed errors become an RpcError with code and status. */
@@ -367,10 +360,6 @@ async function rpc<T>(fn: () => Promise<T>): Promise<T> {
   } catch (err) {
     const e = toBridgeError(err);
     const status = (e as { status?: number }).status;
-    throw new RpcError(
-      RpcError.ErrorCode.APPLICATION_ERROR,
-      e.message,
-      JSON.stringify({ code: e.code, ...(status !== undefined ? { status } : {}) }),
-    );
+    throw appError(e.message, JSON.stringify({ code: e.code, ...(status !== undefined ? { status } : {}) }));
   }
 }

@@ -7,7 +7,8 @@ import type { RpcInvocationData } from '@livekit/rtc-node';
 import type { TimerClock } from './clock.js';
 import type { LiveKitSettings } from './config.js';
 import type { Logger } from './logger.js';
-import { PhoneParticipant, type ParticipantPredicate } from './livekit/participant.js';
+import type { PhoneParticipant, ParticipantPredicate } from './livekit/participant.js';
+import { loadRtc } from './livekit/rtc.js';
 import { createBridgeToken } from './livekit/token.js';
 
 /** Who the participant is and how it joins. */
@@ -32,8 +33,14 @@ export interface BridgeParticipantSpec {
   rpcMethods: Readonly<Record<string, (data: RpcInvocationData) => Promise<string>>>;
 }
 
-/** Mints the token (unless the host gave one) and builds the participant, not yet connected. */
+/**
+ * Mints the token (unless the host gave one) and builds the participant, not yet connected.
+ * The participant's module (and with it rtc-node's native binding) is loaded here, by the
+ * first call, not when the package is imported.
+ */
 export async function createBridgeParticipant(s: BridgeParticipantSpec): Promise<PhoneParticipant> {
+  await loadRtc(); // the RPC handlers use rtc-node's RpcError once joined (`rtcLoaded()`)
+  const { PhoneParticipant } = await import('./livekit/participant.js');
   const { livekit } = s;
   const token =
     livekit.token ??

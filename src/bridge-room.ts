@@ -3,7 +3,6 @@
  * creates one, the seed's BUG-1), and, for inbound calls answered only once an agent is
  * there, whether one arrives in time.
  */
-import { RoomEvent } from '@livekit/rtc-node';
 import { RoomServiceClient } from 'livekit-server-sdk';
 import { clearTimer, type TimerClock, type TimerHandle } from './clock.js';
 import type { BridgeEndReason } from './bridge-events.js';
@@ -12,6 +11,7 @@ import type { Logger } from './logger.js';
 import type { LiveKitSettings } from './config.js';
 import { LiveKitConnectError, RoomNotFoundError, type BridgeError } from './errors.js';
 import type { PhoneParticipant } from './livekit/participant.js';
+import { ROOM_EVENT } from './livekit/wire.js';
 
 /** `http(s)://` form of a LiveKit URL, for the server API. */
 export function httpUrl(url: string): string {
@@ -40,7 +40,7 @@ export function agentArrives(
   return new Promise<boolean>((resolve) => {
     const done = (ok: boolean): void => {
       clock.clearTimeout(timer);
-      participant.room.off(RoomEvent.ParticipantConnected, check);
+      participant.room.off(ROOM_EVENT.ParticipantConnected, check);
       signal.removeEventListener('abort', abort);
       resolve(ok);
     };
@@ -49,7 +49,7 @@ export function agentArrives(
     };
     const abort = (): void => done(false);
     const timer = clock.setTimeout(() => done(false), ms);
-    participant.room.on(RoomEvent.ParticipantConnected, check);
+    participant.room.on(ROOM_EVENT.ParticipantConnected, check);
     signal.addEventListener('abort', abort, { once: true });
   });
 }

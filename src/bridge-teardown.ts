@@ -4,7 +4,7 @@
  * and the bounded wait teardown uses for steps that may hang. `BridgeCall.doTeardown`
  * (in `bridge.ts`) runs the steps themselves, once, in reverse order of setup.
  */
-import { DisconnectReason } from '@livekit/rtc-node';
+import { DISCONNECT_REASON } from './livekit/wire.js';
 import type { TimerClock, TimerHandle } from './clock.js';
 import { AbortedError, CallRejectedError, type BridgeError } from './errors.js';
 import type { CallEnded } from './sip/client.js';
@@ -42,10 +42,10 @@ export function endReasonOfSip(e: CallEnded, answered: boolean): BridgeEndReason
 }
 
 /** Why the call ended when the LiveKit connection went away (not by our own close). */
-export function endReasonOfDisconnect(reason: DisconnectReason | undefined): BridgeEndReason {
-  return reason === DisconnectReason.PARTICIPANT_REMOVED
+export function endReasonOfDisconnect(reason: number | undefined): BridgeEndReason {
+  return reason === DISCONNECT_REASON.PARTICIPANT_REMOVED
     ? 'participant-removed'
-    : reason === DisconnectReason.ROOM_DELETED
+    : reason === DISCONNECT_REASON.ROOM_DELETED
       ? 'room-deleted'
       : 'livekit-disconnected';
 }

@@ -1,103 +1,25 @@
 /**
- * Controlling a bridged call from anywhere, through LiveKit only: from an agent in the
- * room (`transferCall(room.localParticipant, identity, '+91…')`, …) or from a host
- * process that joins the room for a moment as a silent participant (`connectToCall`).
- * Nothing here needs the process that placed the call.
+ * Controlling a bridged call from a host process that did not place it: `connectToCall`
+ * joins the call's room for a moment as a silent participant and drives the bridge's RPC
+ * methods (the agent-side helpers in `agent-control.ts`). Loads rtc-node when called.
  */
-import { Room, RoomEvent, RpcError, type LocalParticipant, type RemoteParticipant } from '@livekit/rtc-node';
+import type { RemoteParticipant, Room } from '@livekit/rtc-node';
 import { AccessToken } from 'livekit-server-sdk';
 import { isBridgeParticipant } from './agent.js';
+import {
+  clearCallAudio,
+  endCall,
+  getCallHeaders,
+  holdCall,
+  sendCallDtmf,
+  transferCall,
+} from './agent-control.js';
+import type { ClearAudioResult } from './agent-control.js';
 import { systemTimerClock } from './clock.js';
-import { CALL_CONTROL_ATTRIBUTE, RPC_HOLD, RPC_SEND_DTMF, RPC_TRANSFER } from './bridge-control.js';
 import { resolveLiveKitSettings, type Env, type LiveKitSettings } from './config.js';
-import { BridgeError, ConfigError, LiveKitConnectError, TransferError } from './errors.js';
-import { RPC_END_CALL, RPC_GET_REMOTE_HEADERS } from './livekit/participant.js';
-
-/** How long a control RPC may take (a transfer waits for the far end's NOTIFY). Default 40 s. */
-const RPC_TIMEOUT_MS = 40_000;
-
-async function call(
-  lp: LocalParticipant,
-  identity: string,
-  method: string,
-  payload: Record<string, unknown> | undefined,
-  timeoutMs = RPC_TIMEOUT_MS,
-): Promise<string> {
-  try {
-    return await lp.performRpc({
-      destinationIdentity: identity,
-      method,
-      payload: payload === undefined ? '' : JSON.stringify(payload),
-      responseTimeout: timeoutMs,
-    });
-  } catch (err) {
-    if (err instanceof RpcError) {
-      let data: { code?: string; status?: number } = {};
-      try {
-        data = JSON.parse(err.data ?? '{}') as typeof data;
-      } catch {
-        data = {}; // no structured data: the message says it all
-      }
-      if (data.code === 'TRANSFER_FAILED')
-        throw new TransferError(err.message, data.status, '', { cause: err });
-      throw new BridgeError('LIVEKIT', `${method} failed: ${err.message}`, { cause: err });
-    }
-    throw err;
-  }
-}
-
-/** Asks the bridge participant to transfer the call (REFER); resolves once the transfer succeeded. */
-export async function transferCall(
-  lp: LocalParticipant,
-  bridgeIdentity: string,
-  target: string,
-  token?: string,
-): Promise<{ status: number }> {
-  return JSON.parse(await call(lp, bridgeIdentity, RPC_TRANSFER, { to: target, ...auth(token) })) as {
-    status: number;
-  };
-}
-
-/** The control token (`connectToCall`'s own access token) that proves the caller may control the call. */
-function auth(token: string | undefined): { token?: string } {
-  return token !== undefined ? { token } : {};
-}
-
-/** Puts the call on hold (`true`) or takes it off (`false`). */
-export async function holdCall(
-  lp: LocalParticipant,
-  bridgeIdentity: string,
-  hold: boolean,
-  token?: string,
-): Promise<void> {
-  await call(lp, bridgeIdentity, RPC_HOLD, { hold, ...auth(token) });
-}
-
-/** Sends DTMF digits to the phone (`w` = 0.5 s pause). */
-export async function sendCallDtmf(
-  lp: LocalParticipant,
-  bridgeIdentity: string,
-  digits: string,
-  token?: string,
-): Promise<void> {
-  await call(lp, bridgeIdentity, RPC_SEND_DTMF, { digits, ...auth(token) });
-}
-
-/** Hangs up (LiveKit's `lk.sip.EndCall`). */
-export async function endCall(lp: LocalParticipant, bridgeIdentity: string): Promise<void> {
-  await call(lp, bridgeIdentity, RPC_END_CALL, undefined);
-}
-
-/** The far end's `X-` headers (LiveKit's `lk.sip.GetRemoteHeaders`). */
-export async function getCallHeaders(
-  lp: LocalParticipant,
-  bridgeIdentity: string,
-): Promise<Record<string, string>> {
-  return JSON.parse(await call(lp, bridgeIdentity, RPC_GET_REMOTE_HEADERS, undefined)) as Record<
-    string,
-    string
-  >;
-}
+import { ConfigError, LiveKitConnectError } from './errors.js';
+import { loadRtc } from './livekit/rtc.js';
+import { CALL_CONTROL_ATTRIBUTE, ROOM_EVENT } from './livekit/wire.js';
 
 /** A call controlled from a process that did not place it (see {@link connectToCall}). */
 export interface RemoteCall {
@@ -109,6 +31,8 @@ export interface RemoteCall {
   hold(): Promise<void>;
   resume(): Promise<void>;
   sendDtmf(digits: string): Promise<void>;
+  /** Barge-in: drops the agent audio the phone has not heard yet. */
+  clearAudio(): Promise<ClearAudioResult>;
   hangup(): Promise<void>;
   headers(): Promise<Record<string, string>>;
   /** Leaves the room. Idempotent. */
@@ -155,6 +79,7 @@ export async function connectToCall(options: ConnectToCallOptions): Promise<Remo
     canPublish: false,
     canPublishData: true,
   });
+  const { Room } = await loadRtc();
   const room = new Room();
   const jwt = await at.toJwt();
   await room.connect(lk.url, jwt, { autoSubscribe: false, dynacast: false });
@@ -179,6 +104,7 @@ export async function connectToCall(options: ConnectToCallOptions): Promise<Remo
     hold: () => holdCall(lp, target.identity, true, jwt),
     resume: () => holdCall(lp, target.identity, false, jwt),
     sendDtmf: (digits) => sendCallDtmf(lp, target.identity, digits, jwt),
+    clearAudio: () => clearCallAudio(lp, target.identity, jwt),
     hangup: () => endCall(lp, target.identity),
     headers: () => getCallHeaders(lp, target.identity),
     close: () => (closed ??= room.disconnect()),
@@ -194,7 +120,7 @@ function waitForBridge(
   return new Promise((resolve) => {
     const done = (p: RemoteParticipant | undefined): void => {
       systemTimerClock.clearTimeout(timer);
-      room.off(RoomEvent.ParticipantConnected, check);
+      room.off(ROOM_EVENT.ParticipantConnected, check);
       resolve(p);
     };
     const check = (): void => {
@@ -202,6 +128,6 @@ function waitForBridge(
       if (p !== undefined) done(p);
     };
     const timer = systemTimerClock.setTimeout(() => done(undefined), ms);
-    room.on(RoomEvent.ParticipantConnected, check);
+    room.on(ROOM_EVENT.ParticipantConnected, check);
   });
 }

@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { AgentDispatchClient, RoomServiceClient } from 'livekit-server-sdk';
-import { ParticipantKind } from '@livekit/rtc-node';
+import { PARTICIPANT_KIND } from './livekit/wire.js';
 import { isBridgeParticipant } from './agent.js';
 import { runBridge, type BridgeCall, type RunBridgeOptions } from './bridge.js';
 import type { ParticipantPredicate } from './livekit/participant.js';
@@ -140,7 +140,7 @@ export async function placeOutboundCall(options: PlaceOutboundCallOptions): Prom
  * is not ended as `agent-left`) once the agent has left.
  */
 export const hearsAgentsAndPhones: ParticipantPredicate = (p) =>
-  p.kind === ParticipantKind.AGENT || isBridgeParticipant(p);
+  p.kind === PARTICIPANT_KIND.AGENT || isBridgeParticipant(p);
 
 /** Options of {@link warmTransfer}. */
 export interface WarmTransferOptions extends Omit<RunBridgeOptions, 'phoneNumber' | 'isAgent'> {

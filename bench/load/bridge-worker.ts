@@ -4,10 +4,8 @@
  * tells it which calls to place (`runBridge`, one per room) and when the measuring window
  * opens and closes.
  */
+import { LatencyHistograms, MediaLatencyProbe, getSharedScheduler } from '../../src/entries/media.js';
 import {
-  LatencyHistograms,
-  MediaLatencyProbe,
-  getSharedScheduler,
   runBridge,
   type BridgeCall,
   type BridgeEnded,

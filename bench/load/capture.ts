@@ -14,7 +14,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PacingHistogram, type PacingSummary } from '../../src/index.js';
+import { PacingHistogram, type PacingSummary } from '../../src/entries/media.js';
 import {
   isConstant,
   newStreamTiming,

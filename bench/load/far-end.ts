@@ -12,7 +12,7 @@
  * simulator's code is not changed.
  */
 import { ExotelSimulator, type SimulatedCall } from '../../src/testing/index.js';
-import { PacingHistogram, type RtpAudioPacket, type RtpMediaBridge } from '../../src/index.js';
+import { PacingHistogram, type RtpAudioPacket, type RtpMediaBridge } from '../../src/entries/media.js';
 import { epochMs } from './ipc.js';
 import {
   isConstant,

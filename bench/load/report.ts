@@ -3,7 +3,7 @@
  * docs/performance.md with docs/performance.svg (CPU per call-second and pacing p99
  * against concurrent calls, both systems), every figure taken from one run's JSON.
  */
-import type { LatencyHistograms } from '../../src/index.js';
+import type { LatencyHistograms } from '../../src/entries/media.js';
 import type { FarWindow } from './far-end.js';
 
 type Summary = ReturnType<LatencyHistograms['summary']>;

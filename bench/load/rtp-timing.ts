@@ -4,7 +4,7 @@
  * interarrival jitter, pacing error |inter-arrival − timestamp step|, and whether a
  * payload is digital silence.
  */
-import type { PacingHistogram, PacingSummary } from '../../src/index.js';
+import type { PacingHistogram, PacingSummary } from '../../src/entries/media.js';
 
 export interface StreamTiming {
   /** -1 until the first packet. */

@@ -27,11 +27,13 @@ import {
   type RoomOptions,
   type RpcInvocationData,
 } from '@livekit/rtc-node';
+import * as rtcNode from '@livekit/rtc-node';
 import { systemTimerClock, type TimerClock, type TimerHandle } from '../clock.js';
 import { bestEffortAsync } from '../best-effort.js';
 import { AbortedError, ClosedError, LiveKitConnectError, LiveKitError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { FrameMixer } from './frame-mixer.js';
+import { RPC_END_CALL, RPC_GET_REMOTE_HEADERS } from './wire.js';
 import { installFfiDisposeGuard, releaseRoomHandles } from './ffi-guard.js';
 import { FfiMediaRouter, NativeAudioCapture, NativeAudioReader, quietNativeInit } from './ffi-media.js';
 
@@ -46,9 +48,9 @@ export type ParticipantPredicate = (participant: RemoteParticipant) => boolean;
 /** Default predicate: participants of kind AGENT (LiveKit Agents workers). */
 export const isAgentParticipant: ParticipantPredicate = (p) => p.kind === ParticipantKind.AGENT;
 
-/** The RPC methods LiveKit's own SIP participant registers; agents call them by name. */
-export const RPC_END_CALL = 'lk.sip.EndCall';
-export const RPC_GET_REMOTE_HEADERS = 'lk.sip.GetRemoteHeaders';
+export { RPC_END_CALL, RPC_GET_REMOTE_HEADERS } from './wire.js';
+/** rtc-node itself, for code that must not import it statically (see `rtc.ts`). */
+export { rtcNode };
 
 export interface PhoneParticipantOptions {
   /** LiveKit server URL (`ws://…` or `wss://…`). */

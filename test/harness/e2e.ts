@@ -4,13 +4,8 @@
  * phone says, and checks that the bridge left nothing behind.
  */
 import { AudioStream, Room, RoomEvent, TrackKind } from '@livekit/rtc-node';
-import {
-  isBridgeParticipant,
-  runBridge,
-  type BridgeCall,
-  type ExotelSettings,
-  type RunBridgeOptions,
-} from '../../src/index.js';
+import { isBridgeParticipant } from '../../src/entries/agent.js';
+import { runBridge, type BridgeCall, type ExotelSettings, type RunBridgeOptions } from '../../src/index.js';
 import { ExotelSimulator, type CallBehaviour } from '../../src/testing/index.js';
 import { livekitEnv, mintToken, roomService, uniqueRoom } from './livekit.js';
 import { publishTone } from './tone.js';

@@ -23,15 +23,13 @@ import {
 import {
   acceptInboundCalls,
   createAgentStreamServer,
-  endCall,
-  isBridgeParticipant,
   placeAgentStreamCall,
-  waitForAudioReady,
   type AgentStreamServer,
   type AgentStreamServerOptions,
   type BridgeCall,
   type StreamInterruption,
 } from '../../src/index.js';
+import { endCall, isBridgeParticipant, waitForAudioReady } from '../../src/entries/agent.js';
 import { dominantFrequency, generateTone } from '../../src/rtp/goertzel.js';
 import {
   AgentStreamExotel,

@@ -6,7 +6,7 @@
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { dispose } from '@livekit/rtc-node';
-import { isBridgeParticipant, RPC_GET_REMOTE_HEADERS, waitForAudioReady } from '../../src/index.js';
+import { isBridgeParticipant, RPC_GET_REMOTE_HEADERS, waitForAudioReady } from '../../src/entries/agent.js';
 import { dominantFrequency } from '../../src/rtp/goertzel.js';
 import {
   bridge,

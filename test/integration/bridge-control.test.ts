@@ -11,13 +11,11 @@ import {
   TransferError,
   hearsAgentsAndPhones,
   warmTransfer,
-  isBridgeParticipant,
-  transferCall,
-  holdCall,
   type BridgeCall,
   type HoldInfo,
   type TransferInfo,
 } from '../../src/index.js';
+import { isBridgeParticipant, transferCall, holdCall } from '../../src/entries/agent.js';
 import {
   bridge,
   createRoom,

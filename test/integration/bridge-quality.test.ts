@@ -6,7 +6,7 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { dispose } from '@livekit/rtc-node';
 import type { RtpMediaBridge, RtpMediaBridgeStats } from '../../src/rtp/bridge.js';
-import { isBridgeParticipant } from '../../src/index.js';
+import { isBridgeParticipant } from '../../src/entries/agent.js';
 import { bridge, createRoom, runCleanups, startAgent, startSim, type Cleanups } from '../harness/e2e.js';
 import { eventually } from '../harness/livekit.js';
 

@@ -5,7 +5,8 @@
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { AudioStream, Room, RoomEvent, TrackKind, dispose } from '@livekit/rtc-node';
-import { isBridgeParticipant, runBridge } from '../../src/index.js';
+import { isBridgeParticipant } from '../../src/entries/agent.js';
+import { runBridge } from '../../src/index.js';
 import { dominantFrequency } from '../../src/rtp/goertzel.js';
 import { eventually, livekitEnv, mintToken, roomService, uniqueRoom } from '../harness/livekit.js';
 import { startSipp } from '../harness/sipp.js';

@@ -6,12 +6,8 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { dispose } from '@livekit/rtc-node';
-import {
-  ExotelSipClient,
-  waitForAudioReady,
-  isBridgeParticipant,
-  type TrunkHealth,
-} from '../../src/index.js';
+import { ExotelSipClient, type TrunkHealth } from '../../src/entries/sip.js';
+import { waitForAudioReady, isBridgeParticipant } from '../../src/entries/agent.js';
 import { sharedSipClientCount } from '../../src/sip-client-pool.js';
 import { dominantFrequency } from '../../src/rtp/goertzel.js';
 import { ExotelSimulator } from '../../src/testing/index.js';

@@ -10,13 +10,12 @@ import { AgentDispatchClient } from 'livekit-server-sdk';
 import { connect } from 'node:net';
 import {
   acceptInboundCalls,
-  isBridgeParticipant,
   listenForCalls,
-  waitForAudioReady,
   type BridgeCall,
   type InboundListener,
   type ListenForCallsOptions,
 } from '../../src/index.js';
+import { isBridgeParticipant, waitForAudioReady } from '../../src/entries/agent.js';
 import { sharedSipClientCount } from '../../src/sip-client-pool.js';
 import { dominantFrequency } from '../../src/rtp/goertzel.js';
 import { ExotelSimulator } from '../../src/testing/index.js';
