@@ -25,6 +25,7 @@ import { silentLogger, type Logger } from './logger.js';
 import { BRIDGE_CALL_ID_PREFIX } from './agent.js';
 import type { PhoneParticipant } from './livekit/participant.js';
 import { createBridgeParticipant } from './bridge-participant.js';
+import { trackCall } from './shutdown.js';
 import { tokenVerifier } from './livekit/token.js';
 import type { RtpMediaBridge } from './rtp/bridge.js';
 import type { AgentStreamMedia, StreamInterruption } from './agentstream/media.js';
@@ -228,6 +229,7 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
 
   /** @internal */
   async run(): Promise<void> {
+    trackCall(this);
     const signal = this.opts.signal;
     if (signal) {
       if (signal.aborted) return this.end('aborted');

@@ -51,6 +51,10 @@ export type {
 export { placeAgentStreamCall } from './agentstream/outbound.js';
 export type { PlaceAgentStreamCallOptions } from './agentstream/outbound.js';
 
+// --- the end of the process ---
+export { shutdown, activeCallCount } from './shutdown.js';
+export type { ShutdownOptions } from './shutdown.js';
+
 // --- configuration ---
 export {
   resolveConfig,
