@@ -35,19 +35,23 @@ export interface UaContext {
   release(callId: string, call: DialogUsage): void;
 }
 
-/** A call as the user agent routes to it (by Call-ID). */
+/**
+ * A call as the user agent routes to it (by Call-ID): what `OutboundCall` and
+ * `InboundCall` have in common.
+ */
 export interface DialogUsage {
+  /** The call's SIP Call-ID. */
   readonly callId: string;
-  /** A request with this Call-ID. `false`: not ours after all (answered as out-of-dialog). */
+  /** @internal A request with this Call-ID. `false`: not ours after all (answered as out-of-dialog). */
   handleRequest(req: SipRequest, tx: ServerTransaction | undefined, flow: SipFlow): boolean;
-  /** A response that matched no transaction (a late 2xx retransmission). */
+  /** @internal A response that matched no transaction (a late 2xx retransmission). */
   strayResponse(res: SipResponse): void;
-  /** A stream connection closed. */
+  /** @internal A stream connection closed. */
   connectionClosed(flow: SipFlow, error: BridgeError | undefined): void;
-  /** Whether this call's signalling uses that flow (admission of its requests). */
+  /** @internal Whether this call's signalling uses that flow (admission of its requests). */
   usesFlow(flow: SipFlow): boolean;
   /** Ends the call with CANCEL, BYE or a final response; resolves once it has ended. */
   hangup(): Promise<void>;
-  /** Stops everything without signalling (user agent close after the grace period). */
+  /** @internal Stops everything without signalling (user agent close after the grace period). */
   abandon(): void;
 }

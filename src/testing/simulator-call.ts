@@ -62,6 +62,7 @@ export class SimulatedCall {
   private resolveEnded!: (v: { by: EndedBy }) => void;
   private disposed: Promise<void> | undefined;
 
+  /** @internal Made by the simulator for an INVITE that got past its checks. */
   constructor(
     private readonly sim: SimulatorHost,
     invite: SipRequest,

@@ -128,12 +128,20 @@ export interface SimulatorResponseParts {
   sdp?: string;
 }
 
-/** @internal What a {@link SimulatedCall} needs from its simulator. */
+/**
+ * What a simulated call needs from its simulator; {@link ExotelSimulator} implements it.
+ * Only `address` is public.
+ */
 export interface SimulatorHost {
+  /** @internal */
   readonly settings: ExotelSimulatorOptions;
+  /** Where the simulator listens. */
   readonly address: SimulatorAddress;
+  /** @internal */
   readonly clock: TimerClock;
+  /** @internal */
   response(req: SipRequest, status: number, flow: Flow, parts?: SimulatorResponseParts): SipResponse;
+  /** @internal */
   forget(call: { readonly callId: string }): void;
 }
 
@@ -212,12 +220,15 @@ export interface InboundCallEnded {
   status?: number;
 }
 
-/** @internal What a {@link SimulatedInboundCall} needs from its simulator, besides {@link SimulatorHost}. */
+/**
+ * What a simulated inbound call needs from its simulator, besides {@link SimulatorHost};
+ * {@link ExotelSimulator} implements it. Its own members are internal.
+ */
 export interface InboundSimulatorHost extends SimulatorHost {
-  /** Opens a TCP/TLS connection to `target`, served like an accepted one; `onClose` when it closes. */
+  /** @internal Opens a TCP/TLS connection to `target`, served like an accepted one; `onClose` when it closes. */
   connect(target: InboundCallTarget, onClose: () => void): Promise<OpenedFlow>;
-  /** A flow to `host:port` from the simulator's UDP socket (throws when it serves no UDP). */
+  /** @internal A flow to `host:port` from the simulator's UDP socket (throws when it serves no UDP). */
   udpFlow(host: string, port: number): Flow;
-  /** Stops routing messages of this Call-ID to the call. */
+  /** @internal Stops routing messages of this Call-ID to the call. */
   forgetInbound(call: { readonly callId: string }): void;
 }
