@@ -16,6 +16,7 @@ import {
 
 /** What the helpers need of a local participant: rtc-node's `performRpc`. */
 export interface RpcCaller {
+  /** Calls `method` on the participant `destinationIdentity` and resolves with its response payload. */
   performRpc(params: {
     destinationIdentity: string;
     method: string;
@@ -26,10 +27,15 @@ export interface RpcCaller {
 
 /** What a barge-in reports (see `BridgeCall`'s `interrupted` event); empty for SIP calls. */
 export interface ClearAudioResult {
+  /** Who asked: the agent's silence while the caller spoke (`auto`), an RPC, or the host. */
   by?: 'auto' | 'rpc' | 'host';
+  /** Agent audio sent to Exotel so far, in ms. */
   sentMs?: number;
+  /** Of that, what Exotel confirmed the caller heard, in ms. */
   heardMs?: number;
+  /** Sent but not confirmed heard: at most what the `clear` dropped at Exotel, in ms. */
   unplayedMs?: number;
+  /** Agent audio still queued in the bridge and dropped, in ms. */
   droppedQueuedMs?: number;
 }
 
@@ -87,7 +93,10 @@ export async function transferCall(
   bridgeIdentity: string,
   target: string,
   token?: string,
-): Promise<{ status: number }> {
+): Promise<{
+  /** The final status the far end reported for the transfer (a 2xx). */
+  status: number;
+}> {
   return JSON.parse(await call(lp, bridgeIdentity, RPC_TRANSFER, { to: target, ...auth(token) })) as {
     status: number;
   };

@@ -10,30 +10,39 @@ import { PARTICIPANT_KIND, ROOM_EVENT } from './livekit/wire.js';
 
 /** What the helpers read of a participant (an rtc-node `Participant` of either line fits). */
 export interface ParticipantLike {
+  /** The participant's identity (the bridge's is `sip-phone-<E.164>`). */
   readonly identity: string;
   /** `ParticipantKind` (3 is SIP, 4 is AGENT). */
   readonly kind?: number;
+  /** The participant's metadata string (the bridge's is JSON, see {@link BridgeParticipantMetadata}). */
   readonly metadata?: string;
+  /** The participant's attributes (the bridge's `sip.*` ones: `sip.callStatus`, `sip.callID`…). */
   readonly attributes: Readonly<Record<string, string>>;
 }
 
 /** The room events `waitForAudioReady` listens to (an rtc-node `Room` of either line fits). */
 export interface RoomLike {
+  /** Adds a listener: a participant's attributes changed. */
   on(
     event: 'participantAttributesChanged',
     fn: (changed: Record<string, string>, p: ParticipantLike) => void,
   ): unknown;
+  /** Adds a listener: a participant left the room. */
   on(event: 'participantDisconnected', fn: (p: ParticipantLike) => void): unknown;
+  /** Removes a `participantAttributesChanged` listener added with `on`. */
   off(
     event: 'participantAttributesChanged',
     fn: (changed: Record<string, string>, p: ParticipantLike) => void,
   ): unknown;
+  /** Removes a `participantDisconnected` listener added with `on`. */
   off(event: 'participantDisconnected', fn: (p: ParticipantLike) => void): unknown;
 }
 
 /** Metadata the bridge participant carries: `{"source":"exotel_bridge","phone":"+91…"}`. */
 export interface BridgeParticipantMetadata {
+  /** Always `exotel_bridge`: marks the participant as this bridge's. */
   source: 'exotel_bridge';
+  /** The phone's number in E.164. */
   phone: string;
 }
 
@@ -67,9 +76,11 @@ export function isBridgeParticipant(participant: ParticipantLike): boolean {
   return (participant.attributes['sip.callID'] ?? '').startsWith(BRIDGE_CALL_ID_PREFIX);
 }
 
+/** Options of {@link waitForAudioReady}. */
 export interface WaitForAudioReadyOptions {
   /** The room the participant is in: waits on attribute events instead of polling. */
   room?: RoomLike;
+  /** Aborting stops the wait (it rejects with `AbortedError`). */
   signal?: AbortSignal;
   /** Rejects with a `BridgeError` after this long (default: no limit). */
   timeoutMs?: number;

@@ -48,16 +48,21 @@ export const mayControlCall = (p: RemoteParticipant): boolean =>
 
 /** Progress of a cold transfer (`transfer` event, `sip.transferStatus` attribute). */
 export interface TransferInfo {
+  /** `transferring` once the REFER is sent, then `transferred` (we hang up) or `failed` (the call goes on). */
   state: 'transferring' | 'transferred' | 'failed';
+  /** Where the phone is being transferred, as given (E.164 or a `sip:`/`tel:` URI). */
   target: string;
   /** The sipfrag or final status that decided it. */
   status?: number;
+  /** With `failed`: why (a `TransferError`, or the failure that stopped the transfer). */
   error?: BridgeError;
 }
 
 /** Who holds the call (`hold` event, `sip.hold` attribute: `phone`, `host` or absent). */
 export interface HoldInfo {
+  /** `true` when the call went on hold, `false` when it was taken off hold. */
   held: boolean;
+  /** Who did it: the phone (its re-INVITE) or the host (`hold()`/`resume()` or the RPC). */
   by: 'phone' | 'host';
 }
 

@@ -26,7 +26,7 @@ export interface PhoneAudioHandlers {
   timeout(error: BridgeError): void;
 }
 
-/** The RTP media of a SIP leg (BUG-4: bound to the configured media IP, never the wildcard by default). */
+/** The RTP media of a SIP leg, bound to the configured media IP (never the wildcard address by default). */
 export function createRtpMedia(
   exotel: ExotelSettings,
   opts: RunBridgeOptions,

@@ -17,6 +17,10 @@ import { assertHeaderName, assertSafeHeaderValue, normalizePhoneNumber } from '.
 import type { SipTimerValues } from './sip/timers.js';
 import type { RingbackPattern } from './rtp/ringback.js';
 
+/**
+ * Options of {@link runBridge}: the room and the number, settings that override the
+ * environment, and the call's timeouts, media and observability knobs.
+ */
 export interface RunBridgeOptions {
   /** The room the host already created (and dispatched its agent to). */
   roomName: string;
@@ -75,9 +79,11 @@ export interface RunBridgeOptions {
   attributes?: Readonly<Record<string, string>>;
   /** Participant name (default: the phone number). */
   participantName?: string;
+  /** Where the call logs, through a child bound to `{ callId, room, phone }` (default silent). */
   logger?: Logger;
   /** Aborting ends the call at any stage (CANCEL or BYE) and cleans up. */
   signal?: AbortSignal;
+  /** How long each stage may take before the call gives up or ends; every field is optional. */
   timeouts?: {
     /** LiveKit connect (default 10 s). */
     connectMs?: number;

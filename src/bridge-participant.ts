@@ -1,7 +1,8 @@
 /**
  * The bridge's participant for one call: its token (identity `sip-phone-<E.164>`, kind SIP,
  * the `sip.*` attributes LiveKit SIP sets, the metadata) and the `PhoneParticipant` built on
- * it, with every room handler attached before connect (BUG-2).
+ * it, with every room handler attached before connecting, so a track an agent published
+ * earlier is not missed.
  */
 import type { RpcInvocationData } from '@livekit/rtc-node';
 import type { TimerClock } from './clock.js';

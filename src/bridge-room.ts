@@ -1,7 +1,7 @@
 /**
  * What the bridge asks of the room before it acts: that the room exists (the bridge never
- * creates one, the seed's BUG-1), and, for inbound calls answered only once an agent is
- * there, whether one arrives in time.
+ * creates one, so a call cannot land in a room its host did not make), and, for inbound
+ * calls answered only once an agent is there, whether one arrives in time.
  */
 import { RoomServiceClient } from 'livekit-server-sdk';
 import { clearTimer, type TimerClock, type TimerHandle } from './clock.js';

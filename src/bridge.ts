@@ -1,12 +1,15 @@
 /**
  * `runBridge()`: makes a phone call a participant of the host's LiveKit room.
  *
- * Order of setup (the seed plan's step 2, which is what makes audio work):
+ * Order of setup (this order is what makes audio work):
  *   1. resolve and validate everything (config, phone number) before opening anything;
- *   2. check that the room exists: the bridge never creates rooms or dispatches (BUG-1);
- *   3. build the participant, whose room handlers are attached in its constructor (BUG-2);
+ *   2. check that the room exists: the bridge never creates rooms or dispatches agents,
+ *      so a call can never land in a room its host did not make;
+ *   3. build the participant, whose room handlers are attached in its constructor, so a
+ *      track an agent published before the phone joined is not missed;
  *   4. connect as `sip-phone-<E.164>` with kind SIP, then publish the 8 kHz track;
- *   5. open RTP on the media IP (BUG-4) and offer it; INVITE through Exotel;
+ *   5. open RTP on the configured media IP (never the wildcard address by default) and
+ *      offer it; INVITE through Exotel;
  *   6. on 200 OK start RTP; forward both ways; `sip.callStatus` becomes `active` once
  *      the call is answered and the first RTP packet arrived.
  * Teardown runs exactly once, in reverse order, whatever ended the call.
@@ -78,6 +81,7 @@ type Stage = 'starting' | 'connected' | 'calling' | 'answered' | 'ending' | 'end
 export class BridgeCall extends EventEmitter<BridgeCallEvents> {
   /** The bridge's call id (`sip.callID` attribute). */
   readonly callId: string;
+  /** The LiveKit room the call is in (made by the host before the call). */
   readonly roomName: string;
   /** The phone's number in E.164: the dialled number (outbound) or the caller (inbound). */
   readonly phoneNumber: string;
@@ -189,7 +193,13 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
    * once the far end reports success we hang up (`ended` reason `transferred`). On
    * failure the call goes on and this rejects with `TransferError` (`status` says why).
    */
-  transfer(target: string, opts: { signal?: AbortSignal } = {}): Promise<{ status: number }> {
+  transfer(
+    target: string,
+    opts: { signal?: AbortSignal } = {},
+  ): Promise<{
+    /** The final status the far end reported for the transfer (a 2xx). */
+    status: number;
+  }> {
     return this.control.transfer(target, opts);
   }
 
@@ -217,6 +227,7 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
     return this.control.clearAudio('host');
   }
 
+  /** A snapshot of the call's status, RTP or stream counters, room side and milestones. */
   stats(): BridgeStats {
     return {
       status: this.callStatus,

@@ -27,13 +27,25 @@ export interface RemoteCall {
   readonly identity: string;
   /** Its `sip.*` attributes as last seen (`sip.callStatus`, `sip.hold`, `sip.transferStatus`…). */
   attributes(): Readonly<Record<string, string>>;
-  transfer(target: string): Promise<{ status: number }>;
+  /**
+   * Cold transfer (REFER) of the phone to `target` (E.164 or a `sip:`/`tel:` URI): resolves
+   * once it succeeded (the bridge then hangs up), rejects with `TransferError` when it did not.
+   */
+  transfer(target: string): Promise<{
+    /** The final status the far end reported for the transfer (a 2xx). */
+    status: number;
+  }>;
+  /** Puts the phone on hold: it no longer hears the room. */
   hold(): Promise<void>;
+  /** Takes the phone off hold. */
   resume(): Promise<void>;
+  /** Sends DTMF digits to the phone, in order (`w` = 0.5 s pause). */
   sendDtmf(digits: string): Promise<void>;
   /** Barge-in: drops the agent audio the phone has not heard yet. */
   clearAudio(): Promise<ClearAudioResult>;
+  /** Hangs up the call (LiveKit's `lk.sip.EndCall`); the bridge participant then leaves. */
   hangup(): Promise<void>;
+  /** The far end's `X-` headers (LiveKit's `lk.sip.GetRemoteHeaders`). */
   headers(): Promise<Record<string, string>>;
   /** Leaves the room. Idempotent. */
   close(): Promise<void>;
@@ -41,10 +53,13 @@ export interface RemoteCall {
 
 /** Options of {@link connectToCall}. */
 export interface ConnectToCallOptions {
+  /** The room the call is in. */
   roomName: string;
   /** The bridge participant to control (default: the room's bridge participant). */
   bridgeIdentity?: string;
+  /** LiveKit settings (API key and secret needed); missing ones come from `LIVEKIT_*`. */
   livekit?: Partial<LiveKitSettings>;
+  /** Where missing LiveKit settings come from (default `process.env`). */
   env?: Env;
   /** Our identity in the room (default `call-control-<random>`); we publish no track and subscribe to nothing. */
   identity?: string;

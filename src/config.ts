@@ -1,23 +1,34 @@
 /**
  * Configuration in one place: explicit options win, the environment fills the gaps
- * (`LIVEKIT_*` and the seed's `EXOTEL_*` variables), and validation reports every
+ * (`LIVEKIT_*` and `EXOTEL_*` variables, see `ENV_VARS`), and validation reports every
  * missing or invalid value at once in one `ConfigError`.
  */
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { ConfigError } from './errors.js';
 
+/** The SIP transport toward Exotel's trunk: TCP (Exotel's default), UDP, or TLS. */
 export type SipTransportName = 'tcp' | 'udp' | 'tls';
 
+/**
+ * Where the LiveKit server is and how to authenticate to it: an API key and secret (the
+ * bridge mints its own tokens), or a ready `token`.
+ */
 export interface LiveKitSettings {
   /** `ws://` or `wss://` URL of the LiveKit server. */
   url: string;
+  /** LiveKit API key (`LIVEKIT_API_KEY`); needed unless `token` is given. */
   apiKey?: string;
+  /** LiveKit API secret (`LIVEKIT_API_SECRET`); needed unless `token` is given. */
   apiSecret?: string;
   /** A ready access token (then apiKey/apiSecret are optional). */
   token?: string;
 }
 
+/**
+ * Exotel's SIP trunk and how we appear to it: where to send INVITEs, the addresses we
+ * advertise for signalling and media, the caller id, and optional auth, TLS and keepalive.
+ */
 export interface ExotelSettings {
   /** Exotel's SIP host (default `pstn.in1.exotel.com`). */
   sipHost: string;
@@ -44,7 +55,12 @@ export interface ExotelSettings {
   /** Sent as `X-Exotel-AccountSid` when set. */
   accountSid?: string;
   /** Digest credentials, for trunks that challenge. */
-  auth?: { username: string; password: string };
+  auth?: {
+    /** The digest username (`EXOTEL_SIP_USERNAME`). */
+    username: string;
+    /** The digest password (`EXOTEL_SIP_PASSWORD`); never logged. */
+    password: string;
+  };
   /** TLS client settings for `transport: 'tls'` (verification against the system CAs by default). */
   tls?: ExotelTlsSettings;
   /** RFC 5626 CRLF keepalive interval on the trunk connection in ms (default 30000; 0 = off). */
@@ -69,53 +85,90 @@ export interface ExotelTlsSettings {
   rejectUnauthorized?: boolean;
 }
 
+/** The complete, validated settings every call runs with (made by {@link resolveConfig}). */
 export interface BridgeConfig {
+  /** The LiveKit server and its credentials. */
   livekit: LiveKitSettings;
+  /** Exotel's trunk and our side of it, defaults filled in. */
   exotel: ExotelSettings;
 }
 
 /** Partial settings a caller may pass explicitly; anything missing comes from the environment. */
 export interface ConfigInput {
+  /** LiveKit settings; each one given here wins over its `LIVEKIT_*` variable. */
   livekit?: Partial<LiveKitSettings>;
+  /** Exotel settings; each one given here wins over its `EXOTEL_*` variable. */
   exotel?: Partial<ExotelSettings>;
 }
 
+/** Environment variables by name, as `process.env` holds them (the default source). */
 export type Env = Readonly<Record<string, string | undefined>>;
 
+/** Defaults of the Exotel settings, as Exotel documents its trunk. */
 export const EXOTEL_DEFAULTS = {
+  /** Exotel's SIP host for India. */
   sipHost: 'pstn.in1.exotel.com',
+  /** Exotel's SIP port over TCP and UDP. */
   sipPort: 5070,
+  /** Exotel's SIP port over TLS. */
   tlsSipPort: 443,
+  /** The signalling transport. */
   transport: 'tcp' as SipTransportName,
+  /** The port our SIP listener takes. */
   customerSipPort: 5061,
+  /** The RTP ports we pick from, inclusive. */
   rtpPortRange: [10000, 20000] as [number, number],
 };
 
 /** The environment variables read, and what each one sets. */
 export const ENV_VARS = {
+  /** The LiveKit server's `ws://` or `wss://` URL. */
   LIVEKIT_URL: 'livekit.url',
+  /** The LiveKit API key. */
   LIVEKIT_API_KEY: 'livekit.apiKey',
+  /** The LiveKit API secret. */
   LIVEKIT_API_SECRET: 'livekit.apiSecret',
+  /** Exotel's SIP host (default `pstn.in1.exotel.com`). */
   EXOTEL_SIP_HOST: 'exotel.sipHost',
+  /** Exotel's SIP port (default 5070, or 443 over TLS). */
   EXOTEL_SIP_PORT: 'exotel.sipPort',
+  /** `tcp`, `udp` or `tls` (default `tcp`). */
   EXOTEL_SIP_TRANSPORT: 'exotel.transport',
+  /** Our public IP, advertised to Exotel in Via and Contact. */
   EXOTEL_CUSTOMER_IP: 'exotel.customerIp',
+  /** Our SIP listening port (default 5061). */
   EXOTEL_CUSTOMER_SIP_PORT: 'exotel.customerSipPort',
+  /** Local address the SIP sockets bind to (default the customer IP). */
   EXOTEL_SIP_BIND_IP: 'exotel.sipBindIp',
+  /** The IP advertised in SDP for RTP (default the customer IP). */
   EXOTEL_MEDIA_IP: 'exotel.mediaIp',
+  /** Local address the RTP sockets bind to (default the media IP). */
   EXOTEL_MEDIA_BIND_IP: 'exotel.mediaBindIp',
+  /** RTP ports to use, written `10000-20000` (inclusive). */
   EXOTEL_RTP_PORT_RANGE: 'exotel.rtpPortRange',
+  /** The Exophone presented as caller id in From. */
   EXOTEL_CALLER_ID: 'exotel.callerId',
+  /** Host of the From URI, e.g. `<account>.sip.exotel.com`. */
   EXOTEL_FROM_DOMAIN: 'exotel.fromDomain',
+  /** Exotel account SID, sent as `X-Exotel-AccountSid`. */
   EXOTEL_ACCOUNT_SID: 'exotel.accountSid',
+  /** Digest username, for trunks that challenge. */
   EXOTEL_SIP_USERNAME: 'exotel.auth.username',
+  /** Digest password, for trunks that challenge. */
   EXOTEL_SIP_PASSWORD: 'exotel.auth.password',
+  /** Path of a PEM file with the CA certificate(s) to trust for TLS to the trunk. */
   EXOTEL_TLS_CA_FILE: 'exotel.tls.ca',
+  /** Path of a PEM client certificate, for trunks that ask for one. */
   EXOTEL_TLS_CERT_FILE: 'exotel.tls.cert',
+  /** Path of the PEM private key of the client certificate. */
   EXOTEL_TLS_KEY_FILE: 'exotel.tls.key',
+  /** Name to verify the trunk's certificate against and send as SNI. */
   EXOTEL_TLS_SERVERNAME: 'exotel.tls.servername',
+  /** CRLF keepalive interval on the trunk connection, ms (default 30000; 0 turns it off). */
   EXOTEL_SIP_KEEPALIVE_MS: 'exotel.keepaliveIntervalMs',
+  /** Interval of OPTIONS probes to the trunk, ms (default 0: never). */
   EXOTEL_SIP_OPTIONS_INTERVAL_MS: 'exotel.optionsIntervalMs',
+  /** Codec preference, comma-separated: `PCMA,PCMU` (the default) or `PCMU,PCMA`, or one of them. */
   EXOTEL_CODECS: 'exotel.codecs',
 } as const;
 

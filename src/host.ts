@@ -1,6 +1,6 @@
 /**
- * Helpers for the host backend's side of an outbound call, matching the seed's
- * `outbound_call.py` flow: one room, one agent dispatch, then the bridge into that room.
+ * Helpers for the host backend's side of an outbound call: one room, one agent dispatch,
+ * then the bridge into that room.
  */
 import { randomUUID } from 'node:crypto';
 import { AgentDispatchClient, RoomServiceClient } from 'livekit-server-sdk';
@@ -17,9 +17,9 @@ import { normalizePhoneNumber } from './sip/phone.js';
 const AGENT_TYPE_RE = /^[a-z0-9][a-z0-9_]{0,31}$/;
 
 /**
- * `<agentType>-<direction>-<last 4 digits>-<uuid>`, the seed's room naming. The agent type
- * must be lower-case letters, digits or `_` (it is recovered from the name by splitting
- * on `-`, so it cannot contain one). Numbers with fewer than 4 digits: `anon` when
+ * `<agentType>-<direction>-<last 4 digits>-<uuid>`: the room naming hosts and agents
+ * share. The agent type must be lower-case letters, digits or `_` (it is recovered from
+ * the name by splitting on `-`, so it cannot contain one). Numbers with fewer than 4 digits: `anon` when
  * `allowShort` (a withheld caller ID), else `ConfigError`.
  */
 export function roomNameFor(
@@ -41,7 +41,13 @@ export function roomNameFor(
   return `${type}-${direction}-${digits.length >= 4 ? digits.slice(-4) : 'anon'}-${uuid}`;
 }
 
-/** `<agentType>-outbound-<last 4 digits>-<uuid>` (see {@link roomNameFor}). */
+/**
+ * A room name for an outbound call: `<agentType>-outbound-<last 4 digits>-<uuid>`. The
+ * agent type must be 1–32 lower-case letters, digits or `_` (an agent recovers it with
+ * {@link agentTypeFromRoomName}); the number must have at least 4 digits.
+ *
+ * @throws ConfigError when the agent type or the number does not fit.
+ */
 export function createOutboundRoomName(
   agentType: string,
   phoneNumber: string,
@@ -56,6 +62,7 @@ export function agentTypeFromRoomName(roomName: string): string {
   return (i < 0 ? roomName : roomName.slice(0, i)).toLowerCase();
 }
 
+/** Options of {@link placeOutboundCall}: the call's, except the room, which it creates. */
 export interface PlaceOutboundCallOptions extends Omit<RunBridgeOptions, 'roomName'> {
   /** The agent type: names the room and is passed to the agent in the dispatch metadata. */
   agentType: string;
@@ -69,15 +76,24 @@ export interface PlaceOutboundCallOptions extends Omit<RunBridgeOptions, 'roomNa
   deleteRoomOnEnd?: boolean;
 }
 
+/** What {@link placeOutboundCall} made: the room, the agent dispatch and the call. */
 export interface PlacedCall {
+  /** The room created for the call (see {@link createOutboundRoomName}). */
   roomName: string;
+  /** The id of the agent dispatch created in that room. */
   dispatchId: string;
+  /** The call, already dialling. */
   call: BridgeCall;
 }
 
 /**
- * The seed's `outbound_call.py` flow in one call: creates exactly one room and exactly one
- * agent dispatch, then runs the bridge into that same room (never a second one).
+ * A whole outbound call in one step: creates exactly one room and exactly one agent
+ * dispatch, then runs the bridge into that same room (never a second one). The room is
+ * deleted when the call ends unless `deleteRoomOnEnd` is false.
+ *
+ * Rejects with `ConfigError` without LiveKit API credentials or when the number or agent
+ * type is invalid, and with `LiveKitConnectError`/`LiveKitError` when the room or the
+ * dispatch cannot be created.
  */
 export async function placeOutboundCall(options: PlaceOutboundCallOptions): Promise<PlacedCall> {
   const config = resolveConfig(

@@ -31,6 +31,7 @@ export function activeCallCount(): number {
 export interface ShutdownOptions {
   /** How long to let calls finish before hanging them up (default 0: hang up at once). */
   timeoutMs?: number;
+  /** The clock of that timeout (default: the system clock; tests pass a `FakeTimerClock`). */
   clock?: TimerClock;
 }
 

@@ -23,7 +23,9 @@ export function createInboundRoomName(
 
 /** Who is calling: what `acceptInboundCalls` needs of a SIP call or an AgentStream. */
 export interface InboundParty {
+  /** The caller's number (E.164, or `anonymous`): names the room and goes to the agent. */
   from: string;
+  /** The number the caller dialled (the Exophone): goes to the agent as `exophone`. */
   to: string;
 }
 
@@ -35,7 +37,9 @@ export interface AcceptInboundCallsOptions<C extends InboundParty = IncomingCall
   agentType?: string;
   /** LiveKit settings; missing ones come from `LIVEKIT_*`. */
   livekit?: Partial<LiveKitSettings>;
+  /** Where missing LiveKit settings come from (default `process.env`). */
   env?: Env;
+  /** Where LiveKit failures are logged, per call through a child bound to `{ room, phone }` (default silent). */
   logger?: Logger;
   /** Extra dispatch metadata (JSON-serialisable), merged with `{ phone, exophone, agentType, direction }`. */
   dispatchMetadata?: Readonly<Record<string, unknown>>;
@@ -53,7 +57,13 @@ export interface AcceptInboundCallsOptions<C extends InboundParty = IncomingCall
  */
 export function acceptInboundCalls<C extends InboundParty = IncomingCall>(
   options: AcceptInboundCallsOptions<C>,
-): (call: C) => Promise<AcceptDecision | { reject: number }> {
+): (call: C) => Promise<
+  | AcceptDecision
+  | {
+      /** 503 when the room or the dispatch could not be made. */
+      reject: number;
+    }
+> {
   const { url, apiKey, apiSecret } = resolveLiveKitSettings(options.livekit, options.env ?? process.env);
   if (!apiKey || !apiSecret) {
     throw new ConfigError([

@@ -17,11 +17,19 @@ export interface IncomingCall {
   /** The INVITE's `X-` headers (first value of each): `X-Exotel-CallSid`… */
   headers: Readonly<Record<string, string>>;
   /** Where the INVITE came from (the trunk, or the SIP proxy in front of this process). */
-  source: { address: string; port: number; transport: 'udp' | 'tcp' | 'tls' };
+  source: {
+    /** The sender's IP address. */
+    address: string;
+    /** The sender's port. */
+    port: number;
+    /** The transport the INVITE came over. */
+    transport: 'udp' | 'tcp' | 'tls';
+  };
 }
 
 /** Take the call into `roomName` (which must exist, with its agent dispatched)… */
 export interface AcceptDecision {
+  /** The room to bridge the call into; it must exist and have its agent dispatched. */
   roomName: string;
   /** Kept in logs. */
   agentType?: string;
@@ -38,9 +46,11 @@ export interface AcceptDecision {
 
 /** …or refuse it with a final status (486 Busy Here, 603 Decline, 404, 480…). */
 export interface RejectDecision {
+  /** The SIP status to answer the INVITE with (a final status, 300–699). */
   reject: number;
 }
 
+/** What `onCall` decides for an incoming call: take it into a room, or refuse it. */
 export type CallDecision = AcceptDecision | RejectDecision;
 
 /** Options of `listenForCalls()`. */
@@ -109,5 +119,16 @@ export interface InboundListenerEvents {
   /** A call was taken: its bridge is joining the room. */
   call: [call: BridgeCall];
   /** An INVITE was refused before any room was involved. */
-  refused: [info: { sipCallId: string; from: string; status: number; why: string }];
+  refused: [
+    info: {
+      /** The INVITE's Call-ID. */
+      sipCallId: string;
+      /** The caller as the INVITE's From carries it. */
+      from: string;
+      /** The status the INVITE was answered with (403, 486, 503…). */
+      status: number;
+      /** Why, in a few words (for logs). */
+      why: string;
+    },
+  ];
 }

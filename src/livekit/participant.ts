@@ -4,7 +4,7 @@
  * (`AudioStream` at the same rate, 20 ms frames, mixed across tracks). Knows nothing of SIP or RTP.
  *
  * Every room handler is attached in the constructor, before `connect()` can run, so a
- * track the agent published before the phone joined is never missed (the seed's BUG-2).
+ * track the agent published before the phone joined is never missed.
  */
 import { EventEmitter } from 'eventemitter3';
 import {
