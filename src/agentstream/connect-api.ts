@@ -18,12 +18,15 @@ import { normalizePhoneNumber, validateCallerId } from '../sip/phone.js';
 
 /** Exotel's API endpoints by region. */
 export const EXOTEL_API_BASE_URLS = {
+  /** Accounts in Exotel's Mumbai (India) cluster: the default. */
   mumbai: 'https://api.in.exotel.com',
+  /** Accounts in Exotel's Singapore cluster. */
   singapore: 'https://api.exotel.com',
 } as const;
 
 /** Account and credentials for Exotel's HTTP API. */
 export interface ExotelApiSettings {
+  /** The Exotel account SID (part of the API path). */
   accountSid: string;
   /** The API key (the Basic auth username). */
   apiKey: string;
@@ -49,7 +52,9 @@ export interface ConnectStreamRequest {
   callerId: string;
   /** `ws://` or `wss://` URL of the bot, at most 600 characters. */
   streamUrl: string;
+  /** Ask Exotel to record the call (sent only when `true`). */
   record?: boolean;
+  /** With `record`: both parties in one channel (`single`) or each in its own (`dual`). */
   recordingChannels?: 'single' | 'dual';
   /** Longest call in seconds, an integer from 1 to 14400. */
   timeLimitSec?: number;
@@ -57,6 +62,7 @@ export interface ConnectStreamRequest {
   customField?: string;
   /** `http(s)://` URL Exotel posts call status to. */
   statusCallback?: string;
+  /** Which events Exotel posts to `statusCallback` (needs `statusCallback`). */
   statusCallbackEvents?: readonly ConnectStatusCallbackEvent[];
   /** At most 32 characters. */
   streamName?: string;
@@ -68,6 +74,7 @@ export interface ConnectStreamOptions {
   signal?: AbortSignal;
   /** Arms the timeout (default `systemTimerClock`). */
   clock?: TimerClock;
+  /** Where failures are logged, credentials scrubbed (default silent). */
   logger?: Logger;
   /** Default: the global `fetch`. */
   fetch?: typeof fetch;
@@ -75,7 +82,9 @@ export interface ConnectStreamOptions {
 
 /** What Exotel answered: the new call's sid and, when it said, its status. */
 export interface ConnectStreamResult {
+  /** The new call's SID: the stream's `start` carries it, and it is the bridge's `sip.callID`. */
   callSid: string;
+  /** The call's status as Exotel reported it (e.g. `in-progress`), when it did. */
   status: string | undefined;
 }
 

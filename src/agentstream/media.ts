@@ -40,16 +40,27 @@ export type StreamSocketData = Buffer | ArrayBuffer | Buffer[];
  * types need nothing from `ws`.
  */
 export interface StreamSocket {
+  /** `WebSocket.readyState`: 0 connecting, 1 open, 2 closing, 3 closed. */
   readonly readyState: number;
+  /** Bytes queued by `send()` and not yet written to the network. */
   readonly bufferedAmount: number;
+  /** A message arrived (`isBinary` for a binary frame). */
   on(event: 'message', fn: (data: StreamSocketData, isBinary: boolean) => void): unknown;
+  /** The socket closed, with its close code. */
   on(event: 'close', fn: (code: number) => void): unknown;
+  /** The socket failed (a close follows). */
   on(event: 'error', fn: (err: Error) => void): unknown;
+  /** The peer answered a ping. */
   on(event: 'pong', fn: () => void): unknown;
+  /** The socket closed (once). */
   once(event: 'close', fn: () => void): unknown;
+  /** Sends one text message. */
   send(text: string): void;
+  /** Starts the closing handshake with `code` and `reason`. */
   close(code?: number, reason?: string): void;
+  /** Sends a ping frame. */
   ping(): void;
+  /** Destroys the connection at once, without a closing handshake. */
   terminate(): void;
 }
 
@@ -94,21 +105,31 @@ export interface StreamInterruption {
 
 /** Counters of one stream. */
 export interface AgentStreamStats {
+  /** The stream's sample rate (0 until `start` arrived). */
   sampleRate: number;
+  /** Messages received from Exotel, of every kind (refused ones included). */
   messagesReceived: number;
+  /** `media` messages received (caller audio). */
   mediaReceived: number;
+  /** Messages refused as malformed (bad JSON, fields, payload); too many end the stream. */
   malformed: number;
+  /** Well-formed messages with an event this library does not know (ignored). */
   unknownEvents: number;
+  /** Messages over the rate bound (the stream is ended on the first). */
   rateLimited: number;
   /** Caller audio frames dropped (queue over its bound). */
   inboundFramesDropped: number;
   /** Agent audio chunks sent, their ms, what Exotel confirmed heard, and what was dropped here. */
   chunksSent: number;
+  /** Agent audio sent to Exotel, in ms. */
   sentMs: number;
+  /** Agent audio Exotel confirmed the caller heard (by `mark` echoes), in ms. */
   heardMs: number;
+  /** Agent audio dropped here (queue over its bound, or cleared), in ms. */
   outboundDroppedMs: number;
   /** Chunks not sent because the socket was backed up. */
   backpressureDrops: number;
+  /** `clear` messages sent (barge-ins). */
   clears: number;
 }
 
@@ -120,9 +141,26 @@ export interface AgentStreamMediaEvents {
   audio: [samples: Int16Array];
   /** The first `media` event. */
   firstMedia: [];
-  dtmf: [info: { digit: string; durationMs: number }];
+  /** The caller pressed a key. */
+  dtmf: [
+    info: {
+      /** The digit: `0`–`9`, `*`, `#` or `A`–`D`. */
+      digit: string;
+      /** How long it was held, in ms (as Exotel reports it; 0 when it did not say). */
+      durationMs: number;
+    },
+  ];
   /** Exotel echoed a mark: the caller has heard `heardMs` of agent audio. */
-  playback: [info: { mark: string; heardMs: number; pendingMs: number }];
+  playback: [
+    info: {
+      /** The name of the echoed mark. */
+      mark: string;
+      /** Agent audio the caller has heard so far, in ms. */
+      heardMs: number;
+      /** Agent audio sent to Exotel and not yet confirmed heard, in ms. */
+      pendingMs: number;
+    },
+  ];
   /** A `clear` was sent. */
   interrupted: [info: StreamInterruption];
   /** A message was refused (counted; the stream goes on unless it was the last straw). */
@@ -135,7 +173,9 @@ export interface AgentStreamMediaEvents {
 export interface AgentStreamEnd {
   /** `stop` (Exotel ended it), `closed` (the socket closed without `stop`), `local` (we closed it), `error`. */
   how: 'stop' | 'closed' | 'local' | 'error';
+  /** The WebSocket close code (1000 after `stop`). */
   code: number;
+  /** With `error`: what was wrong. */
   error?: StreamProtocolError;
   /** `stop.reason` when Exotel sent one (`callended`, `stopped`). */
   reason?: string;
@@ -146,7 +186,12 @@ type State = 'awaiting-start' | 'started' | 'ended';
 /** The protocol of one AgentStream connection (created by the server at the upgrade). */
 export class AgentStreamMedia extends EventEmitter<AgentStreamMediaEvents> {
   /** The peer's address (the socket's, or the proxy's). */
-  readonly remote: { address: string; port: number };
+  readonly remote: {
+    /** The peer's IP address. */
+    address: string;
+    /** The peer's port. */
+    port: number;
+  };
   private state: State = 'awaiting-start';
   private startInfo: StreamStart | undefined;
   private out: StreamAudioOut | undefined;
@@ -187,6 +232,11 @@ export class AgentStreamMedia extends EventEmitter<AgentStreamMediaEvents> {
   private lastAgentFrameAt = 0;
   private endedWith: AgentStreamEnd | undefined;
 
+  /**
+   * Speaks the protocol over `ws`, an accepted WebSocket: `start` must arrive within
+   * `limits.startTimeoutMs`, pings go out every `limits.pingIntervalMs`. `remote` is the
+   * peer's address as the host sees it (the proxy's, when one is in front).
+   */
   constructor(
     private readonly ws: StreamSocket,
     opts: {
@@ -236,6 +286,7 @@ export class AgentStreamMedia extends EventEmitter<AgentStreamMediaEvents> {
     return this.startInfo?.sampleRate ?? 8000;
   }
 
+  /** Whether the stream has ended (see `endInfo` for how). */
   get ended(): boolean {
     return this.state === 'ended';
   }
@@ -255,6 +306,7 @@ export class AgentStreamMedia extends EventEmitter<AgentStreamMediaEvents> {
     this.autoClear = on;
   }
 
+  /** A snapshot of the stream's counters. */
   stats(): AgentStreamStats {
     this.st.inboundFramesDropped = this.inbound?.dropped ?? 0;
     const o = this.out?.stats();

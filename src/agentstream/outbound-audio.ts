@@ -48,7 +48,8 @@ export interface StreamAudioOutOptions {
   /** The stream's sample rate (from its `start` event). */
   sampleRate: StreamSampleRate;
   /**
-   * Duration of each chunk in whole ms (default {@link defaultStreamChunkMs}). Must give a
+   * Duration of each chunk in whole ms (default: the shortest valid chunk, a multiple of
+   * 20 ms: 200 ms at 8 kHz, 100 ms at 16 and 24 kHz). Must give a
    * chunk of at least 100 ms, a multiple of 320 bytes, at least 3200 bytes and at most
    * 100 000 bytes.
    */
@@ -142,7 +143,15 @@ export function defaultStreamChunkMs(sampleRate: StreamSampleRate): number {
 
 type PaceState = 'idle' | 'paced';
 
-/** See the module documentation. */
+/**
+ * The agent's audio on its way to Exotel over AgentStream: {@link StreamAudioOut.push}
+ * 20 ms frames in, {@link StreamAudioOut.poll} paced chunks out (each a `media` message
+ * followed by a `mark`), {@link StreamAudioOut.markPlayed} when Exotel echoes a mark, and
+ * {@link StreamAudioOut.clear} for barge-in. Chunks follow Exotel's rules (a multiple of
+ * 320 bytes, at least 100 ms and 3200 bytes, at most 100 000 bytes) and are paced against
+ * absolute deadlines; a full queue drops its oldest audio. Pure: no sockets and no clock,
+ * every timed call takes the caller's monotonic `nowMs`.
+ */
 export class StreamAudioOut {
   /** The stream's sample rate. */
   readonly sampleRate: StreamSampleRate;
@@ -187,6 +196,11 @@ export class StreamAudioOut {
   private chunks = 0;
   private clears = 0;
 
+  /**
+   * An empty, idle queue for one stream (its ring of `maxQueueMs` is allocated here).
+   *
+   * @throws ConfigError listing every problem with the options (sample rate, chunk, queue, mark prefix).
+   */
   constructor(opts: StreamAudioOutOptions) {
     const issues: string[] = [];
     const rate = opts.sampleRate;
@@ -312,7 +326,7 @@ export class StreamAudioOut {
   /**
    * Like {@link poll}, but when less than a full chunk is queued, sends it (when due)
    * padded with silence to whole 20 ms frames (a multiple of 320 bytes) and to at least
-   * {@link defaultStreamChunkMs} (so at least 3200 bytes and 100 ms). For the end of the
+   * the shortest valid chunk (200 ms at 8 kHz, 100 ms at 16 and 24 kHz). For the end of the
    * agent's speech: call it until nothing is queued. Undefined when nothing is queued or
    * the next chunk is not due yet ({@link nextDueMs} with `flush` says when).
    */
@@ -347,7 +361,12 @@ export class StreamAudioOut {
    * that is not one of ours, already settled (an out-of-order or repeated echo), sent
    * before a `clear`, or forgotten (more than 256 pending). Never throws.
    */
-  markPlayed(name: string): { heardMs: number } | undefined {
+  markPlayed(name: string):
+    | {
+        /** The position the caller has now confirmed hearing up to (ms). */
+        heardMs: number;
+      }
+    | undefined {
     const seq = this.parseMark(name);
     if (seq === undefined) return undefined;
     const index = seq - (this.lastMark - this.pendingCount + 1);

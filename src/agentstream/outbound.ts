@@ -49,6 +49,7 @@ export interface PlaceAgentStreamCallOptions
   api?: Partial<ExotelApiSettings>;
   /** How long the phone may ring before the call ends as `no-answer` (default 60000 ms). */
   answerTimeoutMs?: number;
+  /** Where missing LiveKit and Exotel API settings come from (default `process.env`). */
   env?: Env;
 }
 

@@ -12,43 +12,100 @@ import { StreamProtocolError } from '../errors.js';
 
 /** The sample rates Exotel streams at. */
 export type StreamSampleRate = 8000 | 16000 | 24000;
+/** Every {@link StreamSampleRate}, in ascending order (to validate a rate given at run time). */
 export const STREAM_SAMPLE_RATES: readonly StreamSampleRate[] = [8000, 16000, 24000];
 
 /** What `start` says about the call. */
 export interface StreamStart {
+  /** Exotel's id of this stream; every later message of it carries the same. */
   streamSid: string;
+  /** Exotel's id of the call (the bridge's `sip.callID`). */
   callSid: string;
+  /** The Exotel account the call belongs to. */
   accountSid: string;
   /** The caller (inbound) or the callee's Exophone side, as Exotel writes it. */
   from: string;
+  /** The other party: the Exophone dialled (inbound) or the number called, as Exotel writes it. */
   to: string;
   /** Query parameters of the stream URL (at most a handful, short strings). */
   customParameters: Readonly<Record<string, string>>;
   /** `audio/x-raw` for 16-bit linear PCM. */
   encoding: string;
+  /** Samples per second of the audio, both ways. */
   sampleRate: StreamSampleRate;
+  /** Bits per sample: always 16 (any `bit_rate` Exotel writes for 16-bit PCM is accepted). */
   bitRate: number;
 }
 
 /** One event from Exotel, parsed and checked. */
 export type ExotelStreamEvent =
-  | { event: 'connected' }
-  | { event: 'start'; sequenceNumber: number; start: StreamStart }
   | {
-      event: 'media';
+      /** The WebSocket is open; `start` follows. */
+      event: 'connected';
+    }
+  | {
+      /** The stream starts: who is calling and the audio format. */
+      event: 'start';
+      /** Exotel's message counter (0 when it sent none). */
       sequenceNumber: number;
+      /** The call's identity and the audio format. */
+      start: StreamStart;
+    }
+  | {
+      /** A chunk of caller audio. */
+      event: 'media';
+      /** Exotel's message counter (0 when it sent none). */
+      sequenceNumber: number;
+      /** The stream the message belongs to. */
       streamSid: string;
+      /** Exotel's media chunk counter, from 1. */
       chunk: number;
       /** Milliseconds since the stream started, as Exotel stamps it. */
       timestamp: number;
       /** The base64 payload, still encoded (decode with {@link decodePcm}). */
       payload: string;
     }
-  | { event: 'dtmf'; sequenceNumber: number; streamSid: string; digit: string; durationMs: number }
-  | { event: 'mark'; sequenceNumber: number; streamSid: string; name: string }
-  | { event: 'stop'; sequenceNumber: number; streamSid: string; callSid: string; reason: string }
+  | {
+      /** The caller pressed a key. */
+      event: 'dtmf';
+      /** Exotel's message counter (0 when it sent none). */
+      sequenceNumber: number;
+      /** The stream the message belongs to. */
+      streamSid: string;
+      /** The digit, upper-cased: `0`–`9`, `*`, `#` or `A`–`D`. */
+      digit: string;
+      /** How long it was held, in ms (0 when Exotel did not say). */
+      durationMs: number;
+    }
+  | {
+      /** Exotel played the audio we sent before the mark `name`. */
+      event: 'mark';
+      /** Exotel's message counter (0 when it sent none). */
+      sequenceNumber: number;
+      /** The stream the message belongs to. */
+      streamSid: string;
+      /** The name we gave the mark. */
+      name: string;
+    }
+  | {
+      /** The stream is over (the call ended or the applet moved on). */
+      event: 'stop';
+      /** Exotel's message counter (0 when it sent none). */
+      sequenceNumber: number;
+      /** The stream the message belongs to. */
+      streamSid: string;
+      /** The call's SID. */
+      callSid: string;
+      /** Why, as Exotel says it (`callended`, `stopped`). */
+      reason: string;
+    }
   /** An event name we do not know: counted, never an error (Exotel may add events). */
-  | { event: 'unknown'; name: string };
+  | {
+      /** Any event name this library does not know. */
+      event: 'unknown';
+      /** The event name as received (at most 64 characters). */
+      name: string;
+    };
 
 /** Bounds of what {@link parseExotelEvent} accepts. */
 export interface StreamParseLimits {
@@ -225,10 +282,28 @@ export function clearMessage(streamSid: string): string {
 
 /** What a bidirectional stream's far end (Exotel) receives from us. */
 export type BotStreamEvent =
-  | { event: 'media'; samples: Int16Array }
-  | { event: 'mark'; name: string }
-  | { event: 'clear' }
-  | { event: 'unknown'; name: string };
+  | {
+      /** Audio for the caller. */
+      event: 'media';
+      /** The decoded 16-bit PCM, at the stream's rate. */
+      samples: Int16Array;
+    }
+  | {
+      /** Echo `name` once the audio before it has played. */
+      event: 'mark';
+      /** The mark's name. */
+      name: string;
+    }
+  | {
+      /** Drop the audio not played yet (barge-in). */
+      event: 'clear';
+    }
+  | {
+      /** Any event name this library does not know. */
+      event: 'unknown';
+      /** The event name as received (at most 64 characters). */
+      name: string;
+    };
 
 /** Parses what we send (the simulator's side). Throws `StreamProtocolError` like {@link parseExotelEvent}. */
 export function parseBotEvent(text: string): BotStreamEvent {
@@ -261,12 +336,15 @@ export class ExotelEventWriter {
   private sequence = 0;
   private chunk = 0;
 
+  /** A writer for the stream `streamSid`; its sequence and chunk counters start at 1. */
   constructor(private readonly streamSid: string) {}
 
+  /** The `connected` message, sent first once the WebSocket is open. */
   connected(): string {
     return JSON.stringify({ event: 'connected' });
   }
 
+  /** The `start` message: the call's identity and the audio format (16-bit PCM at `s.sampleRate`). */
   start(s: Omit<StreamStart, 'streamSid' | 'encoding' | 'bitRate'>): string {
     return JSON.stringify({
       event: 'start',
@@ -284,6 +362,7 @@ export class ExotelEventWriter {
     });
   }
 
+  /** A `media` message carrying `samples` of caller audio, stamped `timestampMs` after the start. */
   media(samples: Int16Array, timestampMs: number): string {
     this.chunk += 1;
     return JSON.stringify({
@@ -298,6 +377,7 @@ export class ExotelEventWriter {
     });
   }
 
+  /** A `dtmf` message: the caller pressed `digit` for `durationMs` (default 100). */
   dtmf(digit: string, durationMs = 100): string {
     return JSON.stringify({
       event: 'dtmf',
@@ -307,6 +387,7 @@ export class ExotelEventWriter {
     });
   }
 
+  /** A `mark` echo: the audio sent before the mark `name` has played. */
   mark(name: string): string {
     return JSON.stringify({
       event: 'mark',
@@ -316,6 +397,7 @@ export class ExotelEventWriter {
     });
   }
 
+  /** The `stop` message that ends the stream (`reason` default `callended`). */
   stop(callSid: string, reason = 'callended', accountSid = ''): string {
     return JSON.stringify({
       event: 'stop',

@@ -99,12 +99,16 @@ export class AgentStreamServer extends EventEmitter<AgentStreamServerEvents> {
     return this.state;
   }
 
+  /** A snapshot of the server's counters: streams open now, accepted, refused, protocol errors. */
   stats(): AgentStreamServerStats {
     return { active: this.streams.size, ...this.counts };
   }
 
   /** Listens on its own HTTP server (`host`/`port` options); resolves with the port. */
-  listen(): Promise<{ port: number }> {
+  listen(): Promise<{
+    /** The port listened on (the one picked when the `port` option is 0). */
+    port: number;
+  }> {
     if (this.state !== 'open') return Promise.reject(new ClosedError('AgentStreamServer'));
     this.listening ??= new Promise<{ port: number }>((resolve, reject) => {
       const server = createServer((_req, res) => {

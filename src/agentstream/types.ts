@@ -17,13 +17,21 @@ export interface IncomingStream {
   to: string;
   /** Exotel's call SID (`sip.callID` of the participant). */
   callSid: string;
+  /** Exotel's id of this stream (one call may have several streams). */
   streamSid: string;
+  /** The Exotel account the call belongs to. */
   accountSid: string;
   /** The stream URL's custom query parameters (at most three in Exotel's applet). */
   customParameters: Readonly<Record<string, string>>;
+  /** Samples per second of the stream's audio, both ways. */
   sampleRate: StreamSampleRate;
   /** The WebSocket peer (Exotel, or the proxy in front of this process). */
-  source: { address: string; port: number };
+  source: {
+    /** The peer's IP address. */
+    address: string;
+    /** The peer's port. */
+    port: number;
+  };
 }
 
 /**
@@ -31,11 +39,18 @@ export interface IncomingStream {
  * `{ reject: status }` closes the socket (503/486: 1013 "try again later", else 1008).
  * `acceptInboundCalls()` works as an `onStream` too.
  */
-export type StreamDecision = AcceptDecision | { reject: number };
+export type StreamDecision =
+  | AcceptDecision
+  | {
+      /** The status to refuse with: 503 and 486 close with 1013 ("try again later"), others with 1008. */
+      reject: number;
+    };
 
 /** Basic-auth credentials Exotel presents (`wss://KEY:TOKEN@host/path`). */
 export interface StreamCredentials {
+  /** The user name (Exotel: the part before `:` in the stream URL). */
   username: string;
+  /** The password (Exotel: the part after `:`); compared in constant time, never logged. */
   password: string;
 }
 
@@ -92,7 +107,9 @@ export interface CloseStreamServerOptions {
 export interface StreamRefusal {
   /** The HTTP status of a refused upgrade (401, 403, 404, 503), or the close code after `start`. */
   status: number;
+  /** Why, in a few words (for logs). */
   why: string;
+  /** The peer's IP address. */
   address: string;
   /** The caller, once `start` said. */
   from?: string;
@@ -102,7 +119,9 @@ export interface StreamRefusal {
 export interface AgentStreamServerStats {
   /** Streams open now (before and after `start`). */
   active: number;
+  /** Streams that became calls since the server started. */
   accepted: number;
+  /** Connections refused since the server started (see the `refused` event). */
   refused: number;
   /** Messages refused across all streams (malformed, out of order, too large, flood). */
   protocolErrors: number;
@@ -115,5 +134,14 @@ export interface AgentStreamServerEvents {
   /** A connection was refused (auth, path, capacity, `onStream`, or an error before `start`). */
   refused: [info: StreamRefusal];
   /** A message was refused (the stream may go on; see `AgentStreamLimits.maxMalformed`). */
-  protocolError: [info: { error: StreamProtocolError; callSid?: string; address: string }];
+  protocolError: [
+    info: {
+      /** What was refused and why. */
+      error: StreamProtocolError;
+      /** The call's SID, once the stream's `start` said it. */
+      callSid?: string;
+      /** The peer's IP address. */
+      address: string;
+    },
+  ];
 }
