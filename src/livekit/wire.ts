@@ -7,10 +7,15 @@
 
 /** `ParticipantInfo.Kind` (`ParticipantKind` in rtc-node). */
 export const PARTICIPANT_KIND = {
+  /** A regular participant (a browser or app user, or a host's control participant). */
   STANDARD: 0,
+  /** A participant made by LiveKit Ingress (an imported stream). */
   INGRESS: 1,
+  /** A participant made by LiveKit Egress (a recorder). */
   EGRESS: 2,
+  /** A phone: LiveKit SIP's participants and this bridge's. */
   SIP: 3,
+  /** An agent (LiveKit Agents workers join with this kind). */
   AGENT: 4,
 } as const;
 
@@ -29,6 +34,7 @@ export const ROOM_EVENT = {
 
 /** The RPC methods LiveKit's own SIP participant registers; agents call them by name. */
 export const RPC_END_CALL = 'lk.sip.EndCall';
+/** LiveKit SIP's RPC that answers with the far end's `X-` headers as a JSON object; the bridge answers it too. */
 export const RPC_GET_REMOTE_HEADERS = 'lk.sip.GetRemoteHeaders';
 
 /** RPC methods the bridge participant answers besides LiveKit's `lk.sip.EndCall` and `lk.sip.GetRemoteHeaders`. */

@@ -93,6 +93,7 @@ export interface RtpMediaBridgeOptions {
   statsIntervalMs?: number;
   /** DTMF digit duration (default 100 ms) and inter-digit pause (default 100 ms). */
   dtmfDurationMs?: number;
+  /** Pause between two DTMF digits sent, in ms (default 100). */
   dtmfGapMs?: number;
   /** A pino-compatible logger (default silent). */
   logger?: Logger;
@@ -128,7 +129,9 @@ export interface RtpMediaStartOptions {
 
 /** 20 ms of inbound audio. Reused between events: copy `samples` to keep it. */
 export interface BridgeAudioFrame {
+  /** 160 samples of 16-bit mono PCM (reused: copy to keep). */
   samples: Int16Array;
+  /** Always 8000: G.711's rate. */
   sampleRate: 8000;
 }
 
@@ -180,13 +183,21 @@ export interface RtpMediaBridgeStats extends RtpStats {
 
 /** Events of {@link RtpMediaBridge}. */
 export interface RtpMediaBridgeEvents {
+  /** The far end's first valid packet arrived: media flows, and we now send where it came from. */
   firstPacket: [info: RtpFirstPacketInfo];
+  /** 20 ms of received audio, every 20 ms once playout started (losses concealed). */
   audio: [frame: BridgeAudioFrame];
+  /** Opt-in tap of what each RTP packet sent carried, as 8 kHz PCM (computed only while listened to). */
   outboundAudio: [frame: BridgeAudioFrame];
+  /** A snapshot every `statsIntervalMs` after `start()`. */
   stats: [stats: RtpMediaBridgeStats];
+  /** A digit received as RFC 4733 telephone-event. */
   dtmf: [event: RtpDtmfEvent];
+  /** No RTP for the media timeout; the bridge stays open and the caller decides (usually: hang up). */
   timeout: [error: RtpTimeoutError];
+  /** A socket or pacing failure. */
   error: [error: BridgeError];
+  /** Once, after `close()` (or the abort signal) tore everything down. */
   close: [];
 }
 

@@ -382,7 +382,14 @@ export class DtmfReceiver {
   }
 
   /** Counters: digits reported, packets ignored (non-DTMF codes), malformed payloads. */
-  stats(): { digits: number; ignored: number; malformed: number } {
+  stats(): {
+    /** Digits reported. */
+    digits: number;
+    /** Packets ignored: event codes that are not DTMF digits. */
+    ignored: number;
+    /** Payloads too short to be a telephone-event. */
+    malformed: number;
+  } {
     return { ...this.counters };
   }
 

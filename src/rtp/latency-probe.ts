@@ -17,11 +17,17 @@ import { PacingHistogram, type PacingSummary } from './pacer.js';
 
 /** The latency histograms of one or more probes (ms). */
 export class LatencyHistograms {
+  /** Phone → room: RTP arrival to jitter-buffer pop (the buffer's delay and the wait for the playout tick). */
   readonly inboundHold = new PacingHistogram(500);
+  /** Phone → room: jitter-buffer pop to the frame handed to the room (decode, concealment, events). */
   readonly inboundProcessing = new PacingHistogram(100);
+  /** Phone → room: RTP arrival to the frame handed to the room. */
   readonly inboundTotal = new PacingHistogram(500);
+  /** Room → phone: `writeAudio` to this call's next 20 ms send deadline. */
   readonly outboundQueue = new PacingHistogram(500);
+  /** Room → phone: time inside `writeAudio` plus inside the send. */
   readonly outboundProcessing = new PacingHistogram(100);
+  /** Room → phone: `writeAudio` to the packet sent. */
   readonly outboundTotal = new PacingHistogram(500);
 
   /** Clears every histogram. */
@@ -77,6 +83,12 @@ export class MediaLatencyProbe {
   private outLen = 0;
   private written = 0;
 
+  /**
+   * A probe for one bridge.
+   *
+   * @param histograms Where the probe's durations go: share one set between the probes of
+   *   every call to get per-process figures (default: a set of its own).
+   */
   constructor(readonly histograms: LatencyHistograms = new LatencyHistograms()) {}
 
   /** An RTP audio packet with sequence number `seq` arrived at `arrivalMs`. */

@@ -179,6 +179,7 @@ export class PacedScheduler {
   private errors = 0;
   private readonly runBound = (): void => this.run();
 
+  /** A scheduler with no sessions; with `autoRun` (the default) it arms its timer once one registers. */
   constructor(opts: PacedSchedulerOptions = {}) {
     this.clock = opts.clock ?? systemTimerClock;
     this.timers = opts.timers ?? this.clock;

@@ -30,7 +30,11 @@ export class PacingHistogram {
   private sum = 0;
   private maxMs = 0;
 
-  /** @param rangeMs upper bound of the binned range; larger values go to the overflow bin. */
+  /**
+   * An empty histogram.
+   *
+   * @param rangeMs upper bound of the binned range; larger values go to the overflow bin.
+   */
   constructor(rangeMs = 100) {
     this.bins = new Uint32Array(Math.ceil(rangeMs / PacingHistogram.BIN_MS) + 1);
   }

@@ -314,13 +314,21 @@ export function writeRtpHeader(out: Uint8Array, offset: number, h: RtpHeaderFiel
 
 /** RTCP packet types (RFC 3550, RFC 4585, RFC 3611). */
 export const RtcpPacketType = {
+  /** Sender report: what a sender sent, and reception report blocks. */
   SR: 200,
+  /** Receiver report: reception report blocks of a participant that does not send. */
   RR: 201,
+  /** Source description (CNAME and the like). */
   SDES: 202,
+  /** Goodbye: the source is leaving. */
   BYE: 203,
+  /** Application-defined. */
   APP: 204,
+  /** Transport-layer feedback (RFC 4585). */
   RTPFB: 205,
+  /** Payload-specific feedback (RFC 4585). */
   PSFB: 206,
+  /** Extended reports (RFC 3611). */
   XR: 207,
 } as const;
 

@@ -38,6 +38,7 @@ export interface RtpPacketizerOptions {
   standingQueueMs?: number;
   /** DTMF digit duration in ms (default 100) and pause between digits (default 100). */
   dtmfDurationMs?: number;
+  /** Pause between two DTMF digits, in ms (default 100). */
   dtmfGapMs?: number;
 }
 

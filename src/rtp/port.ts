@@ -27,7 +27,9 @@ export interface RtpPortOptions {
 
 /** The sockets bound by {@link bindRtpPorts}. */
 export interface RtpPorts {
+  /** The RTP socket, bound to `port`. */
   rtp: Socket;
+  /** The RTCP socket, bound to `port + 1` (undefined when `rtcp` was false). */
   rtcp: Socket | undefined;
   /** The bound RTP port (even). */
   port: number;

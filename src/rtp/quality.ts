@@ -19,7 +19,10 @@ export interface MosInputs {
   oneWayDelayMs: number;
   /** Packet loss as a fraction 0..1 (`Ppl` / 100). */
   lossFraction: number;
-  /** Packet-loss robustness factor (default {@link G711_BPL_PLC}). */
+  /**
+   * Packet-loss robustness factor (default 25.1: G.711 with packet-loss concealment, ITU-T
+   * G.113 Appendix I; 4.3 without concealment).
+   */
   bpl?: number;
   /** Equipment impairment of the codec at zero loss (default 0: G.711). */
   ie?: number;

@@ -7,9 +7,11 @@
 
 /** A ringback pattern: carrier, optional modulation, and the on/off cadence in ms (starting with on). */
 export interface RingbackPattern {
+  /** The carrier tone's frequency (India: 400 Hz). */
   frequencyHz: number;
   /** Amplitude modulation frequency (India: 25 Hz); 0 for a plain tone. */
   modulationHz: number;
+  /** Durations of tone and silence in turn, starting with tone, in ms; the list repeats. */
   cadenceMs: readonly number[];
   /** Peak amplitude (default 6000 of 32767, about −15 dBFS). */
   amplitude?: number;
@@ -32,6 +34,7 @@ export class RingbackTone {
   private readonly onUntil: number[] = [];
   private n = 0;
 
+  /** A generator at the start of `pattern` (default India's ringback). */
   constructor(private readonly pattern: RingbackPattern = INDIA_RINGBACK) {
     let t = 0;
     for (const ms of pattern.cadenceMs) {

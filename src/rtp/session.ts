@@ -122,8 +122,11 @@ export interface RtpLocalAddress {
 
 /** Where the peer's first valid packet came from. */
 export interface RtpFirstPacketInfo {
+  /** The source IP of the packet: where we send from now on. */
   address: string;
+  /** The source port of the packet. */
   port: number;
+  /** Its payload type (0 PCMU, 8 PCMA, or the telephone-event type). */
   payloadType: number;
 }
 
@@ -134,10 +137,15 @@ export interface RtpFirstPacketInfo {
 export interface RtpAudioPacket {
   /** 0 (PCMU) or 8 (PCMA): decode by this, not by what was negotiated. */
   payloadType: number;
+  /** The RTP sequence number (16 bits, wraps around). */
   sequenceNumber: number;
+  /** The RTP timestamp, in 8 kHz sample units (32 bits, wraps around). */
   timestamp: number;
+  /** The sender's synchronisation source id. */
   ssrc: number;
+  /** The RTP marker bit (set on the first packet after silence). */
   marker: boolean;
+  /** The G.711 bytes: a view into the datagram, valid only inside the listener. */
   payload: Uint8Array;
   /** Arrival time on the session clock (ms). */
   arrivalMs: number;
@@ -151,12 +159,26 @@ export interface RtpDtmfEvent {
 
 /** Events of {@link RtpSession}. */
 export interface RtpSessionEvents {
+  /** The peer's first valid packet: we latched to its source and send there from now on. */
   firstPacket: [info: RtpFirstPacketInfo];
+  /** Every PCMU/PCMA packet from the latched source (the object is reused: read it inside the listener). */
   audio: [packet: RtpAudioPacket];
+  /** One event per RFC 4733 digit. */
   dtmf: [event: RtpDtmfEvent];
-  ssrcChange: [change: { previous: number; current: number }];
+  /** The latched peer restarted its stream with a new SSRC (statistics restart). */
+  ssrcChange: [
+    change: {
+      /** The SSRC before. */
+      previous: number;
+      /** The new SSRC. */
+      current: number;
+    },
+  ];
+  /** No RTP for the media timeout; emitted once, re-armed when packets flow again. */
   timeout: [error: RtpTimeoutError];
+  /** A socket error (send errors are counted and reported once). */
   error: [error: BridgeError];
+  /** Once, after `close()`. */
   close: [];
 }
 
@@ -292,7 +314,14 @@ export class RtpSession extends EventEmitter<RtpSessionEvents> {
   }
 
   /** The bound socket's address as the OS reports it (after `open()`). */
-  get boundAddress(): { address: string; port: number } | undefined {
+  get boundAddress():
+    | {
+        /** The bound IP address. */
+        address: string;
+        /** The bound RTP port. */
+        port: number;
+      }
+    | undefined {
     const a = this.rtpSock?.address();
     return a === undefined ? undefined : { address: a.address, port: a.port };
   }
@@ -303,7 +332,14 @@ export class RtpSession extends EventEmitter<RtpSessionEvents> {
   }
 
   /** Where outbound packets currently go. */
-  get target(): { address: string; port: number } | undefined {
+  get target():
+    | {
+        /** The destination IP address. */
+        address: string;
+        /** The destination port. */
+        port: number;
+      }
+    | undefined {
     return this.sendPort === 0 ? undefined : { address: this.sendAddress, port: this.sendPort };
   }
 

@@ -87,7 +87,11 @@ export class RtpReceptionStats {
   private lastArrivalMs = 0;
   private lastTimestamp = 0;
 
-  /** @param clockRate the RTP clock rate of the audio payloads (8000 for G.711). */
+  /**
+   * Statistics for a stream not yet seen.
+   *
+   * @param clockRate the RTP clock rate of the audio payloads (8000 for G.711).
+   */
   constructor(clockRate = 8000) {
     this.tsPerMs = clockRate / 1000;
   }
