@@ -17,7 +17,9 @@ export interface SipClientTuning {
   timers?: Partial<SipTimerValues>;
 }
 
+/** A share of the process's SIP client for one trunk (see {@link acquireSipClient}). */
 export interface SipClientLease {
+  /** The shared client, started; use it, never close it (call `release()` instead). */
   readonly client: ExotelSipClient;
   /** Gives the lease back; the client closes when no lease is left. Idempotent. */
   release(): void;

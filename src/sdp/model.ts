@@ -20,60 +20,85 @@ export type G711CodecName = 'PCMU' | 'PCMA';
 
 /** `o=<username> <sess-id> <sess-version> <nettype> <addrtype> <address>`. */
 export interface SdpOrigin {
+  /** The originator's user name (`-` when it has none). */
   username: string;
   /** Kept as text: session ids are often larger than 2^53. */
   sessionId: string;
+  /** Kept as text; one higher in each new SDP of the session (RFC 3264 §8). */
   sessionVersion: string;
+  /** Network type: `IN` (Internet). */
   netType: string;
+  /** Address type: `IP4` or `IP6`. */
   addrType: string;
+  /** The originator's address (host name or IP literal). */
   address: string;
 }
 
 /** `c=<nettype> <addrtype> <address>`; a multicast `/ttl` suffix stays in `address`. */
 export interface SdpConnection {
+  /** Network type: `IN` (Internet). */
   netType: string;
+  /** Address type: `IP4` or `IP6`. */
   addrType: string;
+  /** Where media goes (an IP literal in practice; `0.0.0.0` is the old-style hold). */
   address: string;
 }
 
 /** `t=<start> <stop>` and the `r=` lines that follow it. */
 export interface SdpTiming {
+  /** Start time as written (NTP seconds; `0` for an unbounded session). */
   start: string;
+  /** Stop time as written (NTP seconds; `0` for an unbounded session). */
   stop: string;
+  /** The values of the `r=` lines that follow, as written. */
   repeats: string[];
 }
 
 /** A line kept as written (`i=`, `u=`, `e=`, `p=`, `b=`, `z=`, `k=` or an unknown type). */
 export interface SdpLine {
+  /** The one-letter type before `=`. */
   type: string;
+  /** Everything after `=`, as written. */
   value: string;
 }
 
 /** An `a=` line: `a=name` (no `value`) or `a=name:value`. */
 export interface SdpAttribute {
+  /** The attribute name (before `:`). */
   name: string;
+  /** The value after `:`, as written; absent for a flag attribute such as `a=sendonly`. */
   value?: string;
 }
 
 /** `a=rtpmap:<pt> <encoding>/<clock rate>[/<channels>]`. */
 export interface SdpRtpMap {
+  /** The RTP payload type the line describes. */
   payloadType: number;
+  /** The encoding name as written (`PCMU`, `PCMA`, `telephone-event`...). */
   encoding: string;
+  /** The RTP clock rate in Hz (8000 for G.711). */
   clockRate: number;
+  /** The channel count, when written (1 when absent). */
   channels?: number;
 }
 
 /** `a=fmtp:<format> <parameters>`. */
 export interface SdpFmtp {
+  /** The format (payload type) the parameters apply to. */
   format: string;
+  /** The parameters as written (e.g. `0-16` for telephone-event). */
   params: string;
 }
 
 /** `a=rtcp:<port> [<nettype> <addrtype> <address>]` (RFC 3605). */
 export interface SdpRtcp {
+  /** The RTCP port (instead of the RTP port + 1). */
   port: number;
+  /** Network type of the optional address: `IN`. */
   netType?: string;
+  /** Address type of the optional address: `IP4` or `IP6`. */
   addrType?: string;
+  /** Where RTCP goes, when not the media address. */
   address?: string;
 }
 
@@ -81,6 +106,7 @@ export interface SdpRtcp {
 export interface SdpMedia {
   /** `audio`, `video`... */
   type: string;
+  /** The media port (0 rejects or disables the section). */
   port: number;
   /** The `/<number of ports>` suffix of the port, when written. */
   portCount?: number;
@@ -114,11 +140,13 @@ export interface SdpMedia {
 export interface SessionDescription {
   /** `v=`, always 0. */
   version: number;
+  /** `o=`: who made the description, and its session id and version. */
   origin: SdpOrigin;
   /** `s=`; absent only when the input had no `s=` line. */
   sessionName?: string;
   /** Session-level `c=`. */
   connection?: SdpConnection;
+  /** Every `t=` line with its `r=` lines, in order. */
   timing: SdpTiming[];
   /** Other session-level lines, in order. */
   lines: SdpLine[];
@@ -128,6 +156,7 @@ export interface SessionDescription {
   direction?: SdpDirection;
   /** Session-level `a=ptime` (not standard, but written by some gateways). */
   ptime?: number;
+  /** The `m=` sections, in order. */
   media: SdpMedia[];
 }
 

@@ -117,8 +117,11 @@ export interface NegotiateSdpOptions {
 export interface NegotiatedSdp {
   /** Where to send RTP (`0.0.0.0` when the far end holds the call RFC 2543 style). */
   remoteAddress: string;
+  /** The address family of `remoteAddress`. */
   remoteAddressType: 'IP4' | 'IP6';
+  /** Where to send RTP: the far end's media port. */
   remotePort: number;
+  /** The G.711 codec both sides use. */
   codec: G711CodecName;
   /** The payload type to send the codec with (the far end's number). */
   payloadType: number;

@@ -12,8 +12,11 @@ import type { SipRequest } from './message.js';
 
 /** Credentials a caller must prove. */
 export interface InboundCredentials {
+  /** The realm sent in our challenges (e.g. our SIP domain). */
   realm: string;
+  /** The user name the caller must present. */
   username: string;
+  /** The password the caller must prove knowing (never sent or logged). */
   password: string;
 }
 

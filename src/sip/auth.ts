@@ -10,7 +10,9 @@ import { createRequest, type SipRequest, type SipResponse } from './message.js';
 
 /** Digest credentials for a trunk that challenges. */
 export interface SipCredentials {
+  /** The digest user name. */
   readonly username: string;
+  /** The digest password; never logged. */
   readonly password: string;
 }
 

@@ -10,19 +10,30 @@ export type CallState = 'calling' | 'early' | 'answered' | 'ending' | 'ended';
 
 /** Why a call ended. */
 export type CallEndReason =
+  /** We hung up with BYE. */
   | 'local-bye'
+  /** The far end hung up with BYE. */
   | 'remote-bye'
+  /** The INVITE got a final non-2xx response. */
   | 'rejected'
+  /** Cancelled before the answer (CANCEL, abort, or the client closed). */
   | 'cancelled'
+  /** No final answer in time (ringing timeout, or no response at all: 408). */
   | 'timeout'
+  /** The signalling connection failed. */
   | 'transport-error'
+  /** The maximum call duration was reached (we sent BYE). */
   | 'max-duration'
+  /** The trunk's digest challenge could not be answered. */
   | 'auth-failed'
+  /** The far end's SDP could not be negotiated (we sent BYE after the answer). */
   | 'negotiation-failed';
 
 /** A provisional response (`progress` event). */
 export interface CallProgress {
+  /** The SIP status, 100–199 (180 Ringing, 183 Session Progress...). */
   status: number;
+  /** The reason phrase, as the far end wrote it. */
   reason: string;
   /** The early-media SDP when the response carried one (typically 183). */
   sdp?: string;
@@ -30,13 +41,17 @@ export interface CallProgress {
 
 /** A successful answer (`call.answered`). */
 export interface CallAnswer {
+  /** The SIP status, 200–299. */
   status: number;
+  /** The reason phrase, as the far end wrote it. */
   reason: string;
   /** The far end's SDP answer. */
   sdp: string;
   /** The negotiated media, when an SDP offer was passed to `invite`. */
   negotiated?: NegotiatedSdp;
+  /** The far end's To tag: with the Call-ID and our From tag, it identifies the dialog. */
   remoteTag: string;
+  /** The SIP Call-ID. */
   callId: string;
   /** The 200 OK's `X-` headers (first value of each). */
   remoteHeaders: Readonly<Record<string, string>>;
@@ -46,6 +61,7 @@ export interface CallAnswer {
 
 /** How a call ended (`ended` event and `call.ended`). */
 export interface CallEnded {
+  /** Why the call ended. */
   reason: CallEndReason;
   /** The SIP status behind the end, when there was one (e.g. 486, 487, 200 to BYE). */
   status?: number;
@@ -65,7 +81,9 @@ export interface MediaUpdate {
 
 /** An INFO request inside the dialog (DTMF relay, application data), answered 200. */
 export interface CallInfo {
+  /** The request's `Content-Type`, when it had one. */
   contentType: string | undefined;
+  /** The request's body, as received. */
   body: Uint8Array;
 }
 
@@ -86,7 +104,9 @@ export interface SessionEvents {
  * - `mediaUpdate`, `info`, `ended` — see {@link SessionEvents}.
  */
 export interface OutboundCallEvents extends SessionEvents {
+  /** A provisional response (100/180/183), with early-media SDP when present. */
   progress: [progress: CallProgress];
+  /** The 2xx arrived and was ACKed. */
   answered: [answer: CallAnswer];
 }
 
@@ -96,6 +116,7 @@ export interface SipInfoDtmf {
   digit: string;
   /** The `Duration` of a dtmf-relay body, when given. */
   durationMs?: number;
+  /** How the digit came: always `info` (RFC 4733 digits come through the RTP layer instead). */
   via: 'info';
 }
 
@@ -103,6 +124,7 @@ export interface SipInfoDtmf {
 export interface ReferProgress {
   /** The sipfrag's status: 100 Trying, 180 Ringing, 200 OK, 503... */
   status: number;
+  /** The sipfrag's reason phrase. */
   reason: string;
   /** The NOTIFY's `Subscription-State`. */
   subscriptionState: 'active' | 'pending' | 'terminated';
@@ -110,7 +132,9 @@ export interface ReferProgress {
 
 /** A transfer that succeeded: the 2xx sipfrag the far end reported. */
 export interface ReferResult {
+  /** The sipfrag's status (200–299). */
   status: number;
+  /** The sipfrag's reason phrase. */
   reason: string;
 }
 
@@ -122,7 +146,10 @@ export interface ReferResult {
  *   the media now in effect (`undefined` when the answer could not be negotiated).
  */
 export interface CallSessionEvents extends SessionEvents {
+  /** A DTMF digit in an INFO (the `info` event is emitted too, first). */
   dtmf: [dtmf: SipInfoDtmf];
+  /** Every sipfrag status of our REFER's NOTIFYs. */
   referProgress: [progress: ReferProgress];
+  /** Our hold (`true`) or resume (`false`) re-INVITE was answered 2xx, with the media now in effect. */
   localHold: [held: boolean, negotiated: NegotiatedSdp | undefined];
 }

@@ -64,7 +64,12 @@ export interface ExotelSipClientOptions {
   /** Sent as `X-Exotel-AccountSid` (routes the call into an Exotel flow). */
   accountSid?: string;
   /** Digest credentials for trunks that challenge with 401/407. */
-  auth?: { username: string; password: string };
+  auth?: {
+    /** The digest username. */
+    username: string;
+    /** The digest password; never logged. */
+    password: string;
+  };
   /** Pino-compatible logger. Default silent. */
   logger?: Logger;
   /** RFC 3261 timer base values in ms (T1 500, T2 4000, T4 5000). */
@@ -187,6 +192,11 @@ export class ExotelSipClient extends EventEmitter<ExotelSipClientEvents> {
   private readonly log: Logger;
   private closing: Promise<void> | undefined;
 
+  /**
+   * A client for one trunk; nothing is opened until `start()` or the first `invite()`.
+   *
+   * @throws ConfigError when the options are invalid (every problem listed at once).
+   */
   constructor(options: ExotelSipClientOptions) {
     super();
     const transport = options.transport ?? DEFAULTS.transport;
@@ -258,7 +268,14 @@ export class ExotelSipClient extends EventEmitter<ExotelSipClientEvents> {
   }
 
   /** Where the trunk saw our requests come from (`received`/`rport`, RFC 3581). Differs from `customerIp` behind NAT. */
-  get observedAddress(): { address: string; port: number | undefined } | undefined {
+  get observedAddress():
+    | {
+        /** Our address as the trunk saw it (`received`). */
+        address: string;
+        /** Our port as the trunk saw it (`rport`), when it said. */
+        port: number | undefined;
+      }
+    | undefined {
     return this.ua.observedAddress;
   }
 

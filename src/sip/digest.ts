@@ -18,7 +18,9 @@ export type DigestHeaderName = 'Authorization' | 'Proxy-Authorization';
 
 /** Input of {@link buildDigestAuthorization}. */
 export interface DigestAuthorizationOptions {
+  /** The user name to authenticate as. */
   username: string;
+  /** The password (only its hash goes on the wire). */
   password: string;
   /** The method of the request being authorized (`INVITE`, `BYE`...). */
   method: string;
@@ -39,7 +41,9 @@ export interface DigestAuthorizationOptions {
 
 /** A header line to add to the re-sent request. */
 export interface DigestAuthorization {
+  /** `Authorization` after a 401, `Proxy-Authorization` after a 407. */
   name: DigestHeaderName;
+  /** The header value: `Digest username="…", realm="…", nonce="…", …`. */
   value: string;
 }
 

@@ -14,10 +14,15 @@ export type SipStreamProtocol = Exclude<SipTransportProtocol, 'udp'>;
 
 /** Where a message came from (or went to), as seen by the transport. */
 export interface SipFlow {
+  /** The transport it used. */
   readonly protocol: SipTransportProtocol;
+  /** The far end's IP address. */
   readonly remoteAddress: string;
+  /** The far end's port. */
   readonly remotePort: number;
+  /** Our IP address on it. */
   readonly localAddress: string;
+  /** Our port on it. */
   readonly localPort: number;
   /** The stream connection it travelled on (TCP, TLS); `undefined` for UDP. */
   readonly connectionId: number | undefined;
@@ -25,9 +30,11 @@ export interface SipFlow {
 
 /** Where to send a message. */
 export interface SipTarget {
+  /** The transport to send on. */
   readonly protocol: SipTransportProtocol;
   /** Host name or IP literal. */
   readonly host: string;
+  /** The destination port. */
   readonly port: number;
   /** A flow to reuse when its connection is still open (responses, in-dialog requests). */
   readonly flow?: SipFlow | undefined;

@@ -93,6 +93,7 @@ export class SipStreamFramer {
   private halfReported = false;
   private error: BridgeError | undefined;
 
+  /** A framer at the start of a stream (defaults: 64 KiB per message, 100 header lines). */
   constructor(options: SipStreamFramerOptions = {}) {
     this.maxMessageBytes = options.maxMessageBytes ?? 65536;
     this.maxHeaders = options.maxHeaders ?? 100;

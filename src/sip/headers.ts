@@ -307,7 +307,17 @@ const BAD_CALL_ID_CHAR_RE = /[\x00-\x20\x7f"<>,]/;
 // ---------------------------------------------------------------- address lists
 
 /** A parsed Contact header: `*` or a list of addresses. */
-export type ContactValue = { star: true } | { star: false; contacts: NameAddr[] };
+export type ContactValue =
+  | {
+      /** `Contact: *` (only valid in a REGISTER that removes every binding). */
+      star: true;
+    }
+  | {
+      /** A list of addresses. */
+      star: false;
+      /** The addresses, in order; `expires`, `q` and other parameters in each one's `params`. */
+      contacts: NameAddr[];
+    };
 
 function asList(value: string | readonly string[]): readonly string[] {
   return typeof value === 'string' ? [value] : value;
@@ -347,8 +357,11 @@ export function parseRouteList(value: string | readonly string[], header = 'Rout
 export interface AuthChallenge {
   /** `Digest` (normalized) or the scheme as written. */
   scheme: 'Digest' | (string & {});
+  /** The protection space: which credentials to use. */
   realm?: string;
+  /** The server's nonce, hashed into the answer. */
   nonce?: string;
+  /** A value the answer must return unchanged. */
   opaque?: string;
   /** Algorithm as written (`MD5`, `SHA-256`, `MD5-sess`...). */
   algorithm?: string;
@@ -356,6 +369,7 @@ export interface AuthChallenge {
   qop?: string[];
   /** `stale=true` (case-insensitive). */
   stale?: boolean;
+  /** The URIs the challenge covers, as written (space-separated). */
   domain?: string;
   /** Every parameter, names lower-cased, quoted values unquoted and unescaped. */
   params: Map<string, string>;

@@ -30,6 +30,7 @@ export type InboundCallState = 'incoming' | 'early' | 'answering' | 'answered' |
 
 /** Events of an {@link InboundCall}: `answered` once the ACK of our 2xx arrived, then those of the session. */
 export interface InboundCallEvents extends SessionEvents {
+  /** The ACK of our 2xx arrived: the call is answered. */
   answered: [];
 }
 

@@ -19,7 +19,9 @@ export type ExotelTransport = 'tcp' | 'udp' | 'tls';
 
 /** The identifiers of the new call (see `newCallId`, `newTag`, `newBranch` in `ids.ts`). */
 export interface ExotelInviteIds {
+  /** The Call-ID, unique per call (see `newCallId`). */
   callId: string;
+  /** Our From tag (see `newTag`). */
   fromTag: string;
   /** Via branch; must start with `z9hG4bK`. */
   branch: string;
@@ -37,6 +39,7 @@ export interface ExotelInviteOptions {
   sipHost: string;
   /** Exotel's signalling port (5070 for TCP, 443 for TLS). */
   sipPort: number;
+  /** The transport the INVITE travels on (written in the Via). */
   transport: ExotelTransport;
   /** Add `;transport=<transport>` to the Request-URI (default `false`). */
   uriTransportParam?: boolean;
@@ -54,6 +57,7 @@ export interface ExotelInviteOptions {
   extraHeaders?: Readonly<Record<string, string>>;
   /** Our SDP offer; without it the INVITE has no body (offer in the ACK). */
   sdp?: string | Uint8Array;
+  /** The new call's Call-ID, From tag, Via branch and CSeq number. */
   ids: ExotelInviteIds;
   /** Default `exotel-livekit-bridge/<version>`. */
   userAgent?: string;

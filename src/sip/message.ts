@@ -78,6 +78,7 @@ export interface SipHeader {
 export class SipHeaders implements Iterable<SipHeader> {
   private readonly list: SipHeader[];
 
+  /** A list holding `headers` in order (names canonicalised); empty by default. */
   constructor(headers: Iterable<SipHeader | readonly [string, string]> = []) {
     this.list = [];
     for (const h of headers) {
@@ -101,6 +102,7 @@ export class SipHeaders implements Iterable<SipHeader> {
     return out;
   }
 
+  /** Whether at least one line of that header is present. */
   has(name: string): boolean {
     return this.get(name) !== undefined;
   }
@@ -128,20 +130,24 @@ export class SipHeaders implements Iterable<SipHeader> {
     return this;
   }
 
+  /** Removes every line of that header. */
   delete(name: string): this {
     const key = canonicalHeaderName(name);
     for (let i = this.list.length - 1; i >= 0; i--) if (this.list[i]!.name === key) this.list.splice(i, 1);
     return this;
   }
 
+  /** The number of header lines (not of distinct names). */
   get size(): number {
     return this.list.length;
   }
 
+  /** An independent copy: changing one list does not change the other. */
   clone(): SipHeaders {
     return new SipHeaders(this.list);
   }
 
+  /** Every header line, in message order. */
   [Symbol.iterator](): Iterator<SipHeader> {
     return this.list[Symbol.iterator]();
   }
@@ -150,28 +156,38 @@ export class SipHeaders implements Iterable<SipHeader> {
 interface SipMessageBase {
   /** Always `SIP/2.0`. */
   readonly version: 'SIP/2.0';
+  /** The header lines, in order. */
   readonly headers: SipHeaders;
   /** The body bytes (empty when there is none). */
   body: Uint8Array;
 }
 
+/** A SIP request: a method and a Request-URI, headers and a body. */
 export interface SipRequest extends SipMessageBase {
+  /** Always `request`: tells a request from a response. */
   readonly kind: 'request';
+  /** The method, as written (`INVITE`, `ACK`, `BYE`...). */
   method: string;
   /** Request-URI as text; parse with `parseUri` when needed. */
   uri: string;
 }
 
+/** A SIP response: a status and reason phrase, headers and a body. */
 export interface SipResponse extends SipMessageBase {
+  /** Always `response`: tells a response from a request. */
   readonly kind: 'response';
+  /** The status code, 100–699. */
   status: number;
+  /** The reason phrase, as written. */
   reason: string;
 }
 
+/** A SIP request or response; `kind` tells which. */
 export type SipMessage = SipRequest | SipResponse;
 
 const EMPTY = new Uint8Array(0);
 
+/** A request with these parts; a string body is encoded as UTF-8. Nothing is validated or added. */
 export function createRequest(
   method: string,
   uri: string,
@@ -188,6 +204,7 @@ export function createRequest(
   };
 }
 
+/** A response with these parts; a string body is encoded as UTF-8. Nothing is validated or added. */
 export function createResponse(
   status: number,
   reason: string,

@@ -60,7 +60,17 @@ export interface CallSessionOptions {
 }
 
 /** Result of an in-dialog request: the final status, or `undefined` after a timeout or transport failure. */
-export type InDialogResult = { status: number; response: SipResponse } | { status: undefined };
+export type InDialogResult =
+  | {
+      /** The final response's status. */
+      status: number;
+      /** The final response. */
+      response: SipResponse;
+    }
+  | {
+      /** No final response: the request timed out or the transport failed. */
+      status: undefined;
+    };
 
 type SessionTimer = 'sessionRefresh' | 'glare';
 
@@ -99,9 +109,11 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
   private readonly t: TimerSet<SessionTimer>;
   private readonly ctx: UaContext;
   private readonly log: Logger;
+  /** @internal The dialog's state: Call-ID, tags, CSeq, route set, remote target. */
   readonly dialog: Dialog;
   private readonly localUser: string;
 
+  /** @internal Made by the call (either direction) once its dialog is confirmed. */
   constructor(options: CallSessionOptions) {
     super();
     this.ctx = options.ctx;
@@ -147,7 +159,7 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
 
   // ------------------------------------------------------------------ requests from the far end
 
-  /** A request for this Call-ID. `false` when it does not belong to the dialog. */
+  /** @internal A request for this Call-ID. `false` when it does not belong to the dialog. */
   handleRequest(req: SipRequest, tx: ServerTransaction | undefined, flow: SipFlow): boolean {
     const dialog = this.dialog;
     if (!dialog.matchesRequest(req)) return false;
@@ -566,7 +578,7 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
     return this.targetFor(this.dialog.nextHop(this.ctx.protocol));
   }
 
-  /** A target for `hop`, reusing the dialog's connection when it leads to the same place. */
+  /** @internal A target for `hop`, reusing the dialog's connection when it leads to the same place. */
   targetFor(hop: NextHop): SipTarget {
     const flow = this.flow;
     const trunk = this.ctx.trunk;

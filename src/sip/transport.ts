@@ -118,12 +118,15 @@ export interface SipTransportStats {
   connectionsClosedKeepalive: number;
 }
 
-/** Default of {@link SipTransportOptions.messageTimeoutMs}. */
+/**
+ * How long a SIP message on a stream connection may take to arrive whole once its first
+ * byte came, in ms (a slow peer is then cut off).
+ */
 export const DEFAULT_SIP_MESSAGE_TIMEOUT_MS = 10_000;
-/** Default of {@link SipTransportOptions.inboundIdleTimeoutMs}. */
+/** How long a connection accepted by our SIP listener may stay without a message before it is closed, in ms. */
 export const DEFAULT_SIP_INBOUND_IDLE_TIMEOUT_MS = 300_000;
 
-/** Largest SIP message accepted by default. */
+/** Largest SIP message accepted by default, in bytes; a bigger one closes its connection (UDP: is dropped). */
 export const DEFAULT_MAX_SIP_MESSAGE_BYTES = 65_535;
 
 const key = (protocol: SipTransportProtocol, host: string, port: number): string =>

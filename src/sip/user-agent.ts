@@ -35,23 +35,44 @@ import type { DialogUsage, UaContext } from './ua-context.js';
 
 /** What the user agent needs from its transport (a `SipTransport`, or an in-memory one in tests). */
 export interface UaTransport {
+  /** Opens the listeners. */
   start(): Promise<void>;
+  /** Sends a message to `target` (opening a connection if needed); resolves with the flow it went on. */
   send(msg: SipMessage, target: SipTarget): Promise<SipFlow>;
+  /** Closes every listener and connection. */
   close(): Promise<void>;
   /** The bound SIP port (0 before start). */
   readonly port: number;
+  /** Stream connections open now, both ways. */
   readonly connectionCount: number;
+  /** Whether the connection of `flow` is still open (false for UDP and for `undefined`). */
   hasOpenConnection(flow: SipFlow | undefined): boolean;
+  /** The transport's counters. */
   stats(): SipTransportStats;
 }
 
 /** Result of one CRLF keepalive ping (RFC 5626 §4.4.1). */
-export type KeepaliveResult = { ok: true; rttMs: number } | { ok: false; error: BridgeError };
+export type KeepaliveResult =
+  | {
+      /** The pong came back. */
+      ok: true;
+      /** Round-trip time of the ping, in ms. */
+      rttMs: number;
+    }
+  | {
+      /** No pong in time: the connection is closed. */
+      ok: false;
+      /** Why. */
+      error: BridgeError;
+    };
 
 /** What the transport reports to the user agent. */
 export interface UaTransportEvents {
+  /** A whole message arrived on `flow`. */
   onMessage(msg: SipMessage, flow: SipFlow): void;
+  /** A stream connection closed (`error` when it failed). */
   onConnectionClosed(flow: SipFlow, error: BridgeError | undefined): void;
+  /** A CRLF keepalive on a connection we opened was answered, or not. */
   onKeepalive(flow: SipFlow, result: KeepaliveResult): void;
 }
 
@@ -60,6 +81,7 @@ export type UaTransportFactory = (events: UaTransportEvents) => UaTransport;
 
 /** The trunk's health, as each probe saw it (`trunkHealth` event). */
 export interface TrunkHealth {
+  /** Whether the trunk answered (`up`) or not (`down`). */
   state: 'up' | 'down';
   /** What told us: a CRLF keepalive pong (or its absence), an OPTIONS probe, or the connection closing. */
   source: 'keepalive' | 'options' | 'connection';
@@ -67,6 +89,7 @@ export interface TrunkHealth {
   rttMs?: number;
   /** The status of the OPTIONS answer. */
   status?: number;
+  /** With `down`: what failed. */
   error?: BridgeError;
   /** Whether the state differs from the previous report. */
   changed: boolean;
@@ -74,11 +97,13 @@ export interface TrunkHealth {
 
 /** Events of a {@link SipUserAgent}. */
 export interface UserAgentEvents {
+  /** A keepalive or OPTIONS probe was answered or not, or the trunk connection closed. */
   trunkHealth: [health: TrunkHealth];
 }
 
 /** Options of {@link SipUserAgent}. */
 export interface SipUserAgentOptions {
+  /** Makes the transport, given the callbacks it reports to. */
   transport: UaTransportFactory;
   /** Our signalling transport (Via, Contact, default for next hops). */
   protocol: SipTransportProtocol;
@@ -88,13 +113,19 @@ export interface SipUserAgentOptions {
   advertisedPort: number;
   /** The trunk: where out-of-dialog requests go. */
   trunk: SipTarget;
+  /** Digest credentials for the trunk's challenges to our requests. */
   auth?: SipCredentials;
+  /** The clock of every SIP timer. */
   clock: TimerClock;
+  /** RFC 3261 timer base values (T1, T2, T4). */
   timers: SipTimerValues;
+  /** Where the user agent logs (default silent). */
   logger?: Logger;
+  /** Our `User-Agent` and `Server` header value. */
   userAgent: string;
   /** Methods we accept, for `Allow`. */
   allow: string;
+  /** Most server transactions held at once (default 1024); new requests beyond it are dropped and counted. */
   maxServerTransactions?: number;
   /** Addresses allowed to send out-of-dialog requests besides the resolved trunk host. */
   trustedAddresses?: readonly string[];
@@ -112,7 +143,9 @@ export interface SipUserAgentOptions {
 
 /** A SIP user agent for one trunk (see the module comment). */
 export class SipUserAgent extends EventEmitter<UserAgentEvents> {
+  /** The transport the user agent sends and receives on. */
   readonly transport: UaTransport;
+  /** @internal The transaction layer (RFC 3261 §17) between the transport and the calls. */
   readonly layer: TransactionLayer;
   private readonly log: Logger;
   private readonly calls = new Map<string, DialogUsage>();
@@ -127,8 +160,10 @@ export class SipUserAgent extends EventEmitter<UserAgentEvents> {
   private verifier: DigestVerifier | undefined;
   /** The request `admit` just let in on its digest credentials (the trusted-address check would refuse it). */
   private digestAdmitted: SipRequest | undefined;
+  /** Takes each admitted out-of-dialog INVITE; without it such INVITEs are answered 403. */
   onInvite: ((call: InboundCall) => void) | undefined;
 
+  /** A user agent, not started: nothing is opened until `start()`. */
   constructor(private readonly opts: SipUserAgentOptions) {
     super();
     this.log = opts.logger ?? silentLogger;
@@ -180,7 +215,14 @@ export class SipUserAgent extends EventEmitter<UserAgentEvents> {
   }
 
   /** Where the trunk saw our requests come from (`received`/`rport`, RFC 3581), once known. */
-  get observedAddress(): { address: string; port: number | undefined } | undefined {
+  get observedAddress():
+    | {
+        /** Our address as the trunk saw it (`received`). */
+        address: string;
+        /** Our port as the trunk saw it (`rport`), when it said. */
+        port: number | undefined;
+      }
+    | undefined {
     return this.observed;
   }
 
@@ -266,10 +308,15 @@ export class SipUserAgent extends EventEmitter<UserAgentEvents> {
 
   /** Counters of what was refused or dropped, and what is held now. */
   stats(): SipTransportStats & {
+    /** New requests refused admission (an untrusted source, a failed challenge). */
     requestsRefused: number;
+    /** New requests dropped because `maxServerTransactions` were live. */
     requestsDropped: number;
+    /** Server transactions held now. */
     serverTransactions: number;
+    /** Client transactions held now. */
     clientTransactions: number;
+    /** Stream connections open now. */
     connections: number;
   } {
     return {
