@@ -37,12 +37,26 @@ import { cryptoRandom } from '../random.js';
 import { generateTone } from '../rtp/goertzel.js';
 
 /** What the caller "says" into the stream. */
-export type AgentStreamPlay = { toneHz: number; amplitude?: number } | { samples: Int16Array } | 'silence';
+export type AgentStreamPlay =
+  | {
+      /** A sine tone of this frequency, in Hz, looped. */
+      toneHz: number;
+      /** Its peak amplitude, of 32767 (default 8000). */
+      amplitude?: number;
+    }
+  | {
+      /** These samples at the stream's rate, looped. */
+      samples: Int16Array;
+    }
+  | 'silence';
 
+/** Options of {@link connectAgentStream}: where to connect and what the stream's `start` says. */
 export interface AgentStreamClientOptions {
   /** The bot's `ws://` or `wss://` URL; may carry `user:pass@` (Basic auth) and query parameters. */
   url: string;
+  /** `start.from`: the caller (as Exotel writes it, e.g. `09876543210`). */
   from: string;
+  /** `start.to`: the Exophone the call reached. */
   to: string;
   /** Default: a random `CA…`. */
   callSid?: string;
@@ -58,6 +72,7 @@ export interface AgentStreamClientOptions {
   chunkMs?: number;
   /** What the caller says (default `'silence'`). */
   play?: AgentStreamPlay;
+  /** The clock of the media pacing and playout timers (default: the system clock). */
   clock?: TimerClock;
   /** Extra headers of the upgrade request. */
   headers?: Record<string, string>;
@@ -71,10 +86,13 @@ export interface AgentStreamClientOptions {
 
 /** How the socket ended. */
 export interface AgentStreamEnd {
+  /** The WebSocket close code. */
   code: number;
+  /** The close reason (empty when none was given). */
   reason: string;
 }
 
+/** Events of a {@link SimulatedAgentStream}. */
 export interface SimulatedAgentStreamEvents {
   /** A `media` chunk from the bot, as received (before playout). */
   media: [samples: Int16Array];
@@ -82,11 +100,13 @@ export interface SimulatedAgentStreamEvents {
   mark: [name: string];
   /** The bot sent `clear`. */
   clear: [];
+  /** The socket closed (once, after every timer was cleared). */
   closed: [end: AgentStreamEnd];
   /** The bot sent something malformed (counted, never thrown). */
   protocolError: [err: StreamProtocolError];
 }
 
+/** Where a {@link SimulatedAgentStream}'s socket is: `connecting` → `open` → `closing` → `closed`. */
 export type AgentStreamState = 'connecting' | 'open' | 'closing' | 'closed';
 
 const PLAYOUT_STEP_MS = 20;
@@ -203,8 +223,11 @@ class Recorder {
 
 /** One simulated AgentStream: the Exotel end of a call's WebSocket. */
 export class SimulatedAgentStream extends EventEmitter<SimulatedAgentStreamEvents> {
+  /** The stream's SID, as sent in `start`. */
   readonly streamSid: string;
+  /** The call's SID, as sent in `start`. */
   readonly callSid: string;
+  /** The stream's sample rate, both ways. */
   readonly sampleRate: StreamSampleRate;
   /** Resolves when the socket has closed (after every timer was cleared). */
   readonly ended: Promise<AgentStreamEnd>;
@@ -224,7 +247,7 @@ export class SimulatedAgentStream extends EventEmitter<SimulatedAgentStreamEvent
   clears = 0;
   /** Bot `media` chunks whose size is not a multiple of 320 bytes (played anyway). */
   unalignedMedia = 0;
-  /** Bot samples dropped because the playout queue held {@link MAX_AUDIO_SECONDS} already. */
+  /** Bot samples dropped because the playout queue already held 5 minutes of audio. */
   droppedSamples = 0;
 
   private readonly ws: WebSocket;

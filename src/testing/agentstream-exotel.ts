@@ -32,6 +32,7 @@ import {
   type SimulatedAgentStream,
 } from './agentstream-client.js';
 
+/** Options of {@link AgentStreamExotel}: the account and credentials it accepts, and how its calls behave. */
 export interface AgentStreamExotelOptions {
   /** Default `'ACsimulator'`. */
   accountSid?: string;
@@ -43,6 +44,7 @@ export interface AgentStreamExotelOptions {
   answerAfterMs?: number;
   /** What the callee says into each stream. */
   play?: AgentStreamPlay;
+  /** The clock of the ring time and of each stream's timers (default: the system clock). */
   clock?: TimerClock;
   /** Default `'127.0.0.1'`. */
   host?: string;
@@ -52,20 +54,29 @@ export interface AgentStreamExotelOptions {
 export interface ConnectApiRequest {
   /** The `Sid` we answered with (the stream's `callSid`). */
   callSid: string;
+  /** The account SID from the request path. */
   accountSid: string;
   /** The number dialled. */
   from: string;
   /** The caller id (an Exophone). */
   callerId: string;
+  /** The bot's `ws://` or `wss://` URL the stream opens to. */
   streamUrl: string;
+  /** `streamtype`: always `bidirectional` (anything else is refused with 400). */
   streamType: string;
+  /** `record`, when given. */
   record: boolean | undefined;
+  /** `timelimit` in seconds, when given. */
   timeLimit: number | undefined;
+  /** `customfield`, when given. */
   customField: string | undefined;
+  /** `statuscallback`, when given. */
   statusCallback: string | undefined;
+  /** `streamname`, when given. */
   streamName: string | undefined;
 }
 
+/** Events of an {@link AgentStreamExotel}. */
 export interface AgentStreamExotelEvents {
   /** A connect request was accepted. */
   request: [request: ConnectApiRequest];
@@ -113,6 +124,7 @@ export class AgentStreamExotel extends EventEmitter<AgentStreamExotelEvents> {
   readonly requests: ConnectApiRequest[] = [];
   /** Every stream opened, in order. */
   readonly streams: SimulatedAgentStream[] = [];
+  /** The account SID the API path must carry. */
   readonly accountSid: string;
   private readonly apiKey: string;
   private readonly apiToken: string;
@@ -128,6 +140,11 @@ export class AgentStreamExotel extends EventEmitter<AgentStreamExotelEvents> {
   private readonly outcomes: Outcome[] = [];
   private readonly waiters: Waiter[] = [];
 
+  /**
+   * A stand-in that is not listening yet (call `listen()`).
+   *
+   * @throws ConfigError when `answerAfterMs` is negative.
+   */
   constructor(private readonly options: AgentStreamExotelOptions = {}) {
     super();
     this.accountSid = options.accountSid ?? 'ACsimulator';
@@ -141,7 +158,10 @@ export class AgentStreamExotel extends EventEmitter<AgentStreamExotelEvents> {
   }
 
   /** Listens on a free port; `baseUrl` is `http://<host>:<port>`. */
-  async listen(): Promise<{ baseUrl: string }> {
+  async listen(): Promise<{
+    /** `http://<host>:<port>`: pass it as the API's `baseUrl`. */
+    baseUrl: string;
+  }> {
     if (this.closing !== undefined) throw new ClosedError('AgentStreamExotel');
     if (this.server === undefined) {
       const server = createServer((req, res) => {

@@ -17,6 +17,7 @@ export class FakeTimerClock implements TimerClock {
   private seq = 0;
   private readonly timers = new Map<number, FakeTimer>();
 
+  /** A clock reading `startMs` (default 0), with no timers. */
   constructor(startMs = 0) {
     this.t = startMs;
   }

@@ -19,7 +19,15 @@ import { DEFAULT_SIP_TIMERS, TimerSet, type TimerHandle } from '../sip/timers.js
 import { SimulatedMedia, type SimulatedMediaAnswer } from './simulator-media.js';
 import type { CallBehaviour, Flow, SimulatorHost, SimulatorResponseParts } from './simulator-types.js';
 
+/**
+ * Where a {@link SimulatedCall} is: `proceeding` (ringing, or in early media) →
+ * `answered` (200 sent) → `confirmed` (its ACK arrived) → `ended`.
+ */
 type SimCallState = 'proceeding' | 'answered' | 'confirmed' | 'ended';
+/**
+ * Who ended a {@link SimulatedCall}: the `caller` (its BYE), the `simulator` (our BYE, a
+ * rejection, a failed answer or `hangup()`), or a `cancel` from the caller before the answer.
+ */
 type EndedBy = 'caller' | 'simulator' | 'cancel';
 type CallTimer = 'ring' | 'answer' | 'retransmit' | 'hangup' | 'dropRtp';
 
@@ -29,16 +37,23 @@ const BYE_WAIT_MS = 2000;
 
 /** One call the simulator accepted. */
 export class SimulatedCall {
+  /** The call's SIP Call-ID. */
   readonly callId: string;
   /** The dialled number (E.164) from the Request-URI. */
   readonly to: string;
   /** The caller's From user (the Exophone). */
   readonly from: string;
+  /** The INVITE's Request-URI, as written. */
   readonly requestUri: string;
+  /** The INVITE as received. */
   readonly invite: SipRequest;
+  /** The simulator's To tag in its responses. */
   readonly localTag = newTag();
   /** The direction of our answer to each re-INVITE, in order (`recvonly` or `inactive` while held). */
-  readonly reinvites: { direction: SdpDirection }[] = [];
+  readonly reinvites: {
+    /** The direction our answer put the media in. */
+    direction: SdpDirection;
+  }[] = [];
   private revisions = 0;
   /** The media in effect, once answered (or in early media). */
   negotiated: NegotiatedSdp | undefined;
@@ -47,7 +62,11 @@ export class SimulatedCall {
   /** Resolves when the ACK for the 200 arrives. */
   readonly answered: Promise<void>;
   /** Resolves when the call has ended. */
-  readonly ended: Promise<{ by: EndedBy }>;
+  readonly ended: Promise<{
+    /** Who ended the call. */
+    by: EndedBy;
+  }>;
+  /** Where the call is now. */
   state: SimCallState = 'proceeding';
 
   private mediaSession: SimulatedMedia | undefined;
@@ -62,7 +81,11 @@ export class SimulatedCall {
   private resolveEnded!: (v: { by: EndedBy }) => void;
   private disposed: Promise<void> | undefined;
 
-  /** @internal Made by the simulator for an INVITE that got past its checks. */
+  /**
+   * @internal Made by the simulator for an INVITE that got past its checks.
+   *
+   * @param behaviour How this call behaves (the options' behaviour with the defaults filled in).
+   */
   constructor(
     private readonly sim: SimulatorHost,
     invite: SipRequest,

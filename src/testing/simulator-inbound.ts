@@ -57,10 +57,13 @@ const COMPACT_OF = new Map(Object.entries(COMPACT_HEADER_NAMES).map(([short, ful
 
 /** One call from the simulated trunk to the customer. */
 export class SimulatedInboundCall {
+  /** The call's SIP Call-ID. */
   readonly callId: string;
   /** `X-Exotel-CallSid`, `X-Exotel-LegSid` and `X-Exotel-TrunkSid` of the INVITE. */
   readonly callSid = randomHex(16);
+  /** The INVITE's `X-Exotel-LegSid`. */
   readonly legSid = randomHex(16);
+  /** The INVITE's `X-Exotel-TrunkSid`. */
   readonly trunkSid = `trmum1${randomHex(10)}`;
   /** The INVITE as sent (its SDP body is set once the RTP socket is open). */
   readonly invite: SipRequest;

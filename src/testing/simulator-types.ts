@@ -22,7 +22,12 @@ export interface CallBehaviour {
   /** Delay from the INVITE to the 200 OK, ms (default 200). */
   answerAfterMs: number;
   /** Answer with this final status instead (after `ringAfterMs`). */
-  reject?: { status: number; reason?: string };
+  reject?: {
+    /** The final status (e.g. 486, 603). */
+    status: number;
+    /** Its reason phrase (default the standard one). */
+    reason?: string;
+  };
   /** Ring until cancelled. */
   noAnswer?: boolean;
   /** Codecs accepted, in preference order (default PCMA, PCMU). */
@@ -30,9 +35,31 @@ export interface CallBehaviour {
   /** Advertise one RTP port in SDP and send from another (default false). */
   rtpFromOtherPort: boolean;
   /** What the far end says, looped (default a 440 Hz tone). `null`: silence. */
-  play: { toneHz: number; amplitude?: number } | { samples: Int16Array } | null;
+  play:
+    | {
+        /** A sine tone of this frequency, in Hz. */
+        toneHz: number;
+        /** Its peak amplitude, of 32767 (default 8000). */
+        amplitude?: number;
+      }
+    | {
+        /** These 8 kHz samples. */
+        samples: Int16Array;
+      }
+    | null;
   /** With `earlyMedia`: what plays before the answer (a ringback or an announcement); `play` from the 200 on. Default: `play`. */
-  earlyPlay?: { toneHz: number; amplitude?: number } | { samples: Int16Array } | null;
+  earlyPlay?:
+    | {
+        /** A sine tone of this frequency, in Hz. */
+        toneHz: number;
+        /** Its peak amplitude, of 32767 (default 8000). */
+        amplitude?: number;
+      }
+    | {
+        /** These 8 kHz samples. */
+        samples: Int16Array;
+      }
+    | null;
   /** Extra headers on the 200 OK (e.g. `X-Exotel-*`). */
   answerHeaders?: Record<string, string>;
   /** Hang up (BYE) this long after the ACK. */
@@ -41,6 +68,7 @@ export interface CallBehaviour {
   dropRtpAfterMs?: number;
 }
 
+/** Options of {@link ExotelSimulator}: where it listens, what it checks, how its calls behave. */
 export interface ExotelSimulatorOptions {
   /** Address to listen on (default 127.0.0.1). */
   host?: string;
@@ -68,7 +96,16 @@ export interface ExotelSimulatorOptions {
   /** Add a Record-Route (lr) pointing at the simulator to the 200 OK. */
   recordRoute?: boolean;
   /** Challenge the first INVITE with 401 (or 407 when `proxy`) and verify the retry. */
-  auth?: { realm: string; username: string; password: string; proxy?: boolean };
+  auth?: {
+    /** The realm of the challenge. */
+    realm: string;
+    /** The user name the retry must carry. */
+    username: string;
+    /** The password the retry must prove. */
+    password: string;
+    /** Challenge as a proxy (407, `Proxy-Authenticate`) instead of 401. */
+    proxy?: boolean;
+  };
   /** Per-call behaviour, or a function of the INVITE. */
   behaviour?: Partial<CallBehaviour> | ((invite: SipRequest) => Partial<CallBehaviour>);
   /**
@@ -78,12 +115,15 @@ export interface ExotelSimulatorOptions {
    * `hangup()` and `close()` do.
    */
   clock?: TimerClock;
+  /** Where the simulator logs (default silent). */
   logger?: Logger;
 }
 
 /** Where the simulator listens. */
 export interface SimulatorAddress {
+  /** The address listened on. */
   host: string;
+  /** The port, the same for every transport (0 before `start()`). */
   port: number;
   /** The stream transport served (`tls` or `tcp`), else `udp`: what a client should use. */
   transport: SimulatorTransport;
@@ -93,11 +133,22 @@ export interface SimulatorAddress {
 
 /** A request the simulator received, as seen on the wire. */
 export interface ReceivedRequest {
+  /** The request's method. */
   method: string;
+  /** Its Request-URI, as written. */
   uri: string;
+  /** Its Call-ID. */
   callId: string;
+  /** The transport it came over. */
   transport: SimulatorTransport;
-  source: { address: string; port: number };
+  /** Where it came from. */
+  source: {
+    /** The sender's IP address. */
+    address: string;
+    /** The sender's port. */
+    port: number;
+  };
+  /** The whole request, parsed. */
   message: SipRequest;
 }
 
@@ -158,7 +209,9 @@ export const DEFAULT_BEHAVIOUR: CallBehaviour = {
 
 /** Where {@link ExotelSimulator.callIn} sends its INVITE: the customer's SIP listener. */
 export interface InboundCallTarget {
+  /** The listener's host (an IP literal or a name). */
   host: string;
+  /** The listener's port. */
   port: number;
   /** Default `tcp` (Exotel's trunk signals over TCP 5070 or TLS 443). */
   transport?: SimulatorTransport;
@@ -168,6 +221,7 @@ export interface InboundCallTarget {
 
 /** Options of {@link ExotelSimulator.callIn}: a call from Exotel's trunk to the customer. */
 export interface InboundCallOptions {
+  /** Where to send the INVITE. */
   target: InboundCallTarget;
   /** The caller as Exotel presents it: E.164 (`+919876543210`) or national (`09876543210`). */
   from: string;
@@ -203,7 +257,9 @@ export type InboundCallState =
  * (connection refused or lost), 487 for a call hung up before any final response.
  */
 export interface InboundCallAnswer {
+  /** The final status: 200–299 answered, 300 and above refused (or made up locally). */
   status: number;
+  /** Its reason phrase. */
   reason: string;
   /** The SDP body of the final response, if any. */
   sdp: string | undefined;
@@ -216,7 +272,9 @@ export interface InboundCallAnswer {
  * failure: 503).
  */
 export interface InboundCallEnded {
+  /** Who or what ended the call. */
   by: 'caller' | 'callee' | 'cancel' | 'rejected' | 'error';
+  /** The status behind the end, for `cancel`, `rejected` and `error`. */
   status?: number;
 }
 

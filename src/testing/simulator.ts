@@ -61,10 +61,23 @@ export type {
   SimulatorTransport,
 } from './simulator-types.js';
 
+/** Events of an {@link ExotelSimulator}. */
 export interface ExotelSimulatorEvents {
+  /** An INVITE arrived (before any check; retransmissions excluded). */
   invite: [request: SipRequest];
+  /** An INVITE passed the checks and became a call (also pushed to `calls`). */
   call: [call: SimulatedCall];
-  rejected: [info: { status: number; reason: string; request: SipRequest }];
+  /** An INVITE was refused by the checks (source, From, auth). */
+  rejected: [
+    info: {
+      /** The status it was answered with (401/407 challenge, 403...). */
+      status: number;
+      /** That response's reason phrase. */
+      reason: string;
+      /** The refused INVITE. */
+      request: SipRequest;
+    },
+  ];
 }
 
 /** A simulated Exotel trunk. */
@@ -106,7 +119,10 @@ export class ExotelSimulator extends EventEmitter<ExotelSimulatorEvents> impleme
   }
 
   /** Starts listening on every transport (the same port number for all). */
-  async start(): Promise<{ port: number }> {
+  async start(): Promise<{
+    /** The port listened on (the one picked when the `port` option is 0 or absent). */
+    port: number;
+  }> {
     const host = this.options.host ?? '127.0.0.1';
     const stream = this.transports.find((t) => t === 'tcp' || t === 'tls');
     let port = this.options.port ?? 0;
