@@ -133,6 +133,10 @@ export interface JitterBufferStats {
   depth: number;
 }
 
+/**
+ * Where a {@link JitterBuffer}'s playout is: `empty` (no stream yet, or reset), `buffering`
+ * (the first packet arrived; waiting out the target delay), `playing` (releasing a frame per pop).
+ */
 type JitterState = 'empty' | 'buffering' | 'playing';
 
 const SLACK = 4;
