@@ -19,6 +19,8 @@ export default tseslint.config(
       'node_modules/**',
       'coverage/**',
       'bench/results/**',
+      // TypeDoc's output (`npm run docs`), generated and never committed.
+      'docs/api/**',
       // Trees for scripts/check-imports.mjs: cycles and layer violations on purpose.
       'test/fixtures/imports/**',
     ],

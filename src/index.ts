@@ -1,7 +1,13 @@
-// `exotel-livekit-bridge`: what a host backend needs to put phone calls into its LiveKit
-// rooms. The layers have their own entries: `/sip`, `/media`, `/agent`, `/agentstream`,
-// `/testing`. Explicit exports only (no `export *`). Importing this entry loads no native
-// code: `@livekit/rtc-node` is loaded by the first call that joins a room.
+/**
+ * `exotel-livekit-bridge`: what a host backend needs to put phone calls into its LiveKit
+ * rooms. Outbound and inbound calls, Exotel's AgentStream, the end of the process,
+ * configuration, errors and logging. The layers have their own entries: `/sip`, `/media`,
+ * `/agent`, `/agentstream`, `/testing`. Importing this entry loads no native code:
+ * `@livekit/rtc-node` is loaded by the first call that joins a room.
+ *
+ * @module exotel-livekit-bridge
+ */
+// Explicit exports only (no `export *`).
 
 // --- calls ---
 export { runBridge, BridgeCall } from './bridge.js';

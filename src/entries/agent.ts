@@ -5,6 +5,8 @@
  * `lk.sip.GetRemoteHeaders`, and the `exotel.*` call control). Typed by shape: participants and
  * rooms of `@livekit/rtc-node` 1.x and of the 0.13 line that `@livekit/agents` uses both fit.
  * Importing it loads no native code.
+ *
+ * @module exotel-livekit-bridge/agent
  */
 export {
   isBridgeParticipant,

@@ -4,6 +4,8 @@
  * (`AgentStreamMedia`), the outbound audio queue (`StreamAudioOut`) and the connect Voice AI
  * API client (`connectStreamCall`). The endpoint itself (`createAgentStreamServer`) and
  * `placeAgentStreamCall` are in the main entry. Importing this loads no native code.
+ *
+ * @module exotel-livekit-bridge/agentstream
  */
 export { connectStreamCall, EXOTEL_API_BASE_URLS } from '../agentstream/connect-api.js';
 export type {

@@ -3,6 +3,8 @@
  * helpers, RTP/RTCP packets, the jitter buffer, RFC 4733 DTMF, tone tools, the RTP session
  * over UDP with its paced sender and statistics, and `RtpMediaBridge` (RTP ↔ 16-bit PCM).
  * Importing it loads no native code.
+ *
+ * @module exotel-livekit-bridge/media
  */
 // --- media: codec and RTP (src/codec, src/rtp) ---
 export {

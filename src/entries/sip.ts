@@ -3,6 +3,8 @@
  * serializer, stream framing, headers, URIs), SDP offer/answer, digest auth, phone-number
  * and header validation, and the user agent with Exotel's trunk conventions
  * (`ExotelSipClient`). Pure TypeScript over Node's sockets: importing it loads no native code.
+ *
+ * @module exotel-livekit-bridge/sip
  */
 // --- SIP message layer (src/sip) ---
 export {

@@ -1,4 +1,12 @@
-// `exotel-livekit-bridge/testing`: helpers for tests of code that uses the bridge.
+/**
+ * `exotel-livekit-bridge/testing`: helpers for tests of code that uses the bridge. A
+ * simulated Exotel SIP trunk (`ExotelSimulator`) that rings, answers, rejects and places
+ * calls over real sockets; Exotel's side of an AgentStream (`connectAgentStream`) and a
+ * stand-in for its "connect Voice AI" call API (`AgentStreamExotel`); a fake timer clock;
+ * and tone tools to check what a call hears.
+ *
+ * @module exotel-livekit-bridge/testing
+ */
 export { ExotelSimulator, SimulatedCall, SimulatedInboundCall } from './simulator.js';
 export type {
   CallBehaviour,
