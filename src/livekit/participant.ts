@@ -28,6 +28,7 @@ import {
   type RpcInvocationData,
 } from '@livekit/rtc-node';
 import * as rtcNode from '@livekit/rtc-node';
+import { quietRtcNodeLog } from './rtc-log.js';
 import { systemTimerClock, type TimerClock, type TimerHandle } from '../clock.js';
 import { bestEffortAsync } from '../best-effort.js';
 import { AbortedError, ClosedError, LiveKitConnectError, LiveKitError } from '../errors.js';
@@ -36,6 +37,7 @@ import { FrameMixer } from './frame-mixer.js';
 import { RPC_END_CALL, RPC_GET_REMOTE_HEADERS } from './wire.js';
 import { installFfiDisposeGuard, releaseRoomHandles } from './ffi-guard.js';
 import { FfiMediaRouter, NativeAudioCapture, NativeAudioReader, quietNativeInit } from './ffi-media.js';
+quietRtcNodeLog(rtcNode); // rtc-node's own logger would print JSON lines to stdout (see rtc-log.ts)
 
 /** Sample rate both directions use inside the bridge. */
 export const BRIDGE_SAMPLE_RATE = 8000;
