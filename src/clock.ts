@@ -58,13 +58,13 @@ export function clearTimer(clock: TimerClock, handle: TimerHandle | undefined): 
 }
 
 /**
- * A clock.
+ * The clock interface under its old name: a monotonic time in ms and timers.
  * @deprecated Use {@link TimerClock}: there is one clock interface, with its timers.
  */
 export type Clock = TimerClock;
 
 /**
- * The process clock.
+ * The process clock (`performance.now()` and Node's timers) under its old name.
  * @deprecated Use {@link systemTimerClock} (the same object).
  */
 export const systemClock: TimerClock = systemTimerClock;

@@ -31,7 +31,7 @@ export interface IncomingCall {
 export interface AcceptDecision {
   /** The room to bridge the call into; it must exist and have its agent dispatched. */
   roomName: string;
-  /** Kept in logs. */
+  /** The agent type serving the call (kept in the participant's metadata and logs). */
   agentType?: string;
   /** Extra participant attributes (merged over the `sip.*` ones). */
   attributes?: Readonly<Record<string, string>>;

@@ -335,7 +335,7 @@ export class DtmfReceiver {
   private lastDuration = 0;
   private counters = { digits: 0, ignored: 0, malformed: 0 };
 
-  /** See {@link DtmfReceiverOptions}. */
+  /** A receiver that has seen no event yet (it remembers `history` recent events to drop repeats). */
   constructor(opts: DtmfReceiverOptions = {}) {
     this.seen = new Float64Array(Math.max(1, opts.history ?? 8));
   }

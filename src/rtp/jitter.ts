@@ -58,7 +58,7 @@ export type JitterPushResult = 'queued' | 'duplicate' | 'late' | 'reset';
 
 /** A frame to play. */
 export interface JitterAudio {
-  /** Discriminant. */
+  /** `audio`: a packet's payload to decode and play. */
   readonly kind: 'audio';
   /** The packet's payload type: decode by this, not by what was negotiated. */
   payloadType: number;
@@ -72,7 +72,7 @@ export interface JitterAudio {
 
 /** A period with no packet: conceal it. */
 export interface JitterLoss {
-  /** Discriminant. */
+  /** `loss`: the packet for this period is missing; conceal it. */
   readonly kind: 'loss';
   /** The sequence number that was expected. */
   sequenceNumber: number;
@@ -82,7 +82,7 @@ export interface JitterLoss {
 
 /** Nothing to play yet (before playout starts, or a call before the period is due). */
 export interface JitterIdle {
-  /** Discriminant. */
+  /** `idle`: nothing to play yet. */
   readonly kind: 'idle';
 }
 

@@ -24,13 +24,13 @@ export interface RtpHeader {
   extension: boolean;
   /** The M bit (start of a talkspurt for audio; start of an event for RFC 4733). */
   marker: boolean;
-  /** 0..127. */
+  /** The payload type, 0..127 (0 PCMU, 8 PCMA, dynamic ones from 96). */
   payloadType: number;
-  /** 0..65535. */
+  /** The sequence number, 0..65535: one higher per packet, wrapping around. */
   sequenceNumber: number;
-  /** 0..2^32−1. */
+  /** The media timestamp in clock-rate units (8 kHz for G.711), 0..2^32−1, wrapping around. */
   timestamp: number;
-  /** 0..2^32−1. */
+  /** The synchronisation source: the sender's stream id, 0..2^32−1. */
   ssrc: number;
   /** Number of CSRC identifiers (0..15). */
   csrcCount: number;
@@ -50,19 +50,19 @@ export interface RtpHeader {
 export interface RtpPacket {
   /** Always 2. */
   version: 2;
-  /** The P bit. */
+  /** The P bit: padding octets followed the payload (they are excluded from `payload`). */
   padding: boolean;
-  /** The X bit. */
+  /** The X bit: the packet carried a header extension. */
   extension: boolean;
-  /** The M bit. */
+  /** The M bit (start of a talkspurt for audio; start of an event for RFC 4733). */
   marker: boolean;
-  /** 0..127. */
+  /** The payload type, 0..127 (0 PCMU, 8 PCMA, dynamic ones from 96). */
   payloadType: number;
-  /** 0..65535. */
+  /** The sequence number, 0..65535: one higher per packet, wrapping around. */
   sequenceNumber: number;
-  /** 0..2^32−1. */
+  /** The media timestamp in clock-rate units (8 kHz for G.711), 0..2^32−1, wrapping around. */
   timestamp: number;
-  /** 0..2^32−1. */
+  /** The synchronisation source: the sender's stream id, 0..2^32−1. */
   ssrc: number;
   /** Contributing sources (at most 15). */
   csrcs: number[];
@@ -80,17 +80,17 @@ export interface RtpPacket {
 export interface RtpPacketInit {
   /** The M bit (default false). */
   marker?: boolean;
-  /** 0..127. */
+  /** The payload type, 0..127. */
   payloadType: number;
-  /** 0..65535. */
+  /** The sequence number, 0..65535. */
   sequenceNumber: number;
-  /** 0..2^32−1. */
+  /** The media timestamp in clock-rate units, 0..2^32−1. */
   timestamp: number;
-  /** 0..2^32−1. */
+  /** The synchronisation source id, 0..2^32−1. */
   ssrc: number;
   /** At most 15 contributing sources. */
   csrcs?: readonly number[];
-  /** The payload. */
+  /** The payload bytes, written after the header (and extension) as they are. */
   payload: Uint8Array;
   /** Header-extension profile; an extension is written when this or `extensionData` is set. */
   extensionProfile?: number;
@@ -105,15 +105,15 @@ export interface RtpPacketInit {
 
 /** The fields {@link writeRtpHeader} writes. */
 export interface RtpHeaderFields {
-  /** The M bit. */
+  /** The M bit (start of a talkspurt for audio; start of an event for RFC 4733). */
   marker: boolean;
-  /** 0..127 (masked to 7 bits). */
+  /** The payload type, 0..127 (masked to 7 bits). */
   payloadType: number;
-  /** Masked to 16 bits. */
+  /** The sequence number (masked to 16 bits). */
   sequenceNumber: number;
-  /** Taken modulo 2^32. */
+  /** The media timestamp in clock-rate units (taken modulo 2^32). */
   timestamp: number;
-  /** Taken modulo 2^32. */
+  /** The synchronisation source id (taken modulo 2^32). */
   ssrc: number;
 }
 

@@ -183,7 +183,7 @@ export class RtpPacketizer {
     return this.qLen;
   }
 
-  /** Counters. */
+  /** A snapshot of the packetizer's counters and of the audio queued now. */
   stats(): RtpPacketizerStats {
     return { ...this.counters, queuedSamples: this.qLen };
   }

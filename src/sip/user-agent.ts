@@ -62,7 +62,7 @@ export type KeepaliveResult =
   | {
       /** No pong in time: the connection is closed. */
       ok: false;
-      /** Why. */
+      /** What failed: no pong in time, or the connection. */
       error: BridgeError;
     };
 

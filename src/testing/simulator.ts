@@ -80,7 +80,11 @@ export interface ExotelSimulatorEvents {
   ];
 }
 
-/** A simulated Exotel trunk. */
+/**
+ * A simulated Exotel SIP trunk for tests, over real sockets: it answers INVITEs as Exotel
+ * does (ringing, early media, answer, rejection, digest challenge, RTP with a tone or
+ * samples) and places calls to the customer's listener with {@link ExotelSimulator.callIn}.
+ */
 export class ExotelSimulator extends EventEmitter<ExotelSimulatorEvents> implements InboundSimulatorHost {
   /** Every call that got past the checks, in order. */
   readonly calls: SimulatedCall[] = [];
@@ -102,7 +106,11 @@ export class ExotelSimulator extends EventEmitter<ExotelSimulatorEvents> impleme
   private closed = false;
   private answerKeepalives = true;
 
-  /** @throws ConfigError when the transports and the `tls` option do not fit together. */
+  /**
+   * A simulator that is not listening yet (call `start()`).
+   *
+   * @throws ConfigError when the transports and the `tls` option do not fit together.
+   */
   constructor(private readonly options: ExotelSimulatorOptions = {}) {
     super();
     this.log = options.logger ?? silentLogger;
