@@ -157,7 +157,7 @@ export interface BridgeCallEvents {
   transfer: [info: TransferInfo];
   /** The call went on or off hold, from the phone's side (its re-INVITE) or ours (`hold()`). */
   hold: [info: HoldInfo];
-  /** Call quality every `statsIntervalMs` once answered (loss, jitter, RTT, MOS: docs/quality.md). */
+  /** Call quality every `statsIntervalMs` once answered (loss, jitter, RTT, MOS; see docs/quality.md in the repository). */
   stats: [stats: RtpMediaBridgeStats];
   /**
    * AgentStream: a `clear` was sent (the agent fell silent while the caller spoke, the agent

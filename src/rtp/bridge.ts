@@ -160,7 +160,7 @@ export interface RtpMediaBridgeStats extends RtpStats {
    * unknown) + the jitter-buffer target delay + one 20 ms frame.
    */
   oneWayDelayMs: number;
-  /** E-model transmission rating of the received stream (see `estimateMos` in quality.ts). */
+  /** E-model transmission rating of the received stream, 0..100 (see {@link estimateMos}). */
   rFactor: number;
   /**
    * MOS estimate (1..4.5) of the received stream: from `oneWayDelayMs` and the loss of the

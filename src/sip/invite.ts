@@ -17,7 +17,7 @@ import { assertHeaderName, assertSafeHeaderValue, normalizePhoneNumber, validate
 /** Signalling transport of the trunk. */
 export type ExotelTransport = 'tcp' | 'udp' | 'tls';
 
-/** The identifiers of the new call (see `newCallId`, `newTag`, `newBranch` in `ids.ts`). */
+/** The identifiers of the new call (make them with `newCallId`, `newTag` and `newBranch`). */
 export interface ExotelInviteIds {
   /** The Call-ID, unique per call (see `newCallId`). */
   callId: string;
