@@ -20,4 +20,6 @@ export default defineConfig({
   platform: 'node',
   splitting: true,
   treeshake: true,
+  // `import.meta.url` in the CJS build too (src/livekit/rtc.ts resolves rtc-node from it)
+  shims: true,
 });

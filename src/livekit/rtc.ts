@@ -6,19 +6,53 @@
  * build each use the one copy of rtc-node their own format loads (a second copy would be a
  * second native runtime, and its `RpcError` another class).
  */
+import { createRequire } from 'node:module';
 import type * as RtcNode from '@livekit/rtc-node';
-import { InternalError } from '../errors.js';
+import { InternalError, LiveKitError } from '../errors.js';
 
 export type Rtc = typeof RtcNode;
 
 let loaded: Rtc | undefined;
 let loading: Promise<Rtc> | undefined;
 
-/** Loads rtc-node (once per process) and returns it. */
+/**
+ * Loads rtc-node (once per process) and returns it. Rejects with `LiveKitError` when it
+ * cannot be loaded (its native binding is missing for this platform); a later call tries again.
+ */
 export function loadRtc(): Promise<Rtc> {
   if (loaded !== undefined) return Promise.resolve(loaded);
-  loading ??= import('./participant.js').then((m) => (loaded = m.rtcNode));
-  return loading;
+  if (loading !== undefined) return loading;
+  const attempt = (async (): Promise<Rtc> => {
+    try {
+      // Load it through require first: a missing native binding then throws once, here, where
+      // it can be caught. (Through import() of rtc-node's ESM wrapper, Node 20 also reports it
+      // as an uncaught exception: nodejs/node#51603.) That wrapper re-exports this same CJS
+      // build, so the import below gets this copy.
+      createRequire(import.meta.url)('@livekit/rtc-node');
+    } catch (err) {
+      throw nativeLoadError(err);
+    }
+    const m = await import('./participant.js');
+    loaded = m.rtcNode;
+    return loaded;
+  })();
+  loading = attempt;
+  attempt.catch(() => {
+    if (loading === attempt) loading = undefined; // let the next call try again
+  });
+  return attempt;
+}
+
+function nativeLoadError(err: unknown): LiveKitError {
+  const text = err instanceof Error ? err.message : String(err);
+  const platform = `${process.platform}-${process.arch}`;
+  return new LiveKitError(
+    /native binding|\.node|rtc-ffi-bindings/i.test(text)
+      ? `@livekit/rtc-node has no native binding for ${platform}: its platform package ` +
+          `(@livekit/rtc-ffi-bindings-${platform}…) is not installed; install with optional dependencies`
+      : `@livekit/rtc-node could not be loaded: ${text.split('\n')[0] ?? ''}`,
+    { cause: err },
+  );
 }
 
 /** rtc-node once {@link loadRtc} has run (call paths that can only run after a room was joined). */

@@ -579,8 +579,8 @@ describe('the packed package in a fresh project', () => {
           name: 'LiveKitConnectError',
           code: 'LIVEKIT_CONNECT',
         });
-        expect(out.noRoomCheckCall).toMatchObject({ reason: 'error', isBridgeError: true });
-        expect((out.noRoomCheckCall as { code: string }).code).toMatch(/^[A-Z_]+$/);
+        // rtc-node cannot load: a LiveKitError that names the missing platform package
+        expect(out.noRoomCheckCall).toMatchObject({ reason: 'error', isBridgeError: true, code: 'LIVEKIT' });
         expect(out.activeCalls).toBe(0);
         expect(out.done).toBe(true);
       });
@@ -592,13 +592,10 @@ describe('the packed package in a fresh project', () => {
       expect(r.status, explain(r)).toBe(0);
     });
 
-    // KNOWN BUG (src, through Node 20): rtc-node's ESM entry is `export * from './index.cjs'`;
-    // when that CommonJS module throws (no binding), the rejected import() is handled, yet Node
-    // 20 also raises the error as an uncaught exception (nodejs/node#51603), so the process
-    // dies after the call already ended with its typed error. Loading rtc-node with
-    // createRequire(import.meta.url) in src/livekit (a require throws synchronously, once)
-    // would avoid it. Passes once the ESM build survives.
-    it.fails('esm: the process lives on and exits by itself', () => {
+    // rtc-node's ESM entry is `export * from './index.cjs'`: when that module throws (no
+    // binding), Node 20 reports the rejected import() also as an uncaught exception
+    // (nodejs/node#51603). src/livekit/rtc.ts loads it through require first, so it does not.
+    it('esm: the process lives on and exits by itself', () => {
       const r = withoutNativeRuns.esm!;
       expect(r.signal, explain(r)).toBeNull();
       expect(r.status, explain(r)).toBe(0);
