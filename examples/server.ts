@@ -227,12 +227,13 @@ async function main(argv: string[]): Promise<number> {
     process.on('SIGTERM', stop).on('SIGINT', stop);
   });
   console.log(`${signal}: draining ${calls.size} call(s), up to ${drainMs} ms`);
+  const deadline = Date.now() + drainMs;
   server.close(); // no new connections; requests in progress finish
   await Promise.allSettled(placing);
   // The listener refuses new INVITEs (503 + Retry-After) from now on and waits for its calls;
   // shutdown() waits for the outbound ones, hangs up what outlived the drain, and disposes rtc-node.
   await listener?.close({ drain: true, drainTimeoutMs: drainMs });
-  await shutdown({ timeoutMs: drainMs });
+  await shutdown({ timeoutMs: Math.max(0, deadline - Date.now()) });
   server.closeAllConnections();
   console.log('stopped');
   return 0;
