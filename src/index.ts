@@ -23,7 +23,8 @@ export type {
 } from './bridge.js';
 export type { TransferInfo, HoldInfo } from './bridge-control.js';
 export type { StreamInterruption } from './agentstream/media.js';
-export { placeOutboundCall, warmTransfer, hearsAgentsAndPhones, createOutboundRoomName } from './host.js';
+export { placeOutboundCall, warmTransfer, hearsAgentsAndPhones } from './host.js';
+export { createOutboundRoomName } from './room-names.js';
 export type { PlaceOutboundCallOptions, PlacedCall, WarmTransferOptions } from './host.js';
 export { connectToCall } from './call-control-client.js';
 export type { RemoteCall, ConnectToCallOptions } from './call-control-client.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { agentTypeFromRoomName, createOutboundRoomName } from '../src/host.js';
+import { agentTypeFromRoomName, createOutboundRoomName } from '../src/room-names.js';
 import { ConfigError } from '../src/errors.js';
 
 describe('room naming (the seed outbound_call.py flow)', () => {

@@ -29,7 +29,7 @@ export {
   getCallHeaders,
 } from '../agent-control.js';
 export type { RpcCaller, ClearAudioResult } from '../agent-control.js';
-export { agentTypeFromRoomName } from '../host.js';
+export { agentTypeFromRoomName } from '../room-names.js';
 export {
   PARTICIPANT_KIND,
   RPC_END_CALL,

@@ -8,7 +8,7 @@ import { AgentDispatchClient, RoomServiceClient } from 'livekit-server-sdk';
 import { resolveLiveKitSettings, type Env, type LiveKitSettings } from '../config.js';
 import { bestEffortAsync } from '../best-effort.js';
 import { ConfigError, LiveKitConnectError, LiveKitError } from '../errors.js';
-import { roomNameFor } from '../host.js';
+import { roomNameFor } from '../room-names.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { AcceptDecision, IncomingCall } from './types.js';
 
