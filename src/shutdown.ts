@@ -12,6 +12,8 @@ import { rtcIsLoaded, loadRtc } from './livekit/rtc.js';
 /** The calls alive in this process (`BridgeCall` registers itself; see `trackCall`). */
 const live = new Set<{ readonly ended: Promise<BridgeEnded>; hangup(): Promise<BridgeEnded> }>();
 let disposed: Promise<void> | undefined;
+/** Waiters for the moment no call is left (calls started meanwhile count too). */
+const whenEmpty: (() => void)[] = [];
 
 /** @internal Called by every `BridgeCall`: counted until it has ended. */
 export function trackCall(call: {
@@ -19,7 +21,10 @@ export function trackCall(call: {
   hangup(): Promise<BridgeEnded>;
 }): void {
   live.add(call);
-  void call.ended.then(() => live.delete(call));
+  void call.ended.then(() => {
+    live.delete(call);
+    if (live.size === 0) for (const notify of whenEmpty.splice(0)) notify();
+  });
 }
 
 /** Calls of this process that have not ended yet. */
@@ -47,13 +52,10 @@ export function shutdown(options: ShutdownOptions = {}): Promise<void> {
     if (live.size > 0 && limit > 0) {
       await new Promise<void>((resolve) => {
         const timer = clock.setTimeout(resolve, limit, { unref: true });
-        const check = (): void => {
-          if (live.size > 0) return;
+        whenEmpty.push(() => {
           clock.clearTimeout(timer);
           resolve();
-        };
-        for (const c of live) void c.ended.then(() => queueMicrotask(check));
-        check();
+        });
       });
     }
     await Promise.all([...live].map((c) => c.hangup()));
