@@ -192,14 +192,9 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
    * Cold transfer (REFER): the phone is handed to `target` (E.164 or a `sip:`/`tel:` URI);
    * once the far end reports success we hang up (`ended` reason `transferred`). On
    * failure the call goes on and this rejects with `TransferError` (`status` says why).
+   * Resolves with `{ status }`: the final status the far end reported for the transfer (a 2xx).
    */
-  transfer(
-    target: string,
-    opts: { signal?: AbortSignal } = {},
-  ): Promise<{
-    /** The final status the far end reported for the transfer (a 2xx). */
-    status: number;
-  }> {
+  transfer(target: string, opts: { signal?: AbortSignal } = {}): Promise<{ status: number }> {
     return this.control.transfer(target, opts);
   }
 

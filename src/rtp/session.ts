@@ -165,15 +165,8 @@ export interface RtpSessionEvents {
   audio: [packet: RtpAudioPacket];
   /** One event per RFC 4733 digit. */
   dtmf: [event: RtpDtmfEvent];
-  /** The latched peer restarted its stream with a new SSRC (statistics restart). */
-  ssrcChange: [
-    change: {
-      /** The SSRC before. */
-      previous: number;
-      /** The new SSRC. */
-      current: number;
-    },
-  ];
+  /** The latched peer restarted its stream with a new SSRC, `previous` → `current` (statistics restart). */
+  ssrcChange: [change: { previous: number; current: number }];
   /** No RTP for the media timeout; emitted once, re-armed when packets flow again. */
   timeout: [error: RtpTimeoutError];
   /** A socket error (send errors are counted and reported once). */
@@ -313,15 +306,8 @@ export class RtpSession extends EventEmitter<RtpSessionEvents> {
     return { ip: this.opts.advertisedIp ?? this.opts.bindIp, port: this.localPort };
   }
 
-  /** The bound socket's address as the OS reports it (after `open()`). */
-  get boundAddress():
-    | {
-        /** The bound IP address. */
-        address: string;
-        /** The bound RTP port. */
-        port: number;
-      }
-    | undefined {
+  /** The bound RTP socket's IP `address` and `port` as the OS reports them (after `open()`). */
+  get boundAddress(): { address: string; port: number } | undefined {
     const a = this.rtpSock?.address();
     return a === undefined ? undefined : { address: a.address, port: a.port };
   }
@@ -331,15 +317,8 @@ export class RtpSession extends EventEmitter<RtpSessionEvents> {
     return this.latched;
   }
 
-  /** Where outbound packets currently go. */
-  get target():
-    | {
-        /** The destination IP address. */
-        address: string;
-        /** The destination port. */
-        port: number;
-      }
-    | undefined {
+  /** Where outbound packets currently go: the peer's IP `address` and `port` (undefined before any is known). */
+  get target(): { address: string; port: number } | undefined {
     return this.sendPort === 0 ? undefined : { address: this.sendAddress, port: this.sendPort };
   }
 

@@ -36,19 +36,12 @@ import { ClosedError, ConfigError, StreamProtocolError } from '../errors.js';
 import { cryptoRandom } from '../random.js';
 import { generateTone } from '../rtp/goertzel.js';
 
-/** What the caller "says" into the stream. */
-export type AgentStreamPlay =
-  | {
-      /** A sine tone of this frequency, in Hz, looped. */
-      toneHz: number;
-      /** Its peak amplitude, of 32767 (default 8000). */
-      amplitude?: number;
-    }
-  | {
-      /** These samples at the stream's rate, looped. */
-      samples: Int16Array;
-    }
-  | 'silence';
+/**
+ * What the caller "says" into the stream, looped: `{ toneHz, amplitude }` a sine tone of
+ * `toneHz` Hz with peak `amplitude` of 32767 (default 8000); `{ samples }` these samples at
+ * the stream's rate; or `'silence'`.
+ */
+export type AgentStreamPlay = { toneHz: number; amplitude?: number } | { samples: Int16Array } | 'silence';
 
 /** Options of {@link connectAgentStream}: where to connect and what the stream's `start` says. */
 export interface AgentStreamClientOptions {
