@@ -45,3 +45,9 @@ export type {
   StreamParseLimits,
 } from '../agentstream/protocol.js';
 export { CORRELATION_PARAM } from '../agentstream/leg.js';
+export type {
+  StreamAudioOutOptions,
+  StreamAudioChunk,
+  StreamAudioClearResult,
+  StreamAudioOutStats,
+} from '../agentstream/outbound-audio.js';

@@ -58,6 +58,7 @@ export type {
   JitterAudio,
   JitterLoss,
   JitterIdle,
+  JitterState,
   LossConcealerOptions,
 } from '../rtp/jitter.js';
 export {

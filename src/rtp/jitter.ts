@@ -137,7 +137,7 @@ export interface JitterBufferStats {
  * Where a {@link JitterBuffer}'s playout is: `empty` (no stream yet, or reset), `buffering`
  * (the first packet arrived; waiting out the target delay), `playing` (releasing a frame per pop).
  */
-type JitterState = 'empty' | 'buffering' | 'playing';
+export type JitterState = 'empty' | 'buffering' | 'playing';
 
 const SLACK = 4;
 const MAX_DROPOUT = 3000;

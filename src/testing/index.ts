@@ -37,3 +37,5 @@ export type {
   AgentStreamExotelOptions,
   ConnectApiRequest,
 } from './agentstream-exotel.js';
+export type { SimCallState, EndedBy } from './simulator-call.js';
+export type { SimulatorHost, InboundSimulatorHost } from './simulator-types.js';

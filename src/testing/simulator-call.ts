@@ -23,12 +23,12 @@ import type { CallBehaviour, Flow, SimulatorHost, SimulatorResponseParts } from 
  * Where a {@link SimulatedCall} is: `proceeding` (ringing, or in early media) →
  * `answered` (200 sent) → `confirmed` (its ACK arrived) → `ended`.
  */
-type SimCallState = 'proceeding' | 'answered' | 'confirmed' | 'ended';
+export type SimCallState = 'proceeding' | 'answered' | 'confirmed' | 'ended';
 /**
  * Who ended a {@link SimulatedCall}: the `caller` (its BYE), the `simulator` (our BYE, a
  * rejection, a failed answer or `hangup()`), or a `cancel` from the caller before the answer.
  */
-type EndedBy = 'caller' | 'simulator' | 'cancel';
+export type EndedBy = 'caller' | 'simulator' | 'cancel';
 type CallTimer = 'ring' | 'answer' | 'retransmit' | 'hangup' | 'dropRtp';
 
 const { t1: T1, t2: T2 } = DEFAULT_SIP_TIMERS;
