@@ -15,9 +15,9 @@ import type { Server as HttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { EventEmitter } from 'eventemitter3';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { BridgeCall, type BridgeEnded } from '../bridge.js';
+import { BridgeCall } from '../bridge.js';
+import { TakenCalls } from '../inbound/taken-calls.js';
 import type { RunBridgeOptions } from '../bridge-options.js';
-import { bestEffortAsync } from '../best-effort.js';
 import { systemTimerClock, type TimerClock } from '../clock.js';
 import { resolveLiveKitSettings, type LiveKitSettings } from '../config.js';
 import { AbortedError, ClosedError, ConfigError, StreamProtocolError, toBridgeError } from '../errors.js';
@@ -64,9 +64,8 @@ export class AgentStreamServer extends EventEmitter<AgentStreamServerEvents> {
   >();
   private state: 'open' | 'draining' | 'closed' = 'open';
   private readonly streams = new Set<AgentStreamMedia>();
-  private readonly bridges = new Set<BridgeCall>();
+  private readonly taken: TakenCalls;
   private readonly pending = new Map<string, Pending>();
-  private readonly cleanups = new Set<Promise<unknown>>();
   private readonly counts = { accepted: 0, refused: 0, protocolErrors: 0 };
   private closing: Promise<void> | undefined;
 
@@ -80,6 +79,7 @@ export class AgentStreamServer extends EventEmitter<AgentStreamServerEvents> {
     this.path = opts.path ?? DEFAULT_PATH;
     this.log = opts.logger ?? silentLogger;
     this.clock = opts.clock ?? systemTimerClock;
+    this.taken = new TakenCalls(this.log, 'an AgentStream call');
     this.wss = new WebSocketServer({
       noServer: true,
       maxPayload: opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE,
@@ -149,24 +149,15 @@ export class AgentStreamServer extends EventEmitter<AgentStreamServerEvents> {
   close(options: CloseStreamServerOptions = {}): Promise<void> {
     this.closing ??= (async () => {
       this.state = 'draining';
-      if (options.drain === true && this.bridges.size > 0) {
+      if (options.drain === true && this.taken.size > 0) {
         const limit = options.drainTimeoutMs ?? DEFAULT_DRAIN_MS;
-        this.log.info({ calls: this.bridges.size }, `[BRIDGE] AgentStream draining: up to ${limit} ms`);
-        await new Promise<void>((resolve) => {
-          const timer = this.clock.setTimeout(resolve, limit);
-          const check = (): void => {
-            if (this.bridges.size > 0) return;
-            this.clock.clearTimeout(timer);
-            resolve();
-          };
-          for (const b of this.bridges) void b.ended.then(() => queueMicrotask(check));
-          check();
-        });
+        this.log.info({ calls: this.taken.size }, `[BRIDGE] AgentStream draining: up to ${limit} ms`);
+        await this.taken.drain(() => this.taken.size > 0, limit, this.clock);
       }
       this.state = 'closed';
       for (const p of this.pending.values()) p.reject(new ClosedError('AgentStreamServer'));
       this.pending.clear();
-      await Promise.all([...this.bridges].map((b) => b.hangup()));
+      await this.taken.close(); // hangs up the rest, waits for the hosts' onEnded
       await Promise.all([...this.streams].map((s) => s.close(1001, 'server closing')));
       for (const [server, handler] of this.attached) server.off('upgrade', handler);
       this.attached.clear();
@@ -176,7 +167,6 @@ export class AgentStreamServer extends EventEmitter<AgentStreamServerEvents> {
         await new Promise<void>((resolve) => own.close(() => resolve()));
       }
       await new Promise<void>((resolve) => this.wss.close(() => resolve()));
-      await Promise.all([...this.cleanups]);
       this.log.info('[BRIDGE] AgentStream endpoint closed');
     })();
     return this.closing;
@@ -333,7 +323,7 @@ export class AgentStreamServer extends EventEmitter<AgentStreamServerEvents> {
     }
     if (media.ended || this.status === 'closed') {
       if (this.status === 'closed') void media.close(1001, 'server closing');
-      this.ended(decision, { reason: 'cancelled-before-bridge' });
+      this.taken.ended(decision, { reason: 'cancelled-before-bridge' });
       return;
     }
     this.bridge(media, start, from, decision);
@@ -362,11 +352,7 @@ export class AgentStreamServer extends EventEmitter<AgentStreamServerEvents> {
       },
     );
     this.counts.accepted++;
-    this.bridges.add(call);
-    void call.ended.then((ended) => {
-      this.bridges.delete(call);
-      this.ended(d, ended);
-    });
+    this.taken.add(call, d);
     this.log.info(
       { from, room: d.roomName, callSid: start.callSid },
       `[BRIDGE] AgentStream call from ${from} into room ${d.roomName}`,
@@ -384,20 +370,6 @@ export class AgentStreamServer extends EventEmitter<AgentStreamServerEvents> {
     this.counts.refused++;
     this.log.info({ status, why, address, from }, `[BRIDGE] AgentStream refused (${status}): ${why}`);
     this.emit('refused', { status, why, address, ...(from !== undefined ? { from } : {}) });
-  }
-
-  private ended(d: AcceptDecision, ended: BridgeEnded | { reason: 'cancelled-before-bridge' }): void {
-    const hook = d.onEnded;
-    if (hook === undefined) return;
-    const run = bestEffortAsync(
-      this.log,
-      '[BRIDGE] onEnded of an AgentStream call',
-      (async () => {
-        await hook(ended);
-      })(),
-    );
-    this.cleanups.add(run);
-    void run.then(() => this.cleanups.delete(run));
   }
 }
 

@@ -13,7 +13,6 @@ import { headerAttributes, type RunBridgeOptions } from '../bridge-options.js';
 import { resolveConfig, type BridgeConfig } from '../config.js';
 import { ClosedError, ConfigError, toBridgeError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
-import { bestEffortAsync } from '../best-effort.js';
 import { systemTimerClock } from '../clock.js';
 import { negotiateSdp } from '../sdp/negotiate.js';
 import { createSdpAnswer, createSdpOffer } from '../sdp/offer-answer.js';
@@ -21,6 +20,7 @@ import type { InboundCall } from '../sip/invite-server.js';
 import { normalizePhoneNumber } from '../sip/phone.js';
 import { acquireSipClient, type SipClientLease } from '../sip-client-pool.js';
 import { InboundLeg } from './leg.js';
+import { TakenCalls } from './taken-calls.js';
 import type {
   AcceptDecision,
   CallDecision,
@@ -36,8 +36,7 @@ const DEFAULT_DRAIN_MS = 300_000;
 
 /** Takes inbound calls on the trunk and bridges each into the room `onCall` names. */
 export class InboundListener extends EventEmitter<InboundListenerEvents> {
-  private readonly bridges = new Set<BridgeCall>();
-  private readonly cleanups = new Set<Promise<unknown>>();
+  private readonly taken: TakenCalls;
   private pending = 0;
   private state: 'open' | 'draining' | 'closed' = 'open';
   private closing: Promise<void> | undefined;
@@ -51,6 +50,7 @@ export class InboundListener extends EventEmitter<InboundListenerEvents> {
   ) {
     super();
     this.log = opts.logger ?? silentLogger;
+    this.taken = new TakenCalls(this.log, 'an inbound call');
   }
 
   /** The SIP port calls arrive on. */
@@ -60,7 +60,7 @@ export class InboundListener extends EventEmitter<InboundListenerEvents> {
 
   /** Calls ringing or answered now. */
   get activeCalls(): number {
-    return this.pending + this.bridges.size;
+    return this.pending + this.taken.size;
   }
 
   /** `open`, `draining` (503 to new INVITEs) or `closed`. */
@@ -99,6 +99,7 @@ export class InboundListener extends EventEmitter<InboundListenerEvents> {
       decision = await o.onCall(incomingOf(call, from));
     } catch (err) {
       this.pending--;
+      this.taken.changed();
       this.log.error(
         { from, err: toBridgeError(err).message },
         '[BRIDGE] onCall threw: refusing the call (500)',
@@ -106,16 +107,16 @@ export class InboundListener extends EventEmitter<InboundListenerEvents> {
       return refuse(500, 'onCall threw');
     }
     this.pending--;
-    if ('reject' in decision) return refuse(decision.reject, 'onCall refused it');
-    if (call.state === 'ended' || this.closed()) {
+    if ('reject' in decision) refuse(decision.reject, 'onCall refused it');
+    else if (call.state === 'ended' || this.closed()) {
       // The caller hung up while the host decided (or we are closing): no bridge, but the
       // host's clean-up still runs.
       if (!this.closed()) this.log.info({ from }, '[BRIDGE] The caller hung up before the bridge joined');
       else refuse(503, 'closed');
-      this.ended(decision, { reason: 'cancelled-before-bridge' });
-      return;
-    }
-    this.bridge(call, from, decision);
+      this.taken.ended(decision, { reason: 'cancelled-before-bridge' });
+    } else this.bridge(call, from, decision);
+    // a drain waiting for this decision looks again, now that the call is bridged or gone
+    this.taken.changed();
   }
 
   private bridge(call: InboundCall, from: string, d: AcceptDecision): void {
@@ -139,29 +140,10 @@ export class InboundListener extends EventEmitter<InboundListenerEvents> {
       trunkPhoneNumber: call.toUser,
       attributes,
     });
-    this.bridges.add(bridge);
-    void bridge.ended.then((ended) => {
-      this.bridges.delete(bridge);
-      this.ended(d, ended);
-    });
+    this.taken.add(bridge, d);
     this.log.info({ from, room: d.roomName }, `[BRIDGE] Inbound call from ${from} into room ${d.roomName}`);
     this.emit('call', bridge);
     void bridge.run();
-  }
-
-  private ended(d: AcceptDecision, ended: Parameters<NonNullable<AcceptDecision['onEnded']>>[0]): void {
-    const hook = d.onEnded;
-    if (hook === undefined) return;
-    const run = bestEffortAsync(
-      this.log,
-      '[BRIDGE] onEnded of an inbound call',
-      (async () => {
-        await hook(ended);
-      })(),
-    );
-    // close() waits for these, so a host that exits once it returns leaves no room behind.
-    this.cleanups.add(run);
-    void run.then(() => this.cleanups.delete(run));
   }
 
   /**
@@ -180,20 +162,10 @@ export class InboundListener extends EventEmitter<InboundListenerEvents> {
           { calls: this.activeCalls },
           `[BRIDGE] Draining: waiting up to ${limit} ms for active calls`,
         );
-        await new Promise<void>((resolve) => {
-          const timer = clock.setTimeout(resolve, limit);
-          const check = (): void => {
-            if (this.activeCalls > 0) return;
-            clock.clearTimeout(timer);
-            resolve();
-          };
-          for (const b of this.bridges) void b.ended.then(() => queueMicrotask(check));
-          check();
-        });
+        await this.taken.drain(() => this.activeCalls > 0, limit, clock);
       }
       this.state = 'closed';
-      await Promise.all([...this.bridges].map((b) => b.hangup()));
-      await Promise.all([...this.cleanups]); // the hosts' onEnded (e.g. deleting rooms)
+      await this.taken.close(); // hangs up the rest, waits for the hosts' onEnded (e.g. deleting rooms)
       if (this.lease.client.ua.onInvite === this.onInvite) this.lease.client.ua.onInvite = undefined;
       this.lease.release();
       this.log.info('[BRIDGE] Inbound listener closed');
