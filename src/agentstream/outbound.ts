@@ -9,7 +9,7 @@ import { BridgeCall } from '../bridge.js';
 import type { RunBridgeOptions } from '../bridge-options.js';
 import { assertRoomExists } from '../bridge-room.js';
 import type { Env } from '../config.js';
-import { ConfigError } from '../errors.js';
+import { ClosedError, ConfigError } from '../errors.js';
 import { normalizePhoneNumber } from '../sip/phone.js';
 import { connectStreamCall, type ConnectStreamRequest, type ExotelApiSettings } from './connect-api.js';
 import { StreamLeg } from './leg.js';
@@ -58,7 +58,7 @@ export interface PlaceAgentStreamCallOptions
  * `roomName` (which must exist, with its agent dispatched). Resolves with the call once
  * Exotel accepted the request (the phone is ringing; `sip.callID` is Exotel's call SID).
  * Rejects with `ConfigError` / `InvalidPhoneNumberError` before anything is sent, with
- * `RoomNotFoundError` when the room does not exist, and with `ExotelApiError` when Exotel
+ * `ClosedError` when `server` is closing, with `RoomNotFoundError` when the room does not exist, and with `ExotelApiError` when Exotel
  * refuses (`status` says why). After that, the call reports through its events.
  */
 export async function placeAgentStreamCall(o: PlaceAgentStreamCallOptions): Promise<BridgeCall> {
@@ -76,6 +76,8 @@ export async function placeAgentStreamCall(o: PlaceAgentStreamCallOptions): Prom
   if (issues.length > 0) throw new ConfigError(issues);
 
   const server = o.server;
+  // a closed endpoint could not take the stream: the phone must not ring for nothing
+  if (server.status !== 'open') throw new ClosedError('AgentStreamServer');
   const base = server.callOptions();
   if (base.requireExistingRoom !== false) await assertRoomExists(server.livekit, o.roomName);
   const waiter = server.expectStream(token, wait);
