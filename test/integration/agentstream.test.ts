@@ -37,7 +37,7 @@ import {
   probeUpgrade,
   type SimulatedAgentStream,
 } from '../../src/testing/index.js';
-import { createServer as createHttpsServer } from 'node:https';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { createRoom, livekitOpts, runCleanups, type Cleanups } from '../harness/e2e.js';
 import { makeTestPki } from '../harness/pki.js';
 import { eventually, mintToken, livekitEnv, roomService } from '../harness/livekit.js';
@@ -56,7 +56,14 @@ afterAll(async () => {
   await dispose();
 });
 
-async function startServer(extra: Partial<AgentStreamServerOptions> = {}): Promise<{
+/**
+ * The endpoint under test, taking inbound streams with `acceptInboundCalls`: on its own port,
+ * or (`on`) attached to a server the test made, whose port it reports.
+ */
+async function startServer(
+  extra: Partial<AgentStreamServerOptions> = {},
+  on?: HttpsServer,
+): Promise<{
   server: AgentStreamServer;
   port: number;
   calls: BridgeCall[];
@@ -74,12 +81,18 @@ async function startServer(extra: Partial<AgentStreamServerOptions> = {}): Promi
     }),
     ...extra,
   });
-  const { port } = await server.listen();
+  let port: number;
+  if (on === undefined) ({ port } = await server.listen());
+  else {
+    server.attach(on);
+    port = (on.address() as { port: number }).port;
+  }
   cleanups.push(() => server.close());
   const calls: BridgeCall[] = [];
   server.on('call', (c) => calls.push(c));
+  const scheme = on === undefined ? 'ws' : 'wss';
   const url = (query = '', creds = `${AUTH.username}:${AUTH.password}@`): string =>
-    `ws://${creds}127.0.0.1:${port}${PATH}${query}`;
+    `${scheme}://${creds}127.0.0.1:${port}${PATH}${query}`;
   return { server, port, calls, url };
 }
 
@@ -271,25 +284,9 @@ describe("wss:// on the host's HTTPS server", () => {
     const https = createHttpsServer({ key: pki.key, cert: pki.cert }, (_req, res) => res.end('host app'));
     await new Promise<void>((r) => https.listen(0, '127.0.0.1', () => r()));
     cleanups.push(() => new Promise<void>((r) => https.close(() => r())));
-    const server = createAgentStreamServer({
-      livekit: livekitOpts(),
-      env: {},
-      auth: AUTH,
-      onStream: acceptInboundCalls({
-        agentName: 'agentstream-test-agent',
-        agentType: 'voicebot',
-        livekit: livekitOpts(),
-        env: {},
-      }),
-    });
-    server.attach(https);
-    cleanups.push(() => server.close());
-    const calls: BridgeCall[] = [];
-    server.on('call', (c) => calls.push(c));
-    const port = (https.address() as { port: number }).port;
-    const base = `wss://${AUTH.username}:${AUTH.password}@127.0.0.1:${port}`;
-    expect(await probeUpgrade(`wss://127.0.0.1:${port}${PATH}`, { ca: pki.ca })).toBe(401);
-    const stream = await inbound(`${base}${PATH}`, { ca: pki.ca });
+    const { server, calls, url } = await startServer({}, https);
+    expect(await probeUpgrade(url('', ''), { ca: pki.ca })).toBe(401);
+    const stream = await inbound(url(), { ca: pki.ca });
     const call = await eventually('bridge call', () => calls[0]);
     const agent = await startAgent(call.roomName, 8000);
     await waitForAudioReady(await phoneOf(agent), { room: agent.room, timeoutMs: 10_000 });
