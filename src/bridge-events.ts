@@ -116,6 +116,11 @@ export interface BridgeStats {
         framesCaptured: number;
         /** Frames of phone audio the room side could not take (dropped). */
         framesDropped: number;
+        /**
+         * Frames of phone audio that came before the track was published (an outbound call
+         * dials while the bridge joins the room), dropped: late audio is no use to an agent.
+         */
+        framesBeforePublish: number;
         /** Agent audio tracks the bridge is subscribed to now. */
         agentTracks: number;
       }

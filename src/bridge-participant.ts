@@ -68,3 +68,22 @@ export async function createBridgeParticipant(s: BridgeParticipantSpec): Promise
     rpcMethods: s.rpcMethods,
   });
 }
+
+/**
+ * Joins the room and publishes the phone's track, marking each milestone. Resolves false
+ * when `stop` fired meanwhile; rejects as `connect()`/`publishAudio()` do.
+ */
+export async function joinAndPublish(
+  participant: PhoneParticipant,
+  stop: AbortSignal,
+  log: Logger,
+  mark: (what: 'livekitConnected' | 'trackPublished') => void,
+): Promise<boolean> {
+  await participant.connect(stop);
+  mark('livekitConnected');
+  if (stop.aborted) return false;
+  log.info('[BRIDGE] Connected. Publishing SIP audio track...');
+  await participant.publishAudio();
+  mark('trackPublished');
+  return !stop.aborted;
+}

@@ -7,11 +7,15 @@
  *      so a call can never land in a room its host did not make;
  *   3. build the participant, whose room handlers are attached in its constructor, so a
  *      track an agent published before the phone joined is not missed;
- *   4. connect as `sip-phone-<E.164>` with kind SIP, then publish the 8 kHz track;
- *   5. open RTP on the configured media IP (never the wildcard address by default) and
- *      offer it; INVITE through Exotel;
- *   6. on 200 OK start RTP; forward both ways; `sip.callStatus` becomes `active` once
- *      the call is answered and the first RTP packet arrived.
+ *   4. connect as `sip-phone-<E.164>` with kind SIP, then publish the phone's track; at
+ *      the same time, open RTP on the configured media IP (never the wildcard address by
+ *      default) and start the trunk client;
+ *   5. outbound: INVITE through Exotel as soon as RTP and the trunk client are ready, while
+ *      LiveKit still connects (a LiveKit failure while it rings CANCELs the call); inbound:
+ *      answer once the track is published;
+ *   6. on 200 OK start RTP; once the track is published, forward both ways (the phone's
+ *      audio before that is dropped and counted); `sip.callStatus` becomes `active` once
+ *      the call is answered, the room joined and the first RTP packet arrived.
  * Teardown runs exactly once, in reverse order, whatever ended the call.
  *
  * Beside this file: `bridge-options.ts` (the options and their validation),
@@ -27,7 +31,7 @@ import { ConfigError, LiveKitConnectError, RoomNotFoundError, toBridgeError } fr
 import { silentLogger, type Logger } from './logger.js';
 import { BRIDGE_CALL_ID_PREFIX } from './agent.js';
 import type { PhoneParticipant } from './livekit/participant.js';
-import { createBridgeParticipant } from './bridge-participant.js';
+import { createBridgeParticipant, joinAndPublish } from './bridge-participant.js';
 import { trackCall } from './shutdown.js';
 import { tokenVerifier } from './livekit/token.js';
 import type { RtpMediaBridge } from './rtp/bridge.js';
@@ -244,16 +248,16 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
     try {
       await this.setup();
     } catch (err) {
-      const e = toBridgeError(err);
-      if (this.endInfo === undefined) {
-        const reason: BridgeEndReason =
-          e instanceof LiveKitConnectError || e instanceof RoomNotFoundError
-            ? 'livekit-disconnected'
-            : 'error';
-        this.end(reason, e);
-      }
+      this.endByError(err);
     }
   }
+
+  /** Ends the call for a setup failure (the first end reason wins). */
+  private readonly endByError = (err: unknown): void => {
+    const e = toBridgeError(err);
+    const livekit = e instanceof LiveKitConnectError || e instanceof RoomNotFoundError;
+    this.end(livekit ? 'livekit-disconnected' : 'error', e);
+  };
 
   private readonly onAbort = (): void => this.end('aborted');
 
@@ -367,20 +371,17 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
     ready.catch(() => undefined);
 
     this.log.info(`[BRIDGE] Connecting to LiveKit room: ${this.roomName}`);
-    await participant.connect(stop);
-    this.mark('livekitConnected');
-    if (stop.aborted) return;
-    this.stage = 'connected';
-    this.log.info('[BRIDGE] Connected. Publishing SIP audio track...');
-    await participant.publishAudio();
-    this.mark('trackPublished');
-    if (stop.aborted) return;
-
-    this.log.info(
-      this.direction === 'outbound'
-        ? `[BRIDGE] Audio track published. Starting SIP call to ${this.phoneNumber}...`
-        : `[BRIDGE] Audio track published. Answering the call from ${this.phoneNumber}...`,
-    );
+    const joined = joinAndPublish(participant, stop, this.log, (what) => this.mark(what)).then((ok) => {
+      if (ok && this.stage === 'starting') this.stage = 'connected';
+      // what the room missed while we joined (the token carried `dialing`)
+      if (ok && this.callStatus !== 'dialing') this.pushStatus();
+      return ok;
+    });
+    // Outbound calls dial while LiveKit connects: the INVITE leaves once the trunk client and
+    // the RTP port are ready, and a LiveKit failure while it rings CANCELs it (teardown).
+    // Inbound calls are answered once the phone's track is published.
+    if (this.direction === 'outbound') joined.catch(this.endByError);
+    else if (!(await joined)) return;
     const [local] = await ready;
     if (stop.aborted) return;
     this.stage = 'calling';
@@ -392,9 +393,15 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
       return;
     }
     if (stop.aborted) return;
+    this.log.info(
+      this.direction === 'outbound'
+        ? `[BRIDGE] Starting SIP call to ${this.phoneNumber}...`
+        : `[BRIDGE] Audio track published. Answering the call from ${this.phoneNumber}...`,
+    );
     this.mark('inviteSent');
     const answer = await this.leg.connect(local, this.log);
-    if (stop.aborted) return;
+    // the phone's audio before the track is published is dropped (counted: stats().livekit)
+    if (stop.aborted || !(await joined)) return;
     this.answer = answer;
     this.ringback?.stop();
     const neg = answer.negotiated;
@@ -481,18 +488,12 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
 
   private readonly onAgentAudio = (samples: Int16Array): void => {
     if (this.stage !== 'answered' || !this.control.forwardingToPhone) return;
-    const stream = this.stream;
-    if (stream !== undefined) {
-      stream.writeAudio(samples);
-      if (this.opts.audioTaps === true) this.emit('audio', { from: 'room', samples });
-      return;
-    }
-    if (this.media === undefined) return;
-    if (!this.forwardingAgent) {
+    if (this.stream !== undefined) this.stream.writeAudio(samples);
+    else if (this.media !== undefined) {
+      if (!this.forwardingAgent) this.log.info('[BRIDGE] Forwarding agent audio to RTP');
       this.forwardingAgent = true;
-      this.log.info('[BRIDGE] Forwarding agent audio to RTP');
-    }
-    this.media.writeAudio(samples, 8000);
+      this.media.writeAudio(samples, 8000);
+    } else return;
     if (this.opts.audioTaps === true) this.emit('audio', { from: 'room', samples });
   };
 
@@ -513,12 +514,19 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
     if (this.callStatus === status || this.callStatus === 'hangup') return;
     this.callStatus = status;
     this.emit('status', status);
-    if (this.participant !== undefined)
-      void bestEffortAsync(
-        this.log,
-        '[BRIDGE] Setting sip.callStatus',
-        this.participant.setAttributes({ 'sip.callStatus': status }),
-      );
+    this.pushStatus();
+  }
+
+  /** `sip.callStatus` into the room (a no-op until the participant has joined). */
+  private pushStatus(): void {
+    const p = this.participant;
+    if (p === undefined) return;
+    const status = this.callStatus;
+    void bestEffortAsync(
+      this.log,
+      '[BRIDGE] Setting sip.callStatus',
+      p.setAttributes({ 'sip.callStatus': status }),
+    );
   }
 
   private readonly onSipEnded = (e: CallEnded, reason?: BridgeEndReason): void => {

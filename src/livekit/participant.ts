@@ -132,6 +132,7 @@ export class PhoneParticipant extends EventEmitter<PhoneParticipantEvents> {
   private connecting: Promise<void> | undefined;
   private framesCaptured = 0;
   private framesDropped = 0;
+  private framesBeforePublish = 0;
   /** The rate of both directions, and the samples of one 20 ms frame at it. */
   readonly sampleRate: number;
   private readonly frameSamples: number;
@@ -307,7 +308,10 @@ export class PhoneParticipant extends EventEmitter<PhoneParticipantEvents> {
    */
   captureAudio(samples: Int16Array): void {
     const source = this.source;
-    if (!source || this.state !== 'connected') return;
+    if (!source || this.state !== 'connected') {
+      this.framesBeforePublish += 1; // the call dials while we join: its first audio has no track yet
+      return;
+    }
     const capture = this.capture;
     if (capture) {
       if (capture.capture(samples)) this.framesCaptured += 1;
@@ -341,9 +345,15 @@ export class PhoneParticipant extends EventEmitter<PhoneParticipantEvents> {
     return [...this.trackInfo.values()];
   }
 
-  stats(): { framesCaptured: number; framesDropped: number; agentTracks: number } {
+  stats(): {
+    framesCaptured: number;
+    framesDropped: number;
+    framesBeforePublish: number;
+    agentTracks: number;
+  } {
     return {
       framesCaptured: this.framesCaptured,
+      framesBeforePublish: this.framesBeforePublish,
       // frames refused at once are counted as they happen; those the native side rejects later here
       framesDropped: this.framesDropped + (this.capture?.stats.rejected ?? 0),
       agentTracks: this.streams.size,

@@ -333,7 +333,7 @@ describe('runBridge end to end', () => {
     const points = [
       /^\[BRIDGE\] Connecting to LiveKit room: /,
       /^\[BRIDGE\] Connected\. Publishing SIP audio track\.\.\.$/,
-      /^\[BRIDGE\] Audio track published\. Starting SIP call to \+919876543210\.\.\.$/,
+      /^\[BRIDGE\] Starting SIP call to \+919876543210\.\.\.$/,
       /^\[SIP\] Sending INVITE to 127\.0\.0\.1:\d+$/,
       /^\[SIP\] Received (100|180|200) /,
       /^\[SIP\] Call answered\. Remote RTP endpoint: 127\.0\.0\.1:\d+$/,
@@ -351,11 +351,15 @@ describe('runBridge end to end', () => {
       firstIndex.every((i) => i >= 0),
       JSON.stringify(msgs, null, 1),
     ).toBe(true);
-    // Points 1–9 in the seed's order, point 13 last. Point 10 is periodic (after the first
-    // packet); points 11–12 come when the agent's audio starts flowing to RTP, which may be
-    // before the phone's first packet: the bridge does not hold back an agent's greeting.
-    const seq = [0, 1, 2, 3, 4, 5, 6, 7, 8, 12].map((i) => firstIndex[i]!);
+    // Points 1 and 3–9 in the seed's order, point 13 last. The call is dialled while LiveKit
+    // connects, so point 2 (connected, publishing) comes after point 1 but may come after the
+    // INVITE; the agent's track (point 11) only once connected. Point 10 is periodic (after the
+    // first packet); points 11–12 come when the agent's audio starts flowing to RTP, which may
+    // be before the phone's first packet: the bridge does not hold back an agent's greeting.
+    const seq = [0, 2, 3, 4, 5, 6, 7, 8, 12].map((i) => firstIndex[i]!);
     expect([...seq].sort((a, b) => a - b)).toEqual(seq);
+    expect(firstIndex[1]!).toBeGreaterThan(firstIndex[0]!);
+    expect(firstIndex[10]!).toBeGreaterThan(firstIndex[1]!);
     expect(firstIndex[9]!).toBeGreaterThan(firstIndex[8]!);
     expect(firstIndex[10]!).toBeGreaterThan(firstIndex[7]!);
     expect(firstIndex[11]!).toBeGreaterThan(firstIndex[10]!);
