@@ -400,17 +400,19 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
     );
     this.mark('inviteSent');
     const answer = await this.leg.connect(local, this.log);
-    // the phone's audio before the track is published is dropped (counted: stats().livekit)
-    if (stop.aborted || !(await joined)) return;
+    if (stop.aborted) return;
     this.answer = answer;
     this.ringback?.stop();
     const neg = answer.negotiated;
     this.mark('answered');
     this.answeredAt = this.clock.now();
+    // RTP starts at the answer, even if the room is still being joined; the phone's audio
+    // before the track is published is dropped (counted: stats().livekit)
     if (media !== undefined && neg !== undefined) {
       startMedia(media, neg);
       this.mark('firstRtpSent');
     }
+    if (!(await joined)) return;
     const stream = this.leg.stream?.();
     if (stream !== undefined) {
       this.stream = stream;
@@ -551,7 +553,8 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
     this.ac.abort();
     this.opts.signal?.removeEventListener('abort', this.onAbort);
     const info = this.endInfo!;
-    if (this.answer === undefined) this.rejectAnswered(unansweredError(info));
+    // no-op once `answered` resolved; an answered call whose room join failed rejects here
+    this.rejectAnswered(unansweredError(info));
     const participant = this.participant;
     const leaving = info.reason === 'participant-removed' || info.reason === 'room-deleted';
     // Agents watch sip.callStatus: say `hangup` while still connected.
