@@ -25,6 +25,8 @@ export default defineConfig({
           // Real servers and sockets: each file in its own process (rtc-node's native
           // runtime is disposed per file); `npm test` runs the files one at a time.
           pool: 'forks',
+          // the soak measures memory after a forced collection (test/harness/soak.ts settle())
+          poolOptions: { forks: { execArgv: ['--expose-gc'] } },
         },
       },
     ],

@@ -16,9 +16,10 @@ afterAll(async () => {
 it('50 sequential + 10 concurrent calls: every call carried audio both ways; nothing leaks', async () => {
   const report = await runSoak({ server: livekitEnv(), sequential: 50, concurrent: 10 });
   // Strict on calls, descriptors, sockets and SIP clients. RSS and heap get wider margins
-  // than `npm run soak` uses: vitest's worker has no forced GC (settling is a guess here),
-  // and rtc-node 1.1.0 keeps ~0.5 MiB of native memory per room (docs/reliability.md),
-  // about 30 MiB for these 60 calls. Real leaks are the long soak's to find.
+  // than `npm run soak` uses (the worker runs with --expose-gc, vitest.config.ts, so memory
+  // is read after a forced collection; RSS still moves with the allocator), and rtc-node
+  // 1.1.0 keeps ~0.5 MiB of native memory per room (docs/reliability.md), about 30 MiB for
+  // these 60 calls. Real leaks are the long soak's to find.
   const problems = soakProblems(report, { fds: 8, rssMiB: 96, heapUsedMiB: 48 }, 0.5 * 60);
   expect(problems, JSON.stringify(report, null, 1)).toEqual([]);
   expect(report.end.fds).toBeGreaterThan(0);
