@@ -4,6 +4,8 @@ import { defineConfig } from 'vitest/config';
 // peers (livekit-server, SIPp, baresip) on loopback. `npm test` runs both.
 export default defineConfig({
   test: {
+    // the soak measures memory after a forced collection (test/harness/soak.ts settle())
+    poolOptions: { forks: { execArgv: ['--expose-gc'] } },
     projects: [
       {
         extends: true,
@@ -25,8 +27,6 @@ export default defineConfig({
           // Real servers and sockets: each file in its own process (rtc-node's native
           // runtime is disposed per file); `npm test` runs the files one at a time.
           pool: 'forks',
-          // the soak measures memory after a forced collection (test/harness/soak.ts settle())
-          poolOptions: { forks: { execArgv: ['--expose-gc'] } },
         },
       },
     ],
