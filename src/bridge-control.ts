@@ -187,7 +187,7 @@ export class CallControl {
   /** Wires the answered dialog's events: hold from the phone, new addresses, INFO DTMF. */
   attach(session: CallSession): void {
     session.on('mediaUpdate', ({ negotiated }) => this.onMediaUpdate(negotiated));
-    session.on('dtmf', ({ digit }) => this.onPhoneDtmf(digit));
+    session.on('dtmf', ({ digit }) => this.phoneDtmf(digit));
   }
 
   /** Starts or updates media after an answer or a re-INVITE, with its direction. */
@@ -202,13 +202,30 @@ export class CallControl {
     else if (!held && this.heldBy === 'phone') this.setHold(undefined);
   }
 
-  private onPhoneDtmf(digit: string): void {
+  /** A digit from the phone (RFC 4733 or SIP INFO): the `dtmf` event, and `publishDtmf` into the room. */
+  phoneDtmf(digit: string): void {
     this.host.emitDtmf(digit, 'phone');
     const code = dtmfDigitToEvent(digit);
     const p = this.host.participant();
     if (code !== undefined && p !== undefined) {
-      void bestEffortAsync(this.host.log, '[BRIDGE] Publishing SIP INFO DTMF', p.publishDtmf(code, digit));
+      void bestEffortAsync(
+        this.host.log,
+        '[BRIDGE] Publishing DTMF from the phone',
+        p.publishDtmf(code, digit),
+      );
     }
+  }
+
+  /** A digit published in the room: the `dtmf` event, and RFC 4733 to the phone once answered (not over AgentStream). */
+  roomDtmf(digit: string): void {
+    this.host.emitDtmf(digit, 'room');
+    const media = this.host.media();
+    if (this.host.session() === undefined || media === undefined) return;
+    void bestEffortAsync(
+      this.host.log,
+      '[BRIDGE] Sending DTMF from the room to the phone',
+      media.sendDtmf(digit),
+    );
   }
 
   /**

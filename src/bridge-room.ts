@@ -12,6 +12,7 @@ import type { LiveKitSettings } from './config.js';
 import { LiveKitConnectError, RoomNotFoundError, type BridgeError } from './errors.js';
 import type { PhoneParticipant } from './livekit/participant.js';
 import { ROOM_EVENT } from './livekit/wire.js';
+import { endReasonOfDisconnect } from './bridge-teardown.js';
 
 /** `http(s)://` form of a LiveKit URL, for the server API. */
 export function httpUrl(url: string): string {
@@ -102,4 +103,32 @@ export function watchRoom(
       agentGone = clearTimer(clock, agentGone);
     },
   };
+}
+
+/** What a call does with the room's events (see `attachRoomHandlers`). */
+export interface CallRoomHandlers {
+  /** Ends the call (the first reason wins). */
+  end(reason: BridgeEndReason): void;
+  agentTrackSubscribed(identity: string): void;
+  agentAudio(samples: Int16Array): void;
+  /** DTMF published in the room (`publishDtmf`). */
+  roomDtmf(digit: string): void;
+}
+
+/**
+ * Attaches a call's room handlers to its participant, before it connects (so a track an
+ * agent published earlier is not missed): an agent's `lk.sip.EndCall` and a disconnect that
+ * was not our own close end the call.
+ */
+export function attachRoomHandlers(participant: PhoneParticipant, log: Logger, h: CallRoomHandlers): void {
+  participant.on('endCallRequested', ({ identity }) => {
+    log.info({ by: identity }, '[BRIDGE] Agent requested the end of the call');
+    h.end('agent-hangup');
+  });
+  participant.on('disconnected', ({ reason, byClose }) => {
+    if (!byClose) h.end(endReasonOfDisconnect(reason));
+  });
+  participant.on('agentTrackSubscribed', ({ identity }) => h.agentTrackSubscribed(identity));
+  participant.on('agentAudio', h.agentAudio);
+  participant.on('dtmf', ({ digit }) => h.roomDtmf(digit));
 }

@@ -38,13 +38,12 @@ import type { RtpMediaBridge } from './rtp/bridge.js';
 import type { AgentStreamMedia, StreamInterruption } from './agentstream/media.js';
 import { createRtpMedia, ringbackToPhone, wireStream, type PhoneAudioHandlers } from './bridge-media.js';
 import type { NegotiatedSdp } from './sdp/negotiate.js';
-import { dtmfDigitToEvent } from './rtp/dtmf.js';
 import type { CallEnded } from './sip/call-types.js';
 import { OutboundLeg, type BridgeLeg, type LegAnswer } from './bridge-leg.js';
 import type { RingbackPlayer } from './bridge-audio.js';
 import { ringbackIntoRoom } from './bridge-audio.js';
 import { CallControl, startMedia } from './bridge-control.js';
-import { agentArrives, assertRoomExists, watchRoom } from './bridge-room.js';
+import { agentArrives, assertRoomExists, attachRoomHandlers, watchRoom } from './bridge-room.js';
 import type {
   BridgeAnswered,
   BridgeCallEvents,
@@ -54,9 +53,9 @@ import type {
   BridgeStats,
   BridgeTimings,
 } from './bridge-events.js';
-import { headerAttributes, resolveBridgeOptions, type RunBridgeOptions } from './bridge-options.js';
+import { resolveBridgeOptions, type RunBridgeOptions } from './bridge-options.js';
+import { answerAttributes, answeredInfo } from './bridge-answer.js';
 import {
-  endReasonOfDisconnect,
   endReasonOfSip,
   HANGUP_STATUS_TIMEOUT_MS,
   PARTICIPANT_CLOSE_TIMEOUT_MS,
@@ -122,6 +121,7 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
   private teardown: Promise<void> | undefined;
   private roomWatch: { stop(): void } | undefined;
   private ringback: RingbackPlayer | undefined;
+  private earlyMediaStarted = false;
 
   /** @internal use `runBridge()` or `listenForCalls()` */
   constructor(
@@ -269,13 +269,137 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
     const { livekit, exotel } = this.config;
     const streamLeg = this.leg.stream !== undefined;
     if (!streamLeg && exotel === undefined) throw new ConfigError(['a SIP call needs the exotel settings']);
-    const timeouts = this.opts.timeouts ?? {};
     const stop = this.ac.signal;
 
-    // BUG-1: the room must already exist; the bridge never creates one.
-    if (this.opts.requireExistingRoom !== false) await assertRoomExists(livekit, this.roomName);
+    // BUG-1: the room must already exist; the bridge never creates one. An outbound call gets
+    // its RTP port and trunk client ready meanwhile; nothing goes to the trunk before it passed.
+    const outbound = this.direction === 'outbound';
+    const roomCheck =
+      this.opts.requireExistingRoom !== false ? assertRoomExists(livekit, this.roomName) : Promise.resolve();
+    roomCheck.catch(() => undefined); // awaited below, where a failure ends the call
+    if (!outbound) await roomCheck;
     if (stop.aborted) return;
 
+    const phone: PhoneAudioHandlers = {
+      audio: this.onPhoneAudio,
+      firstMedia: this.onFirstRtp,
+      dtmf: (digit) => this.control.phoneDtmf(digit),
+      timeout: (err) => this.end('media-timeout', err),
+    };
+    const media = streamLeg
+      ? undefined
+      : createRtpMedia(exotel!, this.opts, this.log, this.clock, {
+          ...phone,
+          stats: (st) => {
+            if (this.stage === 'answered') this.control.onStats(st);
+          },
+        });
+    this.media = media;
+    // The RTP socket and the trunk connection do not depend on the room: get them ready now.
+    // (Nothing is sent to the trunk before the INVITE; teardown closes both if setup fails.)
+    const ready = Promise.all([
+      (media?.open() ?? Promise.resolve({ ip: '', port: 0 })).then((local) => {
+        // Inbound with ringback: 183 with our answer as soon as RTP is open; the caller
+        // hears ringback while the bridge joins the room (and waits for an agent).
+        const early = stop.aborted || !media ? undefined : this.leg.earlyMedia?.(local);
+        if (early !== undefined && media) this.ringback = ringbackToPhone(media, early, this.clock, this.log);
+        return local;
+      }),
+      this.leg.prepare(this.log, {
+        onRinging: this.onRinging,
+        onEarlyMedia: this.onEarlyMedia,
+        onEnded: this.onSipEnded,
+      }),
+    ]);
+    // Marks `ready` handled while LiveKit connects: it is awaited below, where a failure ends the call.
+    ready.catch(() => undefined);
+
+    // Inbound calls are answered once the phone's track is published. Outbound calls dial
+    // while LiveKit connects: the INVITE leaves once the room check passed and the trunk client
+    // and RTP port are ready; rtc-node is loaded (synchronously, by the first call of a process)
+    // and the room joined after it, and a LiveKit failure while it rings CANCELs it (teardown).
+    let joined: Promise<boolean> | undefined;
+    if (!outbound) {
+      joined = this.joinRoom(stop);
+      if (!(await joined)) return;
+    } else await roomCheck;
+    const [local] = await ready;
+    if (stop.aborted) return;
+    this.stage = 'calling';
+    const waitMs = this.leg.answerAfterAgentMs;
+    if (
+      waitMs !== undefined &&
+      this.participant !== undefined &&
+      !(await agentArrives(this.participant, waitMs, this.clock, stop))
+    ) {
+      this.log.info(`[BRIDGE] No agent joined within ${waitMs} ms: refusing the call (480)`);
+      this.end('no-agent', undefined, 480);
+      this.leg.refuse?.(480);
+      return;
+    }
+    if (stop.aborted) return;
+    this.log.info(
+      this.direction === 'outbound'
+        ? `[BRIDGE] Starting SIP call to ${this.phoneNumber}...`
+        : `[BRIDGE] Audio track published. Answering the call from ${this.phoneNumber}...`,
+    );
+    this.mark('inviteSent');
+    const answering = this.leg.connect(local, this.log);
+    if (joined === undefined) {
+      answering.catch(() => undefined); // awaited just below
+      joined = this.joinRoom(stop);
+      joined.catch(this.endByError);
+    }
+    const answer = await answering;
+    if (stop.aborted) return;
+    this.answer = answer;
+    this.ringback?.stop();
+    const neg = answer.negotiated;
+    this.mark('answered');
+    this.answeredAt = this.clock.now();
+    // RTP starts at the answer, even if the room is still being joined; the phone's audio
+    // before the track is published is dropped (counted: stats().livekit)
+    if (media !== undefined && neg !== undefined) {
+      startMedia(media, neg);
+      this.mark('firstRtpSent');
+    }
+    const participant = this.participant;
+    if (!(await joined) || participant === undefined) return;
+    const stream = this.leg.stream?.();
+    if (stream !== undefined) {
+      this.stream = stream;
+      stream.setAutoClear(this.opts.autoClear !== false);
+      wireStream(stream, {
+        ...phone,
+        interrupted: (i) => this.emit('interrupted', i),
+        playback: (i) => this.emit('playback', i),
+      });
+    }
+    this.stage = 'answered';
+    void bestEffortAsync(
+      this.log,
+      '[BRIDGE] Setting sip.callIDFull and sip.callTag',
+      participant.setAttributes(answerAttributes(answer, this.direction, this.opts.includeHeaders)),
+    );
+    const info = answeredInfo(this.callId, answer, this.timings.answered ?? 0);
+    const session = this.leg.session();
+    if (session !== undefined) this.control.attach(session);
+    this.emit('answered', info);
+    this.resolveAnswered(info);
+    for (const info of participant.agentTracks())
+      this.log.info(`[BRIDGE] Agent track subscribed: ${info.identity}`);
+    if (this.opts.dtmf !== undefined && this.opts.dtmf !== '') await this.automate(this.opts.dtmf);
+    if (this.gotFirstRtp) this.becomeActive();
+  }
+
+  /**
+   * Builds the participant with every room handler attached, then joins the room and
+   * publishes the phone's track. Resolves false when the call was stopped meanwhile.
+   */
+  private async joinRoom(stop: AbortSignal): Promise<boolean> {
+    const { livekit, exotel } = this.config;
+    const timeouts = this.opts.timeouts ?? {};
+    const streamLeg = this.leg.stream !== undefined;
     const participant = await createBridgeParticipant({
       livekit,
       roomName: this.roomName,
@@ -296,163 +420,33 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
       connectTimeoutMs: timeouts.connectMs,
       sampleRate: this.leg.sampleRate,
       queueSizeMs: streamLeg ? 200 : undefined,
+      media: this.opts.livekitMedia,
       log: this.log,
       clock: this.clock,
       remoteHeaders: () => ({ ...(this.answer?.remoteHeaders ?? {}) }),
       rpcMethods: this.control.rpcMethods(),
     });
+    // teardown may have passed its LiveKit step while rtc-node was loading
+    if (stop.aborted) return participant.close().then(() => false);
     this.participant = participant;
-    participant.on('endCallRequested', ({ identity }) => {
-      this.log.info({ by: identity }, '[BRIDGE] Agent requested the end of the call');
-      this.end('agent-hangup');
-    });
-    participant.on('disconnected', ({ reason, byClose }) => {
-      if (byClose) return;
-      this.end(endReasonOfDisconnect(reason));
-    });
     this.roomWatch = watchRoom(participant, this.clock, timeouts, this.log, (reason, error) =>
       this.end(reason, error),
     );
-    participant.on('agentTrackSubscribed', ({ identity }) => {
-      if (this.stage === 'answered') this.log.info(`[BRIDGE] Agent track subscribed: ${identity}`);
-    });
-    participant.on('agentAudio', this.onAgentAudio);
-    participant.on('dtmf', ({ digit }) => {
-      this.emit('dtmf', { digit, from: 'room' });
-      if (this.stage !== 'answered' || this.media === undefined) return; // AgentStream sends no DTMF
-      void bestEffortAsync(
-        this.log,
-        '[BRIDGE] Sending DTMF from the room to the phone',
-        this.media.sendDtmf(digit),
-      );
-    });
-    const phone: PhoneAudioHandlers = {
-      audio: this.onPhoneAudio,
-      firstMedia: this.onFirstRtp,
-      dtmf: (digit) => {
-        this.emit('dtmf', { digit, from: 'phone' });
-        const code = dtmfDigitToEvent(digit);
-        if (code !== undefined)
-          void bestEffortAsync(
-            this.log,
-            '[BRIDGE] Publishing DTMF from the phone',
-            participant.publishDtmf(code, digit),
-          );
+    attachRoomHandlers(participant, this.log, {
+      end: (reason) => this.end(reason),
+      agentTrackSubscribed: (identity) => {
+        if (this.stage === 'answered') this.log.info(`[BRIDGE] Agent track subscribed: ${identity}`);
       },
-      timeout: (err) => this.end('media-timeout', err),
-    };
-    const media = streamLeg
-      ? undefined
-      : createRtpMedia(exotel!, this.opts, this.log, this.clock, {
-          ...phone,
-          stats: (st) => {
-            if (this.stage === 'answered') this.control.onStats(st);
-          },
-        });
-    this.media = media;
-    // The RTP socket and the trunk connection do not depend on the room: get them ready
-    // while LiveKit connects, so the INVITE can leave as soon as the track is published.
-    // (Nothing is sent to the trunk before then; teardown closes both if setup fails.)
-    const ready = Promise.all([
-      (media?.open() ?? Promise.resolve({ ip: '', port: 0 })).then((local) => {
-        // Inbound with ringback: 183 with our answer as soon as RTP is open; the caller
-        // hears ringback while the bridge joins the room (and waits for an agent).
-        const early = stop.aborted || !media ? undefined : this.leg.earlyMedia?.(local);
-        if (early !== undefined && media) this.ringback = ringbackToPhone(media, early, this.clock, this.log);
-        return local;
-      }),
-      this.leg.prepare(this.log, {
-        onRinging: this.onRinging,
-        onEarlyMedia: this.onEarlyMedia,
-        onEnded: this.onSipEnded,
-      }),
-    ]);
-    // Marks `ready` handled while LiveKit connects: it is awaited below, where a failure ends the call.
-    ready.catch(() => undefined);
-
-    this.log.info(`[BRIDGE] Connecting to LiveKit room: ${this.roomName}`);
-    const joined = joinAndPublish(participant, stop, this.log, (what) => this.mark(what)).then((ok) => {
-      if (ok && this.stage === 'starting') this.stage = 'connected';
-      // what the room missed while we joined (the token carried `dialing`)
-      if (ok && this.callStatus !== 'dialing') this.pushStatus();
-      return ok;
+      agentAudio: this.onAgentAudio,
+      roomDtmf: (digit) => this.control.roomDtmf(digit),
     });
-    // Outbound calls dial while LiveKit connects: the INVITE leaves once the trunk client and
-    // the RTP port are ready, and a LiveKit failure while it rings CANCELs it (teardown).
-    // Inbound calls are answered once the phone's track is published.
-    if (this.direction === 'outbound') joined.catch(this.endByError);
-    else if (!(await joined)) return;
-    const [local] = await ready;
-    if (stop.aborted) return;
-    this.stage = 'calling';
-    const waitMs = this.leg.answerAfterAgentMs;
-    if (waitMs !== undefined && !(await agentArrives(participant, waitMs, this.clock, stop))) {
-      this.log.info(`[BRIDGE] No agent joined within ${waitMs} ms: refusing the call (480)`);
-      this.end('no-agent', undefined, 480);
-      this.leg.refuse?.(480);
-      return;
-    }
-    if (stop.aborted) return;
-    this.log.info(
-      this.direction === 'outbound'
-        ? `[BRIDGE] Starting SIP call to ${this.phoneNumber}...`
-        : `[BRIDGE] Audio track published. Answering the call from ${this.phoneNumber}...`,
-    );
-    this.mark('inviteSent');
-    const answer = await this.leg.connect(local, this.log);
-    if (stop.aborted) return;
-    this.answer = answer;
-    this.ringback?.stop();
-    const neg = answer.negotiated;
-    this.mark('answered');
-    this.answeredAt = this.clock.now();
-    // RTP starts at the answer, even if the room is still being joined; the phone's audio
-    // before the track is published is dropped (counted: stats().livekit)
-    if (media !== undefined && neg !== undefined) {
-      startMedia(media, neg);
-      this.mark('firstRtpSent');
-    }
-    if (!(await joined)) return;
-    const stream = this.leg.stream?.();
-    if (stream !== undefined) {
-      this.stream = stream;
-      stream.setAutoClear(this.opts.autoClear !== false);
-      wireStream(stream, {
-        ...phone,
-        interrupted: (i) => this.emit('interrupted', i),
-        playback: (i) => this.emit('playback', i),
-      });
-    }
-    this.stage = 'answered';
-    void bestEffortAsync(
-      this.log,
-      '[BRIDGE] Setting sip.callIDFull and sip.callTag',
-      participant.setAttributes({
-        'sip.callIDFull': answer.sipCallId,
-        'sip.callTag': answer.remoteTag,
-        ...answer.attributes,
-        ...(this.direction === 'outbound'
-          ? headerAttributes(answer.allHeaders, this.opts.includeHeaders)
-          : {}),
-      }),
-    );
-    const info: BridgeAnswered = {
-      callId: this.callId,
-      sipCallId: answer.sipCallId,
-      codec: neg?.codec ?? answer.remote?.codec ?? 'L16',
-      remoteAddress: neg?.remoteAddress ?? answer.remote?.address ?? '',
-      remotePort: neg?.remotePort ?? answer.remote?.port ?? 0,
-      setupMs: this.timings.answered ?? 0,
-      remoteHeaders: answer.remoteHeaders,
-    };
-    const session = this.leg.session();
-    if (session !== undefined) this.control.attach(session);
-    this.emit('answered', info);
-    this.resolveAnswered(info);
-    for (const info of participant.agentTracks())
-      this.log.info(`[BRIDGE] Agent track subscribed: ${info.identity}`);
-    if (this.opts.dtmf !== undefined && this.opts.dtmf !== '') await this.automate(this.opts.dtmf);
-    if (this.gotFirstRtp) this.becomeActive();
+    this.ringbackIntoRoom(); // the phone may be ringing already
+    this.log.info(`[BRIDGE] Connecting to LiveKit room: ${this.roomName}`);
+    const ok = await joinAndPublish(participant, stop, this.log, (what) => this.mark(what));
+    if (ok && this.stage === 'starting') this.stage = 'connected';
+    // what the room missed while we joined (the token carried the status at its creation)
+    if (ok && this.callStatus !== 'dialing') this.pushStatus();
+    return ok;
   }
 
   /** The `dtmf` option: `automation` while the digits go out, then `active` (LiveKit SIP's statuses). */
@@ -471,15 +465,22 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
 
   private readonly onRinging = (): void => {
     this.setStatus('ringing');
-    // Outbound without early media: a ringback tone into the room, if asked, until the answer.
-    if (this.direction === 'outbound' && this.ringback === undefined && this.participant !== undefined)
-      this.ringback = ringbackIntoRoom(this.opts.ringbackTone, this.clock, this.participant, this.log);
+    this.ringbackIntoRoom();
   };
+
+  /** Outbound without early media: a ringback tone into the room, if asked, until the answer. */
+  private ringbackIntoRoom(): void {
+    if (this.direction !== 'outbound' || this.ringback !== undefined || this.participant === undefined)
+      return;
+    if (this.callStatus !== 'ringing' || this.stage !== 'calling' || this.earlyMediaStarted) return;
+    this.ringback = ringbackIntoRoom(this.opts.ringbackTone, this.clock, this.participant, this.log);
+  }
 
   /** Outbound: the far end's early media (a 183 with SDP) reaches the room before the answer. */
   private readonly onEarlyMedia = (neg: NegotiatedSdp): void => {
     const media = this.media;
     if (media === undefined || this.stage !== 'calling') return;
+    this.earlyMediaStarted = true;
     this.ringback?.stop();
     this.log.info(
       `[BRIDGE] Early media from ${neg.remoteAddress}:${neg.remotePort}: its audio reaches the room`,

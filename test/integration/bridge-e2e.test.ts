@@ -351,13 +351,15 @@ describe('runBridge end to end', () => {
       firstIndex.every((i) => i >= 0),
       JSON.stringify(msgs, null, 1),
     ).toBe(true);
-    // Points 1 and 3–9 in the seed's order, point 13 last. The call is dialled while LiveKit
-    // connects, so point 2 (connected, publishing) comes after point 1 but may come after the
-    // INVITE; the agent's track (point 11) only once connected. Point 10 is periodic (after the
-    // first packet); points 11–12 come when the agent's audio starts flowing to RTP, which may
-    // be before the phone's first packet: the bridge does not hold back an agent's greeting.
-    const seq = [0, 2, 3, 4, 5, 6, 7, 8, 12].map((i) => firstIndex[i]!);
+    // Points 3–9 in the seed's order, point 13 last. The call is dialled while LiveKit
+    // connects: the INVITE leaves first, then the bridge connects (point 1) and publishes
+    // (point 2), possibly after the answer; the agent's track (point 11) only once connected.
+    // Point 10 is periodic (after the first packet); points 11–12 come when the agent's audio
+    // starts flowing to RTP, which may be before the phone's first packet: the bridge does not
+    // hold back an agent's greeting.
+    const seq = [2, 3, 4, 5, 6, 7, 8, 12].map((i) => firstIndex[i]!);
     expect([...seq].sort((a, b) => a - b)).toEqual(seq);
+    expect(firstIndex[0]!).toBeGreaterThan(firstIndex[3]!);
     expect(firstIndex[1]!).toBeGreaterThan(firstIndex[0]!);
     expect(firstIndex[10]!).toBeGreaterThan(firstIndex[1]!);
     expect(firstIndex[9]!).toBeGreaterThan(firstIndex[8]!);
