@@ -11,6 +11,7 @@ import type { Logger } from './logger.js';
 import type { PhoneParticipant, ParticipantPredicate } from './livekit/participant.js';
 import { loadRtc } from './livekit/rtc.js';
 import { createBridgeToken } from './livekit/token.js';
+import { resourceClosed, resourceOpened } from './resources.js';
 
 /** Who the participant is and how it joins. */
 export interface BridgeParticipantSpec {
@@ -54,7 +55,7 @@ export async function createBridgeParticipant(s: BridgeParticipantSpec): Promise
       metadata: JSON.stringify({ source: 'exotel_bridge', phone: s.phoneNumber }),
       attributes: s.attributes,
     }));
-  return new PhoneParticipant({
+  const participant = new PhoneParticipant({
     url: livekit.url,
     token,
     isAgent: s.isAgent,
@@ -67,6 +68,7 @@ export async function createBridgeParticipant(s: BridgeParticipantSpec): Promise
     remoteHeaders: s.remoteHeaders,
     rpcMethods: s.rpcMethods,
   });
+  return counted(participant);
 }
 
 /**
@@ -86,4 +88,13 @@ export async function joinAndPublish(
   await participant.publishAudio();
   mark('trackPublished');
   return !stop.aborted;
+}
+
+/** Counts the participant (`resourceCounts().participant`) until its `close()` has finished. */
+function counted(p: PhoneParticipant): PhoneParticipant {
+  resourceOpened('participant');
+  const close = p.close.bind(p);
+  let closed: Promise<void> | undefined;
+  p.close = () => (closed ??= close().finally(() => resourceClosed('participant')));
+  return p;
 }

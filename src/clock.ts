@@ -8,6 +8,7 @@
  * `performance.now()`: monotonic and sub-millisecond, unaffected by wall-clock adjustments.
  */
 import { performance } from 'node:perf_hooks';
+import { timerArmed, timerSettled } from './resources.js';
 
 /** An opaque handle returned by {@link TimerClock.setTimeout} and {@link TimerClock.setImmediate}. */
 export type TimerHandle = object | number;
@@ -39,11 +40,18 @@ export interface TimerClock {
 export const systemTimerClock: TimerClock = Object.freeze({
   now: () => performance.now(),
   setTimeout: (fn: () => void, ms: number, options?: TimerOptions): TimerHandle => {
-    const t = setTimeout(fn, ms);
+    const t: NodeJS.Timeout = setTimeout(() => {
+      timerSettled(t);
+      fn();
+    }, ms);
+    timerArmed(t); // counted until fired or cleared (resourceCounts().timer), unref'd or not
     if (options?.unref === true) t.unref();
     return t;
   },
-  clearTimeout: (h: TimerHandle) => clearTimeout(h as NodeJS.Timeout),
+  clearTimeout: (h: TimerHandle) => {
+    timerSettled(h);
+    clearTimeout(h as NodeJS.Timeout);
+  },
   setImmediate: (fn: () => void): TimerHandle => setImmediate(fn),
   clearImmediate: (h: TimerHandle) => clearImmediate(h as NodeJS.Immediate),
 });

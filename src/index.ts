@@ -61,6 +61,8 @@ export type { PlaceAgentStreamCallOptions } from './agentstream/outbound.js';
 // --- the end of the process ---
 export { shutdown, activeCallCount } from './shutdown.js';
 export type { ShutdownOptions } from './shutdown.js';
+export { resourceCounts } from './resources.js';
+export type { ResourceKind } from './resources.js';
 
 // --- configuration ---
 export {

@@ -19,6 +19,7 @@
 import { EventEmitter } from 'eventemitter3';
 import { clearTimer, systemTimerClock, type TimerClock, type TimerHandle } from '../clock.js';
 import { StreamProtocolError } from '../errors.js';
+import { heldUntilClose } from '../resources.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { StreamAudioOut } from './outbound-audio.js';
 import { FramePacer } from './frame-pacer.js';
@@ -264,6 +265,7 @@ export class AgentStreamMedia extends EventEmitter<AgentStreamMediaEvents> {
     };
     this.tokens = this.limits.maxMessagesPerSecond * 2;
     this.lastRefill = this.clock.now();
+    heldUntilClose('stream', ws);
     ws.on('message', this.onMessage);
     ws.on('close', this.onClose);
     ws.on('error', this.onSocketError);

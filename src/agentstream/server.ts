@@ -23,6 +23,7 @@ import { resolveLiveKitSettings, type LiveKitSettings } from '../config.js';
 import { AbortedError, ClosedError, ConfigError, StreamProtocolError, toBridgeError } from '../errors.js';
 import type { AcceptDecision } from '../inbound/types.js';
 import { silentLogger, type Logger } from '../logger.js';
+import { heldUntilClose } from '../resources.js';
 import { normalizePhoneNumber } from '../sip/phone.js';
 import { StreamAccess } from './access.js';
 import { CORRELATION_PARAM, StreamLeg, streamAttributes, type StreamDialer } from './leg.js';
@@ -124,6 +125,7 @@ export class AgentStreamServer extends EventEmitter<AgentStreamServerEvents> {
         reject(err);
       });
       server.listen(this.opts.port ?? 0, this.opts.host ?? '127.0.0.1', () => {
+        heldUntilClose('listener', server);
         const port = portOf(server);
         this.log.info({ port, path: this.path }, `[BRIDGE] AgentStream endpoint listening on port ${port}`);
         resolve({ port });

@@ -32,6 +32,7 @@
  */
 import { systemTimerClock, type TimerClock, type TimerHandle } from '../clock.js';
 import { PacingHistogram, type PacingSummary } from './pacing-histogram.js';
+import { resourceClosed, resourceOpened } from '../resources.js';
 
 export { PacingHistogram } from './pacing-histogram.js';
 export type { PacingSummary } from './pacing-histogram.js';
@@ -149,6 +150,7 @@ class Registration implements PacerHandle {
   unregister(): void {
     if (!this.active) return;
     this.active = false;
+    resourceClosed('pacer');
     this.owner.remove(this);
   }
 }
@@ -210,6 +212,7 @@ export class PacedScheduler {
     const first = firstDeadlineMs ?? (this.slotMs > 0 ? Math.ceil(now / this.slotMs) * this.slotMs : now);
     const reg = new Registration(client, first, this);
     this.entries.push(reg);
+    resourceOpened('pacer');
     if (!this.running) this.arm(now);
     return reg;
   }

@@ -7,6 +7,7 @@ import { createSocket, type Socket, type SocketType } from 'node:dgram';
 import { lookup as dnsLookup, type LookupOneOptions } from 'node:dns';
 import { isIP } from 'node:net';
 import { ConfigError, RtpBindError } from '../errors.js';
+import { heldUntilClose } from '../resources.js';
 
 /** The default RTP port range, as most SIP gateways use (LiveKit SIP, Asterisk). */
 export const DEFAULT_RTP_PORT_RANGE: readonly [number, number] = [10000, 20000];
@@ -88,6 +89,7 @@ export function validateRtpPortOptions(opts: Partial<RtpPortOptions>): void {
 function bindOne(type: SocketType, ip: string, port: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const sock = createSocket({ type, lookup: literalLookup, ipv6Only: type === 'udp6' });
+    heldUntilClose('rtp-socket', sock);
     const onError = (err: Error): void => {
       sock.close();
       reject(err);

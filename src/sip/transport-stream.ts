@@ -19,6 +19,7 @@ import { SipTransportError, toBridgeError, type BridgeError } from '../errors.js
 import type { SipFlow, SipKeepaliveResult } from './flow.js';
 import { SipStreamFramer, type SipFramerBatch } from './framing.js';
 import type { SipMessage } from './message.js';
+import { heldUntilClose } from '../resources.js';
 import { TimerSet, systemTimerClock, type TimerClock } from './timers.js';
 
 /** What a connection reports to its owner. */
@@ -123,6 +124,7 @@ export class StreamConnection {
         : DEFAULT_KEEPALIVE_PONG_TIMEOUT_MS;
     this.currentFlow = this.readFlow();
     const sock = opts.socket;
+    heldUntilClose('sip-socket', sock);
     sock.setNoDelay(true);
     sock.setKeepAlive(true, 30_000);
 

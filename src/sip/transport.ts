@@ -24,6 +24,7 @@ import {
 } from 'node:tls';
 import { SipTransportError, toBridgeError, type BridgeError } from '../errors.js';
 import { LogThrottle, silentLogger, type Logger } from '../logger.js';
+import { heldUntilClose } from '../resources.js';
 import type { SipMessage } from './message.js';
 import { parseSipMessage } from './parser.js';
 import { serializeSipMessage } from './serializer.js';
@@ -217,6 +218,7 @@ export class SipTransport {
   private bindUdp(port: number): Promise<number> {
     return new Promise((resolve, reject) => {
       const sock = createSocket({ type: isIP(this.opts.bindIp) === 6 ? 'udp6' : 'udp4' });
+      heldUntilClose('listener', sock);
       const onError = (err: Error): void => {
         sock.close();
         reject(err);
@@ -247,6 +249,7 @@ export class SipTransport {
       server.once('error', reject);
       server.listen({ port, host: this.opts.bindIp, exclusive: true }, () => {
         server.off('error', reject);
+        heldUntilClose('listener', server);
         server.on('error', (err) => this.log.warn({ err: err.message }, `[SIP] ${protocol} listener error`));
         if (protocol === 'tls') this.tlsServer = server;
         else this.tcpServer = server;
