@@ -11,7 +11,7 @@ import {
 } from './config.js';
 import type { TimerClock } from './clock.js';
 import type { Logger } from './logger.js';
-import type { ParticipantPredicate } from './livekit/participant.js';
+import type { ParticipantPredicate, PhoneTrackTuning } from './livekit/participant.js';
 import type { MediaLatencyProbe } from './rtp/latency-probe.js';
 import { assertHeaderName, assertSafeHeaderValue, normalizePhoneNumber } from './sip/phone.js';
 import type { SipTimerValues } from './sip/timers.js';
@@ -118,6 +118,11 @@ export interface RunBridgeOptions {
    * with many calls per process, kept as an escape hatch.
    */
   directFfi?: boolean;
+  /**
+   * Advanced: the phone track's native audio source and publish options (queue, RED, DTX,
+   * Opus bitrate). Each field's default and measured effect is in {@link PhoneTrackTuning}.
+   */
+  livekitMedia?: PhoneTrackTuning;
   /** Interval of the `[RTP] Audio flowing` log line (default 5000 ms). */
   statsLogIntervalMs?: number;
   /** Interval of the `stats` event and the `sip.quality.*` attributes (default 5000 ms; 0 = off). */

@@ -8,7 +8,7 @@ import type { RpcInvocationData } from '@livekit/rtc-node';
 import type { TimerClock } from './clock.js';
 import type { LiveKitSettings } from './config.js';
 import type { Logger } from './logger.js';
-import type { PhoneParticipant, ParticipantPredicate } from './livekit/participant.js';
+import type { PhoneParticipant, ParticipantPredicate, PhoneTrackTuning } from './livekit/participant.js';
 import { loadRtc } from './livekit/rtc.js';
 import { createBridgeToken } from './livekit/token.js';
 import { resourceClosed, resourceOpened } from './resources.js';
@@ -29,6 +29,8 @@ export interface BridgeParticipantSpec {
   /** The phone track's rate (AgentStream: the stream's); default 8000. */
   sampleRate: number | undefined;
   queueSizeMs: number | undefined;
+  /** `runBridge({ livekitMedia })`; its queue applies where `queueSizeMs` is undefined. */
+  media?: PhoneTrackTuning;
   log: Logger;
   clock: TimerClock;
   remoteHeaders: () => Record<string, string>;
@@ -62,7 +64,7 @@ export async function createBridgeParticipant(s: BridgeParticipantSpec): Promise
     directFfi: s.directFfi,
     connectTimeoutMs: s.connectTimeoutMs,
     ...(s.sampleRate !== undefined ? { sampleRate: s.sampleRate } : {}),
-    ...(s.queueSizeMs !== undefined ? { queueSizeMs: s.queueSizeMs } : {}),
+    ...queueAndPublish(s),
     logger: s.log,
     clock: s.clock,
     remoteHeaders: s.remoteHeaders,
@@ -88,6 +90,14 @@ export async function joinAndPublish(
   await participant.publishAudio();
   mark('trackPublished');
   return !stop.aborted;
+}
+
+function queueAndPublish(s: BridgeParticipantSpec): { queueSizeMs?: number; publish?: PhoneTrackTuning } {
+  const queueSizeMs = s.queueSizeMs ?? s.media?.audioSourceQueueMs;
+  return {
+    ...(queueSizeMs !== undefined ? { queueSizeMs } : {}),
+    ...(s.media !== undefined ? { publish: s.media } : {}),
+  };
 }
 
 /** Counts the participant (`resourceCounts().participant`) until its `close()` has finished. */

@@ -15,6 +15,7 @@ import {
 } from '../../src/index.js';
 import { readFileSync, readdirSync } from 'node:fs';
 import { PerformanceObserver, monitorEventLoopDelay } from 'node:perf_hooks';
+import type { PhoneTrackTuning } from '../../src/livekit/participant.js';
 import { epochMs, serveRpc } from './ipc.js';
 
 /** CPU ms (user+sys) of each thread of this process, summed by thread name (/proc, Linux only). */
@@ -53,6 +54,12 @@ export interface WorkerStartParams {
   calls: WorkerCallSpec[];
   /** Gap between two `runBridge()` calls (ms). */
   staggerMs: number;
+  /** Wait before the first call (ms): workers of one variant interleave their calls. */
+  offsetMs?: number;
+  /** The variant's levers (bench/load/variants.ts). */
+  livekitMedia?: PhoneTrackTuning;
+  /** `false`: rtc-node's own AudioSource/AudioStream (default: LOAD_DIRECT_FFI, else true). */
+  directFfi?: boolean;
 }
 
 export interface WorkerCallState {
@@ -158,6 +165,7 @@ serveRpc({
   rss: () => process.memoryUsage().rss,
 
   async start(p: WorkerStartParams) {
+    if (p.offsetMs) await sleep(p.offsetMs);
     for (const spec of p.calls) {
       const startEpoch = epochMs();
       const call = runBridge({
@@ -170,7 +178,8 @@ serveRpc({
         statsLogIntervalMs: 0,
         latencyProbe: new MediaLatencyProbe(histograms),
         // LOAD_DIRECT_FFI=0: rtc-node's own AudioSource/AudioStream (the "before" of docs/performance.md)
-        directFfi: process.env.LOAD_DIRECT_FFI !== '0',
+        directFfi: p.directFfi ?? process.env.LOAD_DIRECT_FFI !== '0',
+        ...(p.livekitMedia ? { livekitMedia: p.livekitMedia } : {}),
       });
       const l: Live = { spec, call, startEpoch };
       void call.ended.then((e) => (l.ended = e));

@@ -5,6 +5,8 @@
  */
 import type { LatencyHistograms } from '../../src/entries/media.js';
 import type { FarWindow } from './far-end.js';
+import { leversTable } from './levers.js';
+import { THREAD_GROUPS, threadGroups } from './thread-groups.js';
 
 type Summary = ReturnType<LatencyHistograms['summary']>;
 interface Dist {
@@ -72,6 +74,10 @@ export interface StepResult {
 export interface SystemResult {
   name: 'bridge' | 'livekit-sip';
   label: string;
+  /** Bridge variant: its LOAD_SYSTEMS entry, its levers ('' = defaults) and worker processes. */
+  variant?: string;
+  levers?: string;
+  workers?: number;
   steps: StepResult[];
   stopped: string;
   idleRssBytes?: number;
@@ -93,6 +99,12 @@ export interface LoadReport {
   durationS: number;
   /** Our bridge's steps from an earlier run without this change set's media fixes (bench/results/load-before.json). */
   before?: { date: string; steps: StepResult[] };
+}
+
+/** Our bridge with its defaults in one worker (else the first bridge variant run). */
+export function baseline(r: LoadReport): SystemResult | undefined {
+  const ours = r.systems.filter((s) => s.name === 'bridge');
+  return ours.find((s) => !s.levers && (s.workers ?? 1) === 1) ?? ours[0];
 }
 
 const f = (v: number | undefined, d = 2): string =>
@@ -136,8 +148,7 @@ export function renderTable(r: LoadReport): string {
       );
     }
   }
-  const ours = r.systems.find((s) => s.name === 'bridge');
-  if (ours && ours.steps.some((s) => s.internal)) {
+  for (const ours of r.systems.filter((s) => s.name === 'bridge' && s.steps.some((x) => x.internal))) {
     lines.push('');
     lines.push(
       '| our bridge, internal | calls | scheduler pacing p50 / p99 / max ms | inbound RTP lost / received | inbound jitter max ms | in: hold p50 / p99 ms | in: processing p50 / p99 ms | in: total p99 ms | out: queue p50 / p99 ms | out: processing p50 / p99 ms | out: total p99 ms |',
@@ -154,6 +165,8 @@ export function renderTable(r: LoadReport): string {
       );
     }
   }
+  const lev = leversTable(r);
+  if (lev.length > 0) lines.push('', ...lev);
   lines.push('');
   for (const s of r.systems)
     lines.push(`- ${s.label}: ${s.error ? `error: ${s.error.split('\n')[0]}` : s.stopped}`);
@@ -172,6 +185,9 @@ function svgPlot(r: LoadReport): string {
   const lefts = [60, 480];
   const steps = r.config.steps;
   const colors: Record<string, string> = { bridge: '#1f77b4', 'livekit-sip': '#d62728' };
+  // the plot compares our defaults with LiveKit SIP; the variants are in the levers table
+  const base = baseline(r);
+  r = { ...r, systems: r.systems.filter((s) => s.name !== 'bridge' || s === base) };
   const xs = (i: number, left: number) =>
     left + (steps.length === 1 ? panelW / 2 : (i * panelW) / (steps.length - 1));
   const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
@@ -256,39 +272,6 @@ function kernelTimed(r: LoadReport): boolean {
   return steps.length > 0 && steps.every((s) => s.farEndSource === 'kernel');
 }
 
-/** Thread groups of the bridge process (Linux thread names, `#` = a number). */
-const THREAD_GROUPS: { label: string; match: (name: string) => boolean }[] = [
-  { label: 'JS main thread (bridge, RTP, SIP, rtc-node JS)', match: (n) => n === 'node' },
-  { label: 'Opus encoder (AudioEncoder)', match: (n) => n.startsWith('AudioEncoder') },
-  {
-    label: 'WebRTC network + worker threads',
-    match: (n) =>
-      n.startsWith('network_thread') || n.startsWith('worker_thread') || n.startsWith('signaling'),
-  },
-  {
-    label: 'audio device, capture, decode (SyntheticAudioDevice, AudioSourceCapture, livekit-audio)',
-    match: (n) =>
-      n.startsWith('SyntheticAudio') || n.startsWith('AudioSourceCapt') || n.startsWith('livekit-audio'),
-  },
-  { label: 'rtc-node FFI runtime (tokio)', match: (n) => n.startsWith('tokio') },
-];
-
-function threadGroups(st: StepResult): { groups: number[]; other: number; total: number } | undefined {
-  const t = st.internal?.threadCpuMs;
-  if (t === undefined || Object.keys(t).length === 0) return undefined;
-  const per = (ms: number) => ms / (Math.max(1, st.active) * st.windowS);
-  const groups = THREAD_GROUPS.map(() => 0);
-  let other = 0;
-  let total = 0;
-  for (const [name, ms] of Object.entries(t)) {
-    const i = THREAD_GROUPS.findIndex((g) => g.match(name));
-    if (i >= 0) groups[i]! += per(ms);
-    else other += per(ms);
-    total += per(ms);
-  }
-  return { groups, other, total };
-}
-
 function cpuSection(
   ours: SystemResult | undefined,
   capO: StepResult | undefined,
@@ -347,7 +330,7 @@ function cpuSection(
 }
 
 export function renderDocs(r: LoadReport): { markdown: string; svg: string } {
-  const ours = r.systems.find((s) => s.name === 'bridge');
+  const ours = baseline(r);
   const lks = r.systems.find((s) => s.name === 'livekit-sip');
   const capO = ours && capacity(ours);
   const capL = lks && capacity(lks);
@@ -525,6 +508,15 @@ export function renderDocs(r: LoadReport): { markdown: string; svg: string } {
   md.push('');
   if (r.before) md.push(beforeAfter(r.before, ours).join('\n'), '');
   md.push(...cpuSection(ours, capO, capL));
+  const lev = leversTable(r);
+  if (lev.length > 0) {
+    md.push('## Levers: bridge variants in this run', '');
+    md.push(
+      'Each variant ran the same steps in its own bridge worker process(es), one after the other in this run, with the `runBridge()` options its name gives (`bench/load/variants.ts`: `queue<N>` = `livekitMedia.audioSourceQueueMs`, `nored` / `nodtx` = `livekitMedia.red` / `dtx: false`, `kbps<N>` = `livekitMedia.maxBitrateBps`, `workers<N>` = calls spread round-robin over N processes, CPU and RSS summed).',
+      '',
+    );
+    md.push(...lev, '');
+  }
   md.push('## Every step');
   md.push('');
   md.push(renderTable(r));

@@ -20,6 +20,13 @@
  *
  * Environment: LOAD_STEPS (default 1,5,10,25,50,100), LOAD_WINDOW_S (15), LOAD_BUDGET_S
  * (840, the whole run), LOAD_SYSTEMS (bridge,livekit-sip), LOAD_DOCS=0 to skip docs/.
+ * LOAD_SYSTEMS may list bridge variants, each run in its own worker(s) with different
+ * `runBridge` options: `bridge@<lever>[+<lever>…]`, levers queue<N>, nored, nodtx,
+ * kbps<N>, workers<N>, directffi0 (bench/load/variants.ts), e.g.
+ * `LOAD_SYSTEMS=bridge,bridge@queue0,bridge@nored+nodtx,bridge@workers2,livekit-sip`;
+ * load.md and docs/performance.md then get a "levers" table (bench/load/levers.ts).
+ * `--workers N` (or LOAD_WORKERS=N) spreads each bridge variant's calls round-robin over N
+ * bridge-worker processes (CPU and RSS summed over them) unless the variant says workers<N>.
  * `npm run bench:load -- --render` writes load.md and docs/ again from the last load.json.
  * LOAD_PROFILE=1 writes V8 CPU profiles of the bridge worker to bench/results/profile/.
  * If bench/results/load-before.json exists (an earlier load.json), docs/performance.md
@@ -43,6 +50,8 @@ import type { WorkerCallState, WorkerStartParams, WorkerWindow } from './bridge-
 import { FarEnd, type FarWindow } from './far-end.js';
 import { RtpCapture, captureUnavailable, type CaptureWindow } from './capture.js';
 import { RpcChild, epochMs } from './ipc.js';
+import { mergeWindows } from './merge-windows.js';
+import { defaultWorkers, parseBridgeVariant, variantSlug, type BridgeVariant } from './variants.js';
 import { renderDocs, renderTable, type LoadReport, type StepResult, type SystemResult } from './report.js';
 import {
   API_KEY,
@@ -63,7 +72,17 @@ const root = join(here, '..', '..');
 const STEPS = (process.env.LOAD_STEPS ?? '1,5,10,25,50,100').split(',').map(Number);
 const WINDOW_S = Number(process.env.LOAD_WINDOW_S ?? 15);
 const BUDGET_MS = Number(process.env.LOAD_BUDGET_S ?? 840) * 1000;
-const SYSTEMS = (process.env.LOAD_SYSTEMS ?? 'bridge,livekit-sip').split(',');
+const SYSTEMS = (process.env.LOAD_SYSTEMS ?? 'bridge,livekit-sip').split(',').map((x) => x.trim());
+const WORKERS = defaultWorkers(process.argv, process.env);
+/** LOAD_KEEP_GOING=1 (A/B runs): every step runs whatever the previous one's verdict or machine load. */
+const KEEP_GOING = process.env.LOAD_KEEP_GOING === '1';
+/** Every bridge entry of LOAD_SYSTEMS, parsed up front so a typo fails before anything starts. */
+const VARIANTS = new Map(
+  SYSTEMS.filter((x) => x === 'bridge' || x.startsWith('bridge@')).map((x) => [
+    x,
+    parseBridgeVariant(x, WORKERS),
+  ]),
+);
 const PACING_LIMIT_MS = 3;
 const LOSS_LIMIT_PCT = 1;
 const SATURATED_PCT = 97;
@@ -88,6 +107,8 @@ interface Placed {
 interface SystemUnderTest {
   name: 'bridge' | 'livekit-sip';
   label: string;
+  /** Bridge variant (LOAD_SYSTEMS entry) and its worker count. */
+  variant?: BridgeVariant;
   pid(): number;
   rss(): Promise<number>;
   place(calls: { room: string; phone: string }[]): Promise<Placed[]>;
@@ -120,23 +141,39 @@ class Agents {
   }
 }
 
-async function bridgeSystem(lk: LiveKitServer, simPort: number): Promise<SystemUnderTest> {
-  const worker = new RpcChild(
-    'bridge-worker',
-    join(here, 'bridge-worker.ts'),
-    {},
-    process.env.LOAD_PROFILE
-      ? ['--cpu-prof', '--cpu-prof-dir', join(root, 'bench', 'results', 'profile')]
-      : [],
+async function bridgeSystem(
+  lk: LiveKitServer,
+  simPort: number,
+  variant: BridgeVariant,
+): Promise<SystemUnderTest> {
+  const slug = variantSlug(variant.key);
+  const workers = Array.from(
+    { length: variant.workers },
+    (_, i) =>
+      new RpcChild(
+        variant.workers > 1 ? `bridge-worker-${slug}-${i}` : `bridge-worker-${slug}`,
+        join(here, 'bridge-worker.ts'),
+        {},
+        process.env.LOAD_PROFILE
+          ? ['--cpu-prof', '--cpu-prof-dir', join(root, 'bench', 'results', 'profile')]
+          : [],
+      ),
   );
-  await worker.started();
+  await Promise.all(workers.map((w) => w.started()));
+  const all = <T>(method: string, params: unknown = {}, timeoutMs?: number) =>
+    Promise.all(workers.map((w) => w.call<T>(method, params, timeoutMs)));
+  const n = workers.length;
+  const tag = [variant.levers, n > 1 && !/workers/.test(variant.levers) ? `workers${n}` : '']
+    .filter(Boolean)
+    .join('+');
   return {
     name: 'bridge',
-    label: `exotel-livekit-bridge ${VERSION}`,
-    pid: () => worker.pid,
-    rss: () => worker.call<number>('rss'),
+    label: `exotel-livekit-bridge ${VERSION}${tag ? ` @${tag}` : ''}`,
+    variant,
+    pid: () => workers[0]!.pid,
+    rss: async () => (await all<number>('rss')).reduce((a, b) => a + b, 0),
     async place(calls) {
-      const params: WorkerStartParams = {
+      const base: Omit<WorkerStartParams, 'calls'> = {
         livekit: { url: lk.url, apiKey: API_KEY, apiSecret: API_SECRET },
         exotel: {
           sipHost: '127.0.0.1',
@@ -148,24 +185,36 @@ async function bridgeSystem(lk: LiveKitServer, simPort: number): Promise<SystemU
           callerId: CALLER_ID,
           fromDomain: 'load.sip.exotel.com',
         },
-        calls,
-        staggerMs: STAGGER_MS,
+        // round-robin: worker i places calls i, i+n, …, so the calls still leave STAGGER_MS apart
+        staggerMs: STAGGER_MS * n,
+        livekitMedia: variant.livekitMedia,
+        ...(variant.directFfi !== undefined ? { directFfi: variant.directFfi } : {}),
       };
-      await worker.call('start', params, 60_000 + calls.length * 1000);
-      const states = await worker.call<WorkerCallState[]>('states');
+      await Promise.all(
+        workers.map((w, i) =>
+          w.call(
+            'start',
+            { ...base, offsetMs: STAGGER_MS * i, calls: calls.filter((_c, j) => j % n === i) },
+            60_000 + calls.length * 1000,
+          ),
+        ),
+      );
+      const states = (await all<WorkerCallState[]>('states')).flat();
       return states.map((s) => ({ room: s.room, phone: s.phone, startEpoch: s.startEpoch }));
     },
     async windowStart() {
-      await worker.call('windowStart');
+      await all('windowStart');
     },
     async windowEnd() {
-      const w = await worker.call<WorkerWindow>('windowEnd');
+      const w = mergeWindows(await all<WorkerWindow>('windowEnd'));
       return { cpuMs: w.cpuUserMs + w.cpuSystemMs, seconds: w.seconds, rssBytes: w.rssBytes, internal: w };
     },
     async hangup() {
-      await worker.call('hangupAll', { timeoutMs: 15_000 }, 30_000);
+      await all('hangupAll', { timeoutMs: 15_000 }, 30_000);
     },
-    stop: () => worker.stop(),
+    stop: async () => {
+      await Promise.all(workers.map((w) => w.stop()));
+    },
   };
 }
 
@@ -252,6 +301,11 @@ function farWindowOf(c: CaptureWindow | undefined): FarWindow | undefined {
   return far;
 }
 
+/** How the log names a system: its variant key, or its name. */
+function tagOf(sut: SystemUnderTest): string {
+  return sut.variant?.key ?? sut.name;
+}
+
 async function runStep(
   sut: SystemUnderTest,
   n: number,
@@ -262,7 +316,7 @@ async function runStep(
   const started = Date.now();
   const rs = new RoomServiceClient(ctx.lk.httpUrl, API_KEY, API_SECRET);
   const calls = Array.from({ length: n }, (_, i) => ({
-    room: `load-${sut.name}-${n}-${i}`,
+    room: `load-${sut.variant ? variantSlug(sut.variant.key) : sut.name}-${n}-${i}`,
     phone: `+91${9_000_000_000 + sysIndex * 100_000_000 + stepIndex * 1000 + i}`,
   }));
   const rooms = calls.map((c) => c.room);
@@ -275,7 +329,7 @@ async function runStep(
   };
   const joinFailures = await ctx.agents.join(join, 60_000 + n * 2000);
   ctx.far.clear();
-  log(`${sut.name} ${n} calls: ${n - joinFailures.length} agents in their rooms; placing calls`);
+  log(`${tagOf(sut)} ${n} calls: ${n - joinFailures.length} agents in their rooms; placing calls`);
   const placed = await sut.place(calls);
   const activeBy = Date.now() + 20_000 + n * 400;
   let times: { room: string; activeEpoch?: number }[] = [];
@@ -285,7 +339,7 @@ async function runStep(
     await sleep(250);
   }
   const active = times.filter((t) => t.activeEpoch !== undefined).length;
-  log(`${sut.name} ${n} calls: ${active}/${n} active; steady window ${WINDOW_S} s`);
+  log(`${tagOf(sut)} ${n} calls: ${active}/${n} active; steady window ${WINDOW_S} s`);
   await sleep(2000);
   const capture = NO_CAPTURE === undefined ? new RtpCapture(FAR_RTP_PORTS) : undefined;
   await capture?.start();
@@ -399,7 +453,7 @@ async function runStep(
     stepSeconds: 0,
   };
   log(
-    `${sut.name} ${n} calls: CPU ${result.cpuMsPerCallSecond.toFixed(2)} ms/call-s, RSS ${(usage.rssBytes / 2 ** 20).toFixed(0)} MiB, ` +
+    `${tagOf(sut)} ${n} calls: CPU ${result.cpuMsPerCallSecond.toFixed(2)} ms/call-s, RSS ${(usage.rssBytes / 2 ** 20).toFixed(0)} MiB, ` +
       `far-end pacing p99 ${far.pacing.p99.toFixed(2)} ms (${captured ? 'kernel' : 'far-end process'}; in-process ${farInProcess.pacing.p99.toFixed(2)}), loss ${lossPct.toFixed(2)} %, machine ${machineBusyPct.toFixed(0)} %` +
       (problems.length ? ` — ${problems.join('; ')}` : ''),
   );
@@ -411,46 +465,106 @@ async function runStep(
   return result;
 }
 
-async function runSystem(
-  make: () => Promise<SystemUnderTest>,
-  sysIndex: number,
-  ctx: { lk: LiveKitServer; agents: Agents; far: FarEnd },
-  deadline: number,
-): Promise<SystemResult> {
+/** One system's ramp of steps, open while its steps run (interleaved with other variants' or not). */
+interface Ramp {
+  sut: SystemUnderTest;
+  res: SystemResult;
+  sysIndex: number;
+  idleRss: number;
+  prev?: StepResult;
+  done: boolean;
+}
+
+async function openRamp(make: () => Promise<SystemUnderTest>, sysIndex: number): Promise<Ramp> {
   const sut = await make();
-  const res: SystemResult = { name: sut.name, label: sut.label, steps: [], stopped: '' };
+  const res: SystemResult = {
+    name: sut.name,
+    label: sut.label,
+    steps: [],
+    stopped: '',
+    ...(sut.variant
+      ? { variant: sut.variant.key, levers: sut.variant.levers, workers: sut.variant.workers }
+      : {}),
+  };
+  const ramp: Ramp = { sut, res, sysIndex, idleRss: 0, done: false };
   try {
     await sleep(1000);
-    const idleRss = await sut.rss();
-    res.idleRssBytes = idleRss;
-    let prev: StepResult | undefined;
-    for (let i = 0; i < STEPS.length; i++) {
-      const n = STEPS[i]!;
-      const estimateMs = prev ? (prev.stepSeconds * 1000 * (n + 5)) / (prev.calls + 5) : 40_000;
-      if (Date.now() + estimateMs > deadline) {
-        res.stopped = `time budget: the ${n}-call step (about ${Math.round(estimateMs / 1000)} s) would not fit`;
-        break;
-      }
-      const step = await runStep(sut, n, i, sysIndex, { ...ctx, idleRss, prev });
-      res.steps.push(step);
-      prev = step;
-      if (step.stopRamp) {
-        res.stopped = `quality broke at ${n} calls: ${step.problems.join('; ')}`;
-        break;
-      }
-      if (step.machineBusyPct >= SATURATED_PCT) {
-        res.stopped = `machine saturated at ${n} calls (${step.machineBusyPct.toFixed(0)} % of all cores busy)`;
-        break;
-      }
-    }
-    if (res.stopped === '') res.stopped = 'all steps done';
+    ramp.idleRss = await sut.rss();
+    res.idleRssBytes = ramp.idleRss;
   } catch (err) {
-    res.error = err instanceof Error ? err.message : String(err);
-    log(`${sut.name}: failed: ${res.error}`);
-  } finally {
-    await sut.stop().catch(() => undefined);
+    failRamp(ramp, err);
   }
-  return res;
+  return ramp;
+}
+
+function failRamp(r: Ramp, err: unknown): void {
+  r.res.error = err instanceof Error ? err.message : String(err);
+  r.done = true;
+  log(`${r.res.label}: failed: ${r.res.error}`);
+}
+
+/** The time step `i` of a ramp is expected to take (from its previous step). */
+function stepEstimateMs(r: Ramp, i: number): number {
+  const n = STEPS[i]!;
+  return r.prev ? (r.prev.stepSeconds * 1000 * (n + 5)) / (r.prev.calls + 5) : 40_000;
+}
+
+/** Runs step `i` of a ramp; marks it done when its quality broke or the machine saturated (unless KEEP_GOING). */
+async function stepRamp(
+  r: Ramp,
+  i: number,
+  ctx: { lk: LiveKitServer; agents: Agents; far: FarEnd },
+): Promise<void> {
+  const n = STEPS[i]!;
+  try {
+    const step = await runStep(r.sut, n, i, r.sysIndex, { ...ctx, idleRss: r.idleRss, prev: r.prev });
+    r.res.steps.push(step);
+    r.prev = step;
+    if (KEEP_GOING) return;
+    if (step.stopRamp) {
+      r.res.stopped = `quality broke at ${n} calls: ${step.problems.join('; ')}`;
+      r.done = true;
+    } else if (step.machineBusyPct >= SATURATED_PCT) {
+      r.res.stopped = `machine saturated at ${n} calls (${step.machineBusyPct.toFixed(0)} % of all cores busy)`;
+      r.done = true;
+    }
+  } catch (err) {
+    failRamp(r, err);
+  }
+}
+
+/**
+ * Runs the systems' ramps, step by step: with several systems (bridge variants) the steps
+ * are interleaved — every variant's 1-call step, then every variant's 5-call step, … — so
+ * that a machine whose background load drifts during the run loads each variant alike.
+ */
+async function runSystems(
+  makes: { make: () => Promise<SystemUnderTest>; sysIndex: number }[],
+  ctx: { lk: LiveKitServer; agents: Agents; far: FarEnd },
+  deadline: number,
+): Promise<SystemResult[]> {
+  const ramps: Ramp[] = [];
+  try {
+    for (const m of makes) ramps.push(await openRamp(m.make, m.sysIndex));
+    for (let i = 0; i < STEPS.length; i++) {
+      const live = ramps.filter((r) => !r.done);
+      if (live.length === 0) break;
+      const estimateMs = live.reduce((t, r) => t + stepEstimateMs(r, i), 0);
+      if (Date.now() + estimateMs > deadline) {
+        for (const r of live) {
+          r.res.stopped = `time budget: the ${STEPS[i]}-call step (about ${Math.round(estimateMs / 1000)} s for ${live.length} system${live.length > 1 ? 's' : ''}) would not fit`;
+          r.done = true;
+        }
+        break;
+      }
+      for (const r of live) await stepRamp(r, i, ctx);
+    }
+    for (const r of ramps)
+      if (r.res.stopped === '' && r.res.error === undefined) r.res.stopped = 'all steps done';
+  } finally {
+    for (const r of ramps) await r.sut.stop().catch(() => undefined);
+  }
+  return ramps.map((r) => r.res);
 }
 
 async function main(): Promise<void> {
@@ -506,39 +620,65 @@ async function main(): Promise<void> {
     agents = new Agents(procs);
     await Promise.all(procs.map((c) => c.started()));
     const ctx = { lk, agents, far };
-    const systems = SYSTEMS.filter((s) => s === 'bridge' || s === 'livekit-sip');
-    for (let i = 0; i < systems.length; i++) {
-      const name = systems[i]!;
-      const share = (deadline - Date.now()) / (systems.length - i);
-      const sysDeadline = Date.now() + share;
-      if (name === 'bridge') {
-        log('== exotel-livekit-bridge');
-        report.systems.push(await runSystem(() => bridgeSystem(lk!, simPort), i, ctx, sysDeadline));
-      } else {
-        log(`== livekit-sip ${SIP_VERSION}`);
-        let sip: LiveKitSip | undefined;
-        const unavailable = (why: string): SystemResult => ({
-          name: 'livekit-sip',
-          label: `livekit-sip ${SIP_VERSION}`,
-          steps: [],
-          stopped: 'not run',
-          error: why,
-        });
-        try {
-          if (redisError !== undefined) throw new Error(redisError);
-          const bin = livekitSipBinary();
-          sip = await startLiveKitSip(bin, { redisAddress, wsUrl: lk.url });
-          log(`livekit-sip pid ${sip.pid} on 127.0.0.1:${sip.sipPort}`);
-          report.systems.push(
-            await runSystem(() => livekitSipSystem(lk!, sip!, simPort), i, ctx, sysDeadline),
-          );
-        } catch (err) {
-          const why = err instanceof Error ? err.message : String(err);
-          log(`livekit-sip unavailable: ${why}`);
-          report.systems.push(unavailable(why));
-        } finally {
-          await sip?.stop().catch(() => undefined);
-        }
+    const systems = SYSTEMS.filter((s) => VARIANTS.has(s) || s === 'livekit-sip');
+    // the bridge variants run as one interleaved group, where the first of them is listed
+    const groups: string[][] = [];
+    for (const name of systems) {
+      const g = groups.find((x) => VARIANTS.has(x[0]!) && VARIANTS.has(name));
+      if (g) g.push(name);
+      else groups.push([name]);
+    }
+    let done = 0;
+    for (const group of groups) {
+      const share = ((deadline - Date.now()) * group.length) / (systems.length - done);
+      const groupDeadline = Date.now() + share;
+      const first = done;
+      done += group.length;
+      if (VARIANTS.has(group[0]!)) {
+        log(
+          `== exotel-livekit-bridge: ${group
+            .map((k) => `${k} (${VARIANTS.get(k)!.workers} worker${VARIANTS.get(k)!.workers > 1 ? 's' : ''})`)
+            .join(', ')}${group.length > 1 ? ', steps interleaved' : ''}`,
+        );
+        report.systems.push(
+          ...(await runSystems(
+            group.map((k, j) => ({
+              make: () => bridgeSystem(lk!, simPort, VARIANTS.get(k)!),
+              sysIndex: first + j,
+            })),
+            ctx,
+            groupDeadline,
+          )),
+        );
+        continue;
+      }
+      log(`== livekit-sip ${SIP_VERSION}`);
+      let sip: LiveKitSip | undefined;
+      const unavailable = (why: string): SystemResult => ({
+        name: 'livekit-sip',
+        label: `livekit-sip ${SIP_VERSION}`,
+        steps: [],
+        stopped: 'not run',
+        error: why,
+      });
+      try {
+        if (redisError !== undefined) throw new Error(redisError);
+        const bin = livekitSipBinary();
+        sip = await startLiveKitSip(bin, { redisAddress, wsUrl: lk.url });
+        log(`livekit-sip pid ${sip.pid} on 127.0.0.1:${sip.sipPort}`);
+        report.systems.push(
+          ...(await runSystems(
+            [{ make: () => livekitSipSystem(lk!, sip!, simPort), sysIndex: first }],
+            ctx,
+            groupDeadline,
+          )),
+        );
+      } catch (err) {
+        const why = err instanceof Error ? err.message : String(err);
+        log(`livekit-sip unavailable: ${why}`);
+        report.systems.push(unavailable(why));
+      } finally {
+        await sip?.stop().catch(() => undefined);
       }
     }
   } finally {

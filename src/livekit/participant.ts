@@ -68,8 +68,14 @@ export interface PhoneParticipantOptions {
    * AgentStream calls use the stream's rate (16000 or 24000) so nothing is resampled by hand.
    */
   sampleRate?: number;
-  /** AudioSource queue in ms: small, so a burst cannot add seconds of delay (default 100). */
+  /**
+   * AudioSource queue in ms: small, so a burst cannot add seconds of delay (default 100).
+   * 0: no native queue (see {@link PhoneTrackTuning.audioSourceQueueMs}); each 20 ms frame is
+   * then handed over as two 10 ms frames, the only size the unqueued source takes.
+   */
   queueSizeMs?: number;
+  /** How the phone track is published (RED, DTX, Opus bitrate); default rtc-node's. */
+  publish?: PhoneTrackPublish;
   /**
    * Per-frame audio through the bridge's own FFI path (`ffi-media.ts`), which keeps the
    * frames out of rtc-node's process-wide event broadcast (default true). `false` uses
@@ -83,6 +89,34 @@ export interface PhoneParticipantOptions {
   logger?: Logger;
   /** The clock of the connect timeout and the close-time bounds (default: the system clock). */
   clock?: TimerClock;
+}
+
+/** Publish options of the phone track (rtc-node's `TrackPublishOptions` fields). */
+export interface PhoneTrackPublish {
+  /** Redundant audio (RED) on the phone track (rtc-node's default: true). */
+  red?: boolean;
+  /** Opus discontinuous transmission (rtc-node's default: true). */
+  dtx?: boolean;
+  /** Opus maximum bitrate in bit/s (rtc-node's default: its MUSIC preset). */
+  maxBitrateBps?: number;
+}
+
+/**
+ * Advanced tuning of the call's LiveKit media (`runBridge({ livekitMedia })`). Every field
+ * defaults to what the bridge did before it existed; the figures quoted come from
+ * `npm run bench:load` variants (bench/load/run.ts) compared within one run.
+ */
+export interface PhoneTrackTuning extends PhoneTrackPublish {
+  /**
+   * Native queue of the phone track's `AudioSource`, in ms (a multiple of 10; SIP calls
+   * default to 100, AgentStream calls keep 200 whatever this says). With 0 the native source
+   * has no queue, no `AudioSourceCapture` thread and no 10 ms timer: each frame goes
+   * straight to the encoder when the bridge captures it (the bridge already paces 20 ms
+   * frames from its jitter buffer's playout tick). It also sidesteps a native leak: when
+   * the server deletes the room, rtc-node keeps the published track, and with it a queued
+   * source's capture thread, for the life of the process (livekit/rust-sdks#1443).
+   */
+  audioSourceQueueMs?: number;
 }
 
 export interface AgentTrackInfo {
@@ -125,6 +159,8 @@ export class PhoneParticipant extends EventEmitter<PhoneParticipantEvents> {
   private publication: LocalTrackPublication | undefined;
   private readonly streams = new Map<string, AudioStream | NativeAudioReader>();
   private capture: NativeAudioCapture | undefined;
+  /** Queue 0: the two 10 ms halves of a 20 ms frame (the unqueued source takes 10 ms only). */
+  private halves: [Int16Array, Int16Array] | undefined;
   private readonly trackInfo = new Map<string, AgentTrackInfo>();
   private readonly mixer: FrameMixer;
   private closing: Promise<void> | undefined;
@@ -282,20 +318,31 @@ export class PhoneParticipant extends EventEmitter<PhoneParticipantEvents> {
   async publishAudio(trackName = 'phone'): Promise<void> {
     const lp = this.room.localParticipant;
     if (this.state !== 'connected' || !lp) throw new ClosedError('PhoneParticipant');
-    this.source = new AudioSource(this.sampleRate, 1, this.opts.queueSizeMs ?? 100);
+    const queueMs = this.opts.queueSizeMs ?? 100;
+    this.source = new AudioSource(this.sampleRate, 1, queueMs);
     this.track = LocalAudioTrack.createAudioTrack(trackName, this.source);
+    const half = this.frameSamples / 2;
+    if (queueMs === 0) this.halves = [new Int16Array(half), new Int16Array(half)];
     const router = this.opts.directFfi === false ? undefined : FfiMediaRouter.get();
     if (router)
       this.capture = new NativeAudioCapture(
         router,
         this.source.ffiHandle.handle,
         this.sampleRate,
-        this.frameSamples,
+        queueMs === 0 ? half : this.frameSamples,
       );
+    const pub = this.opts.publish ?? {};
     try {
       this.publication = await lp.publishTrack(
         this.track,
-        new TrackPublishOptions({ source: TrackSource.SOURCE_MICROPHONE }),
+        new TrackPublishOptions({
+          source: TrackSource.SOURCE_MICROPHONE,
+          ...(pub.red !== undefined ? { red: pub.red } : {}),
+          ...(pub.dtx !== undefined ? { dtx: pub.dtx } : {}),
+          ...(pub.maxBitrateBps !== undefined
+            ? { audioEncoding: { maxBitrate: BigInt(Math.round(pub.maxBitrateBps)) } }
+            : {}),
+        }),
       );
     } catch (err) {
       throw new LiveKitError(`publishing the phone track failed: ${String(err)}`, { cause: err });
@@ -313,6 +360,27 @@ export class PhoneParticipant extends EventEmitter<PhoneParticipantEvents> {
       return;
     }
     const capture = this.capture;
+    const halves = this.halves;
+    if (halves && samples.length === this.frameSamples) {
+      // the unqueued source takes 10 ms frames only: copy the two halves (no views allocated)
+      const [a, b] = halves;
+      const n = a.length;
+      for (let i = 0; i < n; i++) {
+        a[i] = samples[i]!;
+        b[i] = samples[n + i]!;
+      }
+      if (capture) {
+        if (capture.capture(a) && capture.capture(b)) this.framesCaptured += 1;
+        else this.framesDropped += 1;
+        return;
+      }
+      this.framesCaptured += 1;
+      for (const h of halves)
+        source.captureFrame(new AudioFrame(h.slice(), this.sampleRate, 1, n)).catch(() => {
+          this.framesDropped += 1;
+        });
+      return;
+    }
     if (capture) {
       if (capture.capture(samples)) this.framesCaptured += 1;
       else this.framesDropped += 1;
