@@ -363,8 +363,10 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
       startMedia(media, neg);
       this.mark('firstRtpSent');
     }
+    // Read once joined: an answer that beats the join (the first call of a process loads rtc-node) found none yet.
+    if (!(await joined)) return;
     const participant = this.participant;
-    if (!(await joined) || participant === undefined) return;
+    if (participant === undefined) return;
     const stream = this.leg.stream?.();
     if (stream !== undefined) {
       this.stream = stream;
