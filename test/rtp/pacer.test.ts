@@ -85,6 +85,28 @@ describe('PacedScheduler deadline arithmetic (fake clock)', () => {
     expect(s2.register(recorder()).nextDeadlineMs).toBe(3.2);
   });
 
+  it('puts later schedules in the phase of earlier ones, so they share a wake-up', () => {
+    const { clock, scheduler } = manual(3.2, { slotMs: 5 });
+    const a = scheduler.register(recorder());
+    clock.set(11.7);
+    const b = scheduler.register(recorder());
+    clock.set(46.1);
+    const c = scheduler.register(recorder());
+    // a starts on the grid (5); b and c join its phase (5 mod 20) instead of the next slot
+    expect([a.nextDeadlineMs, b.nextDeadlineMs, c.nextDeadlineMs]).toEqual([5, 25, 65]);
+  });
+
+  it('opens a new grid slot, the least used, once a phase holds slotCapacity sessions', () => {
+    const clock = new FakeTimerClock(3.2);
+    const scheduler = new PacedScheduler({ clock, autoRun: false, slotMs: 5, slotCapacity: 2 });
+    const deadlines = Array.from({ length: 5 }, () => scheduler.register(recorder()).nextDeadlineMs);
+    // two per phase: 5 and 5, then the nearest empty slot (10), twice, then 15
+    expect(deadlines).toEqual([5, 5, 10, 10, 15]);
+    const one = new PacedScheduler({ clock, autoRun: false, slotMs: 5, slotCapacity: 1 });
+    const spread = Array.from({ length: 5 }, () => one.register(recorder()).nextDeadlineMs);
+    expect(spread).toEqual([5, 10, 15, 20, 5]); // a full cycle of the grid, then the least used
+  });
+
   it('catches up a short backlog by sending back to back (up to maxBurstPeriods)', () => {
     const { clock, scheduler } = manual(0, { maxBurstPeriods: 3 });
     const c = recorder();
