@@ -150,9 +150,14 @@ export function parseSdp(input: string | Uint8Array): SessionDescription {
     mediaViews = {};
   };
 
+  // serializeSdp writes every kept line with CRLF: the limit holds for that length too,
+  // so what was accepted here always re-parses once serialized.
+  let written = 0;
   for (let raw of rawLines) {
     if (raw.endsWith('\r')) raw = raw.slice(0, -1);
     if (raw.trim().length === 0) continue;
+    written += raw.length + 2;
+    if (written > MAX_SDP_LENGTH) fail(`description is longer than ${MAX_SDP_LENGTH} characters`);
     if (raw.includes('\r') || raw.includes('\0')) fail(`line ${show(raw)} contains CR or NUL`);
     const type = raw[0]!;
     if (raw.length < 2 || raw[1] !== '=' || !/^[a-z]$/.test(type)) fail(`malformed line ${show(raw)}`);

@@ -202,6 +202,8 @@ function finishVia(
         throw new SipParseError(`invalid rport "${clip(rport)}"`, H);
       }
       via.rport = Number(rport);
+      // One spelling of the number (`060` → `60`), as formatVia writes it.
+      params.set('rport', String(via.rport));
     }
   }
   return via;

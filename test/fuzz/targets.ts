@@ -1,25 +1,41 @@
 /**
- * Fuzz targets shared by the bounded CI run (test/fuzz/fuzz.test.ts), the long run
- * (`npm run fuzz`, scripts/fuzz.ts) and the replay of saved reproducers
- * (test/fixtures/fuzz/<target>/*.bin).
+ * Fuzz targets shared by the bounded unit run (test/fuzz/fuzz.test.ts), the fast-check
+ * fuzz files, the long run (`npm run fuzz`, scripts/fuzz.ts) and the replay of saved
+ * reproducers (test/fixtures/fuzz/<target>/*.bin).
  *
- * Each target takes bytes and either returns (the input was accepted or refused with the
- * documented typed error) or throws a `FuzzFailure` describing what went wrong: an
- * untyped exception, a broken invariant (round trip, buffer bound). Inputs come from a
- * small seeded mutator over valid seeds: bit flips, byte sets, truncation, splicing,
- * duplicated and deleted ranges, inserted interesting bytes (CR, LF, NUL, ':', ';', '<').
+ * Each target takes bytes and either returns (the input was accepted, or refused with a
+ * typed error) or throws a `FuzzFailure`: an untyped exception, or a broken invariant.
+ * Where a format has a serializer the round trip is strict (test/fuzz/strict.ts): once the
+ * parser accepted an input, serializing it and re-parsing must succeed and agree.
+ * The SIP-header, RTCP and AgentStream targets are in targets-more.ts.
  */
-import { BridgeError } from '../../src/errors.js';
 import { SipStreamFramer } from '../../src/sip/framing.js';
 import { parseSipMessage } from '../../src/sip/parser.js';
 import { serializeSipMessage } from '../../src/sip/serializer.js';
+import type { SipMessage } from '../../src/sip/message.js';
+import {
+  getCSeq,
+  getCallId,
+  getContact,
+  getFrom,
+  getRecordRoute,
+  getTo,
+  getTopVia,
+  getVias,
+  parseAuthChallenge,
+} from '../../src/sip/headers.js';
 import { createSdpOffer } from '../../src/sdp/offer-answer.js';
 import { negotiateSdp } from '../../src/sdp/negotiate.js';
 import { parseSdp } from '../../src/sdp/parse.js';
 import { serializeSdp } from '../../src/sdp/serialize.js';
-import { parseAuthChallenge } from '../../src/sip/headers.js';
 import { buildDigestAuthorization } from '../../src/sip/digest.js';
-import { isRtcpPacket, parseRtpHeader, parseRtpPacket } from '../../src/rtp/packet.js';
+import {
+  isRtcpPacket,
+  parseRtpHeader,
+  parseRtpPacket,
+  serializeRtpPacket,
+  type RtpPacket,
+} from '../../src/rtp/packet.js';
 import {
   ANSWER_SDP,
   BYE,
@@ -33,38 +49,40 @@ import {
   TORTURE_WS,
   UNAUTHORIZED_401,
 } from '../sip/sip-vectors.js';
+import { dec, enc } from './mutator.js';
+import type { FuzzTarget } from './runner.js';
+import { FuzzFailure, parseOrRefuse, roundTrip } from './strict.js';
+import { MORE_TARGETS } from './targets-more.js';
 
-/** A target found a real defect; `message` says which. */
-export class FuzzFailure extends Error {
-  override readonly name = 'FuzzFailure';
-}
-
-export interface FuzzTarget {
-  name: string;
-  /** Valid inputs the mutator starts from. */
-  seeds: Uint8Array[];
-  /** Runs one input; throws FuzzFailure on a defect. */
-  run(input: Uint8Array): void;
-}
-
-const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
-const dec = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.length).toString('latin1');
-
-/** Only BridgeError subclasses (SipParseError, RtpParseError, …) may escape a parser. */
-function typedOnly(fn: () => void): void {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof FuzzFailure) throw err;
-    if (err instanceof BridgeError) return;
-    throw new FuzzFailure(
-      `untyped ${(err as Error)?.name ?? typeof err}: ${(err as Error)?.message ?? String(err)}`,
-    );
+/** Every getter of a parsed message may refuse (SipParseError), never crash. */
+function readAll(m: SipMessage): void {
+  for (const get of [getCallId, getCSeq, getTopVia, getVias, getFrom, getTo, getContact, getRecordRoute]) {
+    parseOrRefuse(() => get(m));
   }
 }
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((v, i) => v === b[i]);
+/** What a SIP round trip keeps: the start line, the headers but Content-Length, the body. */
+function sipView(m: SipMessage): unknown {
+  return {
+    start: m.kind === 'request' ? [m.method, m.uri] : [m.status, m.reason],
+    headers: [...m.headers].filter((h) => h.name !== 'Content-Length').map((h) => [h.name, h.value]),
+    body: Buffer.from(m.body).toString('hex'),
+  };
+}
+
+/** Parses bytes as a datagram; the strict round trip of whatever it accepts (re-parsed as a stream message). */
+export function checkSipMessage(input: Uint8Array | string): SipMessage | undefined {
+  const msg = parseOrRefuse(() => parseSipMessage(input, { transport: 'datagram' }));
+  if (msg === undefined) return undefined;
+  readAll(msg);
+  roundTrip(msg, {
+    format: 'SIP',
+    serialize: serializeSipMessage,
+    // What we write must frame on TCP too: Content-Length present and exact.
+    parse: (b) => parseSipMessage(b, { transport: 'stream' }),
+    view: sipView,
+  });
+  return msg;
 }
 
 const sipParser: FuzzTarget = {
@@ -80,20 +98,7 @@ const sipParser: FuzzTarget = {
     TORTURE_ESCAPES,
   ].map(enc),
   run(input) {
-    typedOnly(() => {
-      const msg = parseSipMessage(input, { transport: 'datagram' });
-      // Whatever parsed must serialize, and the serialization must parse to the same bytes.
-      let once: Uint8Array;
-      try {
-        once = serializeSipMessage(msg);
-      } catch (err) {
-        if (err instanceof BridgeError) return; // e.g. a header value the serializer refuses
-        throw err;
-      }
-      const again = serializeSipMessage(parseSipMessage(once, { transport: 'datagram' }));
-      if (!sameBytes(once, again))
-        throw new FuzzFailure('serialize(parse(serialize(m))) differs from serialize(m)');
-    });
+    checkSipMessage(input);
   },
 };
 
@@ -106,10 +111,10 @@ const sipFramer: FuzzTarget = {
     // Split at pseudo-random points derived from the input itself (deterministic).
     let off = 0;
     let step = 1 + ((input[0] ?? 7) % 97);
-    typedOnly(() => {
+    parseOrRefuse(() => {
       while (off < input.length) {
         const end = Math.min(input.length, off + step);
-        framer.push(input.subarray(off, end));
+        for (const m of framer.push(input.subarray(off, end))) readAll(m);
         if (framer.bufferedBytes > limit) {
           throw new FuzzFailure(`framer holds ${framer.bufferedBytes} bytes, over its ${limit}-byte limit`);
         }
@@ -122,18 +127,19 @@ const sipFramer: FuzzTarget = {
 
 const LOCAL_OFFER = createSdpOffer({ ip: '203.0.113.10', port: 40000 });
 
+/** parseSdp; the strict round trip (model and bytes) of whatever it accepts; negotiation may only refuse. */
+export function checkSdp(input: Uint8Array | string): void {
+  const text = typeof input === 'string' ? input : dec(input);
+  const parsed = parseOrRefuse(() => parseSdp(text));
+  if (parsed === undefined) return;
+  roundTrip(parsed, { format: 'SDP', serialize: serializeSdp, parse: parseSdp });
+  parseOrRefuse(() => negotiateSdp(LOCAL_OFFER, parsed));
+}
+
 const sdp: FuzzTarget = {
   name: 'sdp',
   seeds: [enc(ANSWER_SDP), enc(OFFER_SDP), enc(LOCAL_OFFER)],
-  run(input) {
-    typedOnly(() => {
-      const text = dec(input);
-      const parsed = parseSdp(text);
-      const again = serializeSdp(parseSdp(serializeSdp(parsed)));
-      if (again !== serializeSdp(parsed)) throw new FuzzFailure('SDP serialize/parse round trip differs');
-      negotiateSdp(LOCAL_OFFER, text);
-    });
-  },
+  run: checkSdp,
 };
 
 function challengeOf(msg: string): string {
@@ -149,18 +155,21 @@ const digest: FuzzTarget = {
     'Digest realm="a\\"b", nonce="n", algorithm=MD5-sess, qop=auth',
   ].map(enc),
   run(input) {
-    typedOnly(() => {
-      const challenge = parseAuthChallenge(dec(input));
-      const auth = buildDigestAuthorization(challenge, {
+    const challenge = parseOrRefuse(() => parseAuthChallenge(dec(input)));
+    if (challenge === undefined) return;
+    const auth = parseOrRefuse(() =>
+      buildDigestAuthorization(challenge, {
         username: 'user',
         password: 'secret',
         method: 'INVITE',
         uri: 'sip:+919876543210@pstn.in1.exotel.com',
         cnonce: '0a4f113b',
-      });
-      // The header we would send must never carry a line break or NUL (injection).
-      if (/[\r\n\0]/.test(auth.value)) throw new FuzzFailure('Authorization value carries CR, LF or NUL');
-    });
+      }),
+    );
+    // The header we would send must never carry a line break or NUL (injection).
+    if (auth !== undefined && /[\r\n\0]/.test(auth.value)) {
+      throw new FuzzFailure('Authorization value carries CR, LF or NUL');
+    }
   },
 };
 
@@ -179,6 +188,15 @@ function rtpSeed(cc: number, ext: boolean, pad: boolean): Uint8Array {
   return b;
 }
 
+/** An RTP packet with its views copied out (the model compared by the round trip). */
+function rtpView(p: RtpPacket): unknown {
+  return {
+    ...p,
+    payload: Buffer.from(p.payload).toString('hex'),
+    extensionData: p.extensionData && Buffer.from(p.extensionData).toString('hex'),
+  };
+}
+
 const rtp: FuzzTarget = {
   name: 'rtp',
   seeds: [
@@ -188,146 +206,29 @@ const rtp: FuzzTarget = {
     rtpSeed(0, false, true),
   ],
   run(input) {
-    typedOnly(() => {
-      isRtcpPacket(input);
-      const h = parseRtpHeader(input);
-      if (h.payloadOffset < 12 || h.payloadOffset + h.payloadLength > input.length || h.payloadLength < 0) {
-        throw new FuzzFailure(
-          `payload [${h.payloadOffset}, +${h.payloadLength}) outside a ${input.length}-byte packet`,
-        );
-      }
-      const p = parseRtpPacket(input);
-      if (p.csrcs.length !== h.csrcCount) throw new FuzzFailure('CSRC count disagrees between parsers');
-    });
+    parseOrRefuse(() => isRtcpPacket(input));
+    const h = parseOrRefuse(() => parseRtpHeader(input));
+    const p = parseOrRefuse(() => parseRtpPacket(input));
+    if ((h === undefined) !== (p === undefined)) {
+      throw new FuzzFailure('parseRtpHeader and parseRtpPacket disagree on whether the packet is valid');
+    }
+    if (h === undefined || p === undefined) return;
+    if (h.payloadOffset < 12 || h.payloadOffset + h.payloadLength > input.length || h.payloadLength < 0) {
+      throw new FuzzFailure(
+        `payload [${h.payloadOffset}, +${h.payloadLength}) outside a ${input.length}-byte packet`,
+      );
+    }
+    if (p.csrcs.length !== h.csrcCount) throw new FuzzFailure('CSRC count disagrees between parsers');
+    // Padding octets before the count are not kept, so only the model must survive.
+    roundTrip(p, { format: 'RTP', serialize: serializeRtpPacket, parse: parseRtpPacket, view: rtpView });
   },
 };
 
-export const TARGETS: readonly FuzzTarget[] = [sipParser, sipFramer, sdp, digest, rtp];
+export const TARGETS: readonly FuzzTarget[] = [sipParser, sipFramer, sdp, digest, rtp, ...MORE_TARGETS];
 
-// ----------------------------------------------------------------------------- mutator
-
-/** xorshift32: fast, seeded, reproducible. */
-export class Rng {
-  private s: number;
-  constructor(seed: number) {
-    this.s = seed >>> 0 || 0x9e3779b9;
-  }
-  next(): number {
-    let x = this.s;
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    this.s = x >>> 0;
-    return this.s;
-  }
-  below(n: number): number {
-    return this.next() % n;
-  }
-}
-
-const INTERESTING = [
-  0x00, 0x0d, 0x0a, 0x20, 0x09, 0x3a, 0x3b, 0x3c, 0x3e, 0x22, 0x5c, 0x2c, 0x3d, 0xff, 0x80, 0x7f,
-];
-
-/** One mutated input from the seeds (1–4 stacked mutations; sometimes random bytes). */
-export function mutate(rng: Rng, seeds: readonly Uint8Array[]): Uint8Array {
-  if (rng.below(32) === 0) {
-    const out = new Uint8Array(rng.below(300));
-    for (let i = 0; i < out.length; i++) out[i] = rng.below(256);
-    return out;
-  }
-  let b: Uint8Array = Uint8Array.from(seeds[rng.below(seeds.length)]!);
-  const n = 1 + rng.below(4);
-  for (let k = 0; k < n; k++) {
-    const len = b.length;
-    switch (rng.below(8)) {
-      case 0: // flip a bit
-        if (len > 0) b[rng.below(len)]! ^= 1 << rng.below(8);
-        break;
-      case 1: // set an interesting byte
-        if (len > 0) b[rng.below(len)] = INTERESTING[rng.below(INTERESTING.length)]!;
-        break;
-      case 2: // truncate
-        b = b.subarray(0, rng.below(len + 1));
-        break;
-      case 3: {
-        // delete a range
-        const at = rng.below(len + 1);
-        const cut = rng.below(Math.min(64, len - at) + 1);
-        b = concat(b.subarray(0, at), b.subarray(at + cut));
-        break;
-      }
-      case 4: {
-        // duplicate a range
-        const at = rng.below(len + 1);
-        const l = rng.below(Math.min(128, len - at) + 1);
-        b = concat(b.subarray(0, at + l), b.subarray(at, at + l), b.subarray(at + l));
-        break;
-      }
-      case 5: {
-        // insert interesting bytes
-        const at = rng.below(len + 1);
-        const ins = new Uint8Array(1 + rng.below(4)).map(() => INTERESTING[rng.below(INTERESTING.length)]!);
-        b = concat(b.subarray(0, at), ins, b.subarray(at));
-        break;
-      }
-      case 6: {
-        // splice with another seed
-        const other = seeds[rng.below(seeds.length)]!;
-        b = concat(b.subarray(0, rng.below(len + 1)), other.subarray(rng.below(other.length + 1)));
-        break;
-      }
-      default: {
-        // replace a number-looking digit run with a huge or negative one
-        const s = dec(b);
-        const m = /\d+/g;
-        const all = [...s.matchAll(m)];
-        if (all.length > 0) {
-          const hit = all[rng.below(all.length)]!;
-          const repl = ['99999999999999999999', '-1', '0', '4294967296', '65536'][rng.below(5)]!;
-          b = enc(s.slice(0, hit.index) + repl + s.slice(hit.index! + hit[0].length));
-          b = Uint8Array.from(Buffer.from(dec(b), 'latin1'));
-        }
-      }
-    }
-  }
-  return b;
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
-
-export interface FuzzRunResult {
-  target: string;
-  inputs: number;
-  seconds: number;
-  perSecond: number;
-  failures: { input: Uint8Array; message: string }[];
-}
-
-/** Runs `count` mutated inputs (plus the seeds) through one target; stops after `maxFailures`. */
-export function fuzz(target: FuzzTarget, count: number, seed: number, maxFailures = 5): FuzzRunResult {
-  const rng = new Rng(seed);
-  const failures: { input: Uint8Array; message: string }[] = [];
-  const t0 = performance.now();
-  let inputs = 0;
-  const one = (input: Uint8Array): void => {
-    inputs++;
-    try {
-      target.run(input);
-    } catch (err) {
-      failures.push({ input, message: err instanceof Error ? err.message : String(err) });
-    }
-  };
-  for (const s of target.seeds) one(s);
-  for (let i = 0; i < count && failures.length < maxFailures; i++) one(mutate(rng, target.seeds));
-  const seconds = (performance.now() - t0) / 1000;
-  return { target: target.name, inputs, seconds, perSecond: Math.round(inputs / seconds), failures };
+/** The target named `name` (a fast-check fuzz file saves its counterexamples under it). */
+export function target(name: string): FuzzTarget {
+  const t = TARGETS.find((x) => x.name === name);
+  if (t === undefined) throw new Error(`no fuzz target ${name}`);
+  return t;
 }

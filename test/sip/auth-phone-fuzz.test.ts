@@ -11,8 +11,10 @@ import {
 import { buildDigestAuthorization } from '../../src/sip/digest.js';
 import { parseAuthChallenge } from '../../src/sip/headers.js';
 import { assertSafeHeaderValue, normalizePhoneNumber } from '../../src/sip/phone.js';
+import { fuzzSeed } from '../fuzz/runner.js';
 
-const RUNS = { numRuns: 400 };
+/** The seed varies per run (`fuzz seed: N` is printed; FUZZ_SEED=N reproduces it). */
+const RUNS = { seed: fuzzSeed(), numRuns: 400 };
 
 /** Runs `fn`; passes when it returns or throws one of `allowed`. */
 function onlyThrows(fn: () => unknown, ...allowed: (abstract new (...args: never[]) => Error)[]): void {
