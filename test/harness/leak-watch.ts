@@ -35,9 +35,26 @@ export function useLeakWatch(cleanups: Cleanups): void {
     };
     await eventually('active resources back to baseline', back, 10_000).catch(() => {
       throw new Error(
-        `resources not back to baseline: before ${JSON.stringify(baseline)}, after ${JSON.stringify(activeResources())}`,
+        `resources not back to baseline: before ${JSON.stringify(baseline)}, after ${JSON.stringify(activeResources())}; sockets open: ${openSockets()}`,
       );
     });
     expect(sharedSipClientCount(), 'shared SIP clients still open').toBe(0);
   });
+}
+
+/** The local addresses of the sockets still open (Node's undocumented handle list), for the failure message. */
+function openSockets(): string {
+  const handles = (process as unknown as { _getActiveHandles?: () => unknown[] })._getActiveHandles?.() ?? [];
+  const out: string[] = [];
+  for (const h of handles) {
+    const address = (h as { address?: () => unknown }).address;
+    if (typeof address !== 'function') continue;
+    try {
+      const a = address.call(h) as { address?: string; port?: number } | null;
+      if (a?.port !== undefined) out.push(`${(h as { type?: string }).type ?? 'tcp'} ${a.address}:${a.port}`);
+    } catch {
+      // a closed socket has no address
+    }
+  }
+  return out.join(', ') || 'none';
 }
