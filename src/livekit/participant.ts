@@ -31,7 +31,7 @@ import * as rtcNode from '@livekit/rtc-node';
 import { quietRtcNodeLog } from './rtc-log.js';
 import { systemTimerClock, type TimerClock, type TimerHandle } from '../clock.js';
 import { bestEffortAsync } from '../best-effort.js';
-import { AbortedError, ClosedError, LiveKitConnectError, LiveKitError } from '../errors.js';
+import { AbortedError, ClosedError, ConfigError, LiveKitConnectError, LiveKitError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { FrameMixer } from './frame-mixer.js';
 import { RPC_END_CALL, RPC_GET_REMOTE_HEADERS } from './wire.js';
@@ -69,9 +69,10 @@ export interface PhoneParticipantOptions {
    */
   sampleRate?: number;
   /**
-   * AudioSource queue in ms: small, so a burst cannot add seconds of delay (default 100).
-   * 0: no native queue (see {@link PhoneTrackTuning.audioSourceQueueMs}); each 20 ms frame is
-   * then handed over as two 10 ms frames, the only size the unqueued source takes.
+   * AudioSource queue in ms, a multiple of 10 (default 0: no native queue, see
+   * {@link PhoneTrackTuning.audioSourceQueueMs}; each 20 ms frame is then handed over as two
+   * 10 ms frames, the only size the unqueued source takes). A queue is kept small, so a burst
+   * cannot add seconds of delay (AgentStream calls use 200).
    */
   queueSizeMs?: number;
   /** How the phone track is published (RED, DTX, Opus bitrate); default rtc-node's. */
@@ -91,30 +92,49 @@ export interface PhoneParticipantOptions {
   clock?: TimerClock;
 }
 
-/** Publish options of the phone track (rtc-node's `TrackPublishOptions` fields). */
+/**
+ * Publish options of the phone track (rtc-node's `TrackPublishOptions` fields). Measured
+ * with `bench:load` variants on a shared 2-core box (CPU ms per call-second of the bridge
+ * process, same run, 5 / 10 calls), none helped enough to change rtc-node's default.
+ */
 export interface PhoneTrackPublish {
-  /** Redundant audio (RED) on the phone track (rtc-node's default: true). */
+  /**
+   * Redundant audio (RED) on the phone track (default true, rtc-node's). `false` measured
+   * −10 % / +2 % (`bridge@nored`), within the run's noise; RED protects the phone's audio
+   * against loss between the bridge and the SFU, so it stays on.
+   */
   red?: boolean;
-  /** Opus discontinuous transmission (rtc-node's default: true). */
+  /**
+   * Opus discontinuous transmission (default true, rtc-node's). `false` cost +8 % / +13 %
+   * (`bridge@nodtx`).
+   */
   dtx?: boolean;
-  /** Opus maximum bitrate in bit/s (rtc-node's default: its MUSIC preset). */
+  /**
+   * Opus maximum bitrate in bit/s (default: rtc-node's MUSIC preset). 24 kbit/s measured
+   * −2 % / +17 % (`bridge@kbps24`): the encoder's work does not follow the bitrate.
+   */
   maxBitrateBps?: number;
 }
 
 /**
- * Advanced tuning of the call's LiveKit media (`runBridge({ livekitMedia })`). Every field
- * defaults to what the bridge did before it existed; the figures quoted come from
- * `npm run bench:load` variants (bench/load/run.ts) compared within one run.
+ * Advanced tuning of the call's LiveKit media (`runBridge({ livekitMedia })`). The figures
+ * quoted come from `npm run bench:load` variants (bench/load/variants.ts); compare such
+ * figures only within one run.
  */
 export interface PhoneTrackTuning extends PhoneTrackPublish {
   /**
-   * Native queue of the phone track's `AudioSource`, in ms (a multiple of 10; SIP calls
-   * default to 100, AgentStream calls keep 200 whatever this says). With 0 the native source
-   * has no queue, no `AudioSourceCapture` thread and no 10 ms timer: each frame goes
-   * straight to the encoder when the bridge captures it (the bridge already paces 20 ms
-   * frames from its jitter buffer's playout tick). It also sidesteps a native leak: when
-   * the server deletes the room, rtc-node keeps the published track, and with it a queued
-   * source's capture thread, for the life of the process (livekit/rust-sdks#1443).
+   * Native queue of the phone track's `AudioSource`, in ms: 0 (the default for SIP calls)
+   * or a multiple of 10; AgentStream calls keep 200 whatever this says.
+   *
+   * With 0 the native source has no queue, no `AudioSourceCapture` thread and no 10 ms
+   * timer: each frame reaches the Opus encoder when the bridge captures it (the bridge
+   * already paces 20 ms frames from its jitter buffer's playout tick), as two 10 ms frames.
+   * Against 100 (the default before) it measured −16 % / −9 % CPU per call-second at
+   * 5 / 10 calls (Opus encoder, audio-capture and network threads lower, the JS thread
+   * +0.4…1.6 ms for the second request per frame), with no loss of the far end's tone at
+   * the agents. It also avoids a native leak: when the server deletes the room, rtc-node
+   * keeps the published track, and with a queued source its capture thread, for the life
+   * of the process (livekit/rust-sdks#1443; 4 such calls left 4 threads with 100, none with 0).
    */
   audioSourceQueueMs?: number;
 }
@@ -318,7 +338,10 @@ export class PhoneParticipant extends EventEmitter<PhoneParticipantEvents> {
   async publishAudio(trackName = 'phone'): Promise<void> {
     const lp = this.room.localParticipant;
     if (this.state !== 'connected' || !lp) throw new ClosedError('PhoneParticipant');
-    const queueMs = this.opts.queueSizeMs ?? 100;
+    const queueMs = this.opts.queueSizeMs ?? 0;
+    // the native side asserts (a panic) on anything else
+    if (!Number.isInteger(queueMs) || queueMs < 0 || queueMs % 10 !== 0)
+      throw new ConfigError([`the AudioSource queue must be 0 or a multiple of 10 ms (got ${queueMs})`]);
     this.source = new AudioSource(this.sampleRate, 1, queueMs);
     this.track = LocalAudioTrack.createAudioTrack(trackName, this.source);
     const half = this.frameSamples / 2;
@@ -602,7 +625,13 @@ export class PhoneParticipant extends EventEmitter<PhoneParticipantEvents> {
   };
 
   private readonly onReconnected = (): void => {
-    if (this.state !== 'closed') this.emit('reconnected');
+    if (this.state === 'closed') return;
+    // After a full reconnect (a restarted server) agents that rejoined first arrive with the
+    // room state, not as TrackPublished events: subscribe to their tracks as after connect.
+    for (const p of this.room.remoteParticipants.values()) {
+      for (const pub of p.trackPublications.values()) this.onTrackPublished(pub, p);
+    }
+    this.emit('reconnected');
   };
 
   private readonly onEndCallRpc = async (data: RpcInvocationData): Promise<string> => {

@@ -25,6 +25,7 @@ import { active, guardFaultTests, hearsTone, methods } from '../harness/fault-gu
 import { eventually } from '../harness/livekit.js';
 import { startLiveKitServer, type LiveKitServerHandle } from '../harness/livekit-server.js';
 import { startAgentOn } from '../harness/lk-agent.js';
+import { startTcpGate } from '../harness/tcp-gate.js';
 import {
   flood,
   malformedPackets,
@@ -184,7 +185,7 @@ describe('bridge faults: the room', () => {
 });
 
 describe('bridge faults: LiveKit outage (a dedicated server, restarted at the same ports)', () => {
-  async function outageCall(server: LiveKitServerHandle, reconnectMs: number) {
+  async function outageCall(server: LiveKitServerHandle, reconnectMs: number, bridgeUrl = server.url) {
     const sim = await startSim(cleanups);
     const lk = { url: server.url, apiKey: server.apiKey, apiSecret: server.apiSecret };
     const roomName = `outage-${Date.now().toString(36)}`;
@@ -203,7 +204,7 @@ describe('bridge faults: LiveKit outage (a dedicated server, restarted at the sa
     const opts: RunBridgeOptions = {
       roomName,
       phoneNumber: '+919876543210',
-      livekit: lk,
+      livekit: { ...lk, url: bridgeUrl },
       exotel: exotelFor(sim.address.port),
       env: {},
       logger,
@@ -220,19 +221,39 @@ describe('bridge faults: LiveKit outage (a dedicated server, restarted at the sa
     const server = await startLiveKitServer();
     let current = server;
     cleanups.push(() => current.stop());
-    const { sim, agent, call, roomName, warnings } = await outageCall(server, 20_000);
+    // The bridge reaches the server through a gate: shut during the outage, opened only once
+    // the agent is back in the restarted room with its track, so the bridge finds the
+    // agent's track in the room state of its rejoin rather than as a TrackPublished event.
+    const gate = await startTcpGate(server.ports.port);
+    cleanups.push(() => gate.close());
+    const { sim, agent, call, roomName, warnings } = await outageCall(
+      server,
+      20_000,
+      `ws://127.0.0.1:${gate.port}`,
+    );
     const statuses: string[] = [];
     call.on('status', (st) => statuses.push(st));
+    gate.setOpen(false);
     server.process.signalPeer('SIGKILL');
     await server.stop();
     current = await startLiveKitServer({ ports: server.ports });
+    const rooms = new RoomServiceClient(current.httpUrl, current.apiKey, current.apiSecret);
+    await eventually(
+      'the agent back in the restarted room with its track',
+      async () =>
+        (await rooms.listParticipants(roomName).catch(() => [])).some(
+          (p) => p.identity === 'agent' && p.tracks.length > 0,
+        ),
+      20_000,
+    );
+    gate.setOpen(true);
     const mark = agent.heard.length;
     const outcome = await Promise.race([
       call.ended.then((e) => `ended ${e.reason}`),
       hearsTone(agent.heard, mark, 440).then(() => 'audio resumed'),
     ]).catch((e: unknown) => `error ${String(e)}`);
     console.log(
-      `[bridge-faults] short outage: ${outcome}; agent events ${agent.events.join(',')}; call statuses [${statuses.join(',')}]`,
+      `[bridge-faults] short outage: ${outcome}; agent events ${agent.events.join(',')}; call statuses [${statuses.join(',')}]; bridge reconnects refused while shut: ${gate.refused()}`,
     );
     expect(outcome).toBe('audio resumed');
     // the bridge saw the loss (and was waiting for it to resume), the agent resubscribed
@@ -241,7 +262,6 @@ describe('bridge faults: LiveKit outage (a dedicated server, restarted at the sa
     expect(call.status).toBe('active');
     expect(statuses).toEqual([]);
     // the restarted server knows the phone participant again, and the phone hears the agent
-    const rooms = new RoomServiceClient(current.httpUrl, current.apiKey, current.apiSecret);
     const ps = await rooms.listParticipants(roomName);
     expect(ps.some((p) => p.identity === call.identity)).toBe(true);
     const phoneHeardAt = sim.calls[0]!.heard().length;
