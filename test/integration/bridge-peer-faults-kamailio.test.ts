@@ -20,6 +20,7 @@ import { useLeakWatch } from '../harness/leak-watch.js';
 import { eventually, roomService } from '../harness/livekit.js';
 import { freeDualPort } from '../harness/process.js';
 import { startSippUac } from '../harness/sipp.js';
+import { freeSippMediaPort } from '../harness/sipp-ports.js';
 import { received, receivedRequests } from './sip-client-helpers.js';
 
 const cleanups: Cleanups = [];
@@ -111,6 +112,7 @@ describe('SIPp → Kamailio (Record-Route, TCP) → listenForCalls + acceptInbou
       scenario: 'inbound-uac-proxied.xml',
       target: { host: '127.0.0.1', port: kam.port },
       port: sippPort,
+      mediaPort: await freeSippMediaPort(),
       rtpEcho: true,
       timeoutS: 20,
     });

@@ -16,7 +16,8 @@ import { bridge, createRoom, exotelFor, phoneParticipantGone, type Cleanups } fr
 import { eventually } from '../harness/livekit.js';
 import { useLeakWatch } from '../harness/leak-watch.js';
 import { freeDualPort } from '../harness/process.js';
-import { startSipp, type SippRun } from '../harness/sipp.js';
+import type { SippRun } from '../harness/sipp.js';
+import { startSippSafely } from '../harness/sipp-ports.js';
 import { startTcpRelay } from '../harness/tcp-relay.js';
 import { received, receivedRequests } from './sip-client-helpers.js';
 
@@ -28,7 +29,7 @@ afterAll(async () => {
 });
 
 async function sipp(scenario: string, transport: 'tcp' | 'udp', rtpEcho = false): Promise<SippRun> {
-  const run = await startSipp({ scenario, transport, rtpEcho, timeoutS: 20 });
+  const run = await startSippSafely({ scenario, transport, rtpEcho, timeoutS: 20 });
   cleanups.push(() => run.stop());
   return run;
 }
@@ -59,7 +60,7 @@ describe('runBridge ↔ SIPp: the connection breaks mid-call (TCP)', () => {
     const sippPort = await freeDualPort();
     const relay = await startTcpRelay({ host: '127.0.0.1', port: sippPort });
     cleanups.push(() => relay.close());
-    const peer = await startSipp({
+    const peer = await startSippSafely({
       scenario: 'uas-answer-route-bye.xml',
       transport: 'tcp',
       port: sippPort,
