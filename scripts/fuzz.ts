@@ -121,7 +121,7 @@ for (const t of targets) {
     failures.push(...r.failures);
     process.stdout.write(`\r  ${t.name.padEnd(13)} ${done.toLocaleString('en').padStart(9)} inputs`);
   }
-  const perSecond = Math.round(count / seconds);
+  const perSecond = seconds > 0 ? Math.round(count / seconds) : 0;
   process.stdout.write(
     `\r  ${t.name.padEnd(13)} ${count.toLocaleString('en').padStart(9)} inputs in ${seconds.toFixed(1)} s` +
       ` = ${perSecond.toLocaleString('en')}/s, slowest ${slowestMs.toFixed(1)} ms, ${failures.length} failure(s)\n`,

@@ -108,7 +108,7 @@ describe('the fuzz harness reports what it must', () => {
     expect(failures[0]).toMatch(/planted parse\(serialize\(m\)\) differs from m/);
   });
 
-  it('a call over the time budget is a failure (confirmed by running it again)', () => {
+  it('a call over the time budget is a failure (confirmed by running it again), and ends the run', () => {
     let calls = 0;
     const budget = new TimeBudget(1);
     const slow = (): void => {
@@ -117,7 +117,16 @@ describe('the fuzz harness reports what it must', () => {
       while (performance.now() < until); // a planted hang, 20× the 1 ms budget
     };
     expect(() => budget.run(slow, 'slow')).toThrow(FuzzFailure);
-    expect(() => budget.run(slow, 'slow')).toThrow(/over the time budget: slow took .* ms at best of 3 runs/);
-    expect(calls).toBe(6);
+    expect(() => budget.run(slow, 'slow')).toThrow(/over the time budget: slow took .* ms at best of 2 runs/);
+    expect(calls).toBe(4);
+    const r = fuzz(
+      { name: 'planted', seeds: [new Uint8Array(5)], run: (b) => b.length > 3 && slow() },
+      300,
+      1,
+      {
+        budget: new TimeBudget(1),
+      },
+    );
+    expect(r.failures.map((f) => f.message.slice(0, 20))).toEqual(['over the time budget']);
   });
 });

@@ -42,7 +42,9 @@ export function assertTarget(
   if (!details.failed) return;
   const found = details.counterexample?.[0];
   const file = found === undefined ? 'none' : saveReproducer(target.name, bytesOf(found));
+  const why =
+    details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
   throw new Error(
-    `${fc.defaultReportMessage(details) ?? 'property failed'}\nreproducer: ${file} (replayed by test/fuzz/fuzz.test.ts)`,
+    `${target.name}: ${why}\nreproducer: ${file} (replayed by test/fuzz/fuzz.test.ts)\n${fc.defaultReportMessage(details) ?? ''}`,
   );
 }
