@@ -3,11 +3,13 @@
  * livekit-server and a real SIP far end (the Exotel simulator, SIPp, or a bare TCP peer).
  * Each case checks that the call ends with the right reason, that a BYE or CANCEL goes
  * out exactly where one is due, that the host process saw no unhandled error, and that
- * Node's active handles (sockets, listeners, timers) are back to where they were.
+ * nothing is left: the library's resource counts all 0, and the process's file descriptors
+ * and threads back to one baseline taken for the whole file after a warm-up call
+ * (test/harness/resources.ts; unref'd timers and native sockets and threads count too).
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { createSocket } from 'node:dgram';
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { dispose } from '@livekit/rtc-node';
 import { RoomServiceClient } from 'livekit-server-sdk';
 import {
@@ -25,7 +27,6 @@ import { G711Codec } from '../../src/codec/g711.js';
 import { generateTone, dominantFrequency } from '../../src/rtp/goertzel.js';
 import type { ExotelSimulator } from '../../src/testing/index.js';
 import {
-  activeResources,
   bridge,
   createRoom,
   exotelFor,
@@ -40,43 +41,49 @@ import {
 import { eventually, mintToken, roomService } from '../harness/livekit.js';
 import { startLiveKitServer } from '../harness/livekit-server.js';
 import { startSipp } from '../harness/sipp.js';
+import {
+  expectNothingLeft,
+  fetchWithoutKeepAlive,
+  processResources,
+  type ProcessResources,
+} from '../harness/resources.js';
 
 const cleanups: Cleanups = [];
 const unhandled: unknown[] = [];
 const onUnhandled = (e: unknown): void => void unhandled.push(e);
-let baseline: Record<string, number>;
+let baseline: ProcessResources;
+let caseStart: ProcessResources;
+
+// One baseline for the file, after a warm-up call: rtc-node's runtime, libwebrtc's threads
+// and libuv's pool start once per process and stay. No HTTP keep-alive (the RoomService
+// client and the bridge's room check), so every socket is closed when its request is done.
+beforeAll(async () => {
+  await fetchWithoutKeepAlive();
+  const sim = await startSim(cleanups);
+  const roomName = await createRoom(cleanups, 'warmup');
+  const call = bridge(cleanups, roomName, sim.address.port);
+  await answered(call);
+  await call.hangup();
+  await eventually('phone participant gone', () => phoneParticipantGone(roomName));
+  await runCleanups(cleanups);
+  await new Promise((r) => setTimeout(r, 1000));
+  baseline = processResources();
+}, 60_000);
 
 beforeEach(() => {
   unhandled.length = 0;
   process.on('unhandledRejection', onUnhandled);
-  baseline = activeResources();
+  caseStart = processResources();
 });
 
 afterEach(async () => {
   await runCleanups(cleanups);
   process.off('unhandledRejection', onUnhandled);
   expect(unhandled, 'unhandled rejections in the host process').toEqual([]);
-  // Everything the bridge opened is closed again. HTTP keep-alive sockets of the
-  // RoomService client (undici) may outlive a test by a few seconds: allow two.
-  await eventually(
-    'active resources back to baseline',
-    () => {
-      const now = activeResources();
-      return (
-        (now.UDPWrap ?? 0) <= (baseline.UDPWrap ?? 0) &&
-        (now.TCPServerWrap ?? 0) <= (baseline.TCPServerWrap ?? 0) &&
-        (now.TCPSocketWrap ?? 0) <= (baseline.TCPSocketWrap ?? 0) + 2 &&
-        (now.Timeout ?? 0) <= (baseline.Timeout ?? 0) + 2
-      );
-    },
-    10_000,
-  ).catch(() => {
-    throw new Error(
-      `resources not back to baseline: before ${JSON.stringify(baseline)}, after ${JSON.stringify(activeResources())}`,
-    );
-  });
+  // Everything the bridge opened is closed again: nothing counted, no fd or thread extra.
+  await expectNothingLeft(baseline, caseStart);
   expect(sharedSipClientCount()).toBe(0);
-});
+}, 30_000);
 
 afterAll(async () => {
   await dispose();
