@@ -10,6 +10,7 @@ import {
   type LiveKitSettings,
 } from './config.js';
 import type { TimerClock } from './clock.js';
+import { ConfigError } from './errors.js';
 import type { Logger } from './logger.js';
 import type { ParticipantPredicate, PhoneTrackTuning } from './livekit/participant.js';
 import type { MediaLatencyProbe } from './rtp/latency-probe.js';
@@ -158,6 +159,9 @@ export function resolveBridgeOptions(options: RunBridgeOptions): ResolvedBridgeO
   const phoneNumber = normalizePhoneNumber(options.phoneNumber, {
     defaultCountryCode: options.defaultCountryCode ?? '91',
   });
+  const queueMs = options.livekitMedia?.audioSourceQueueMs;
+  if (queueMs !== undefined && (!Number.isInteger(queueMs) || queueMs < 0 || queueMs % 10 !== 0))
+    throw new ConfigError([`livekitMedia.audioSourceQueueMs must be 0 or a multiple of 10 (got ${queueMs})`]);
   for (const [name, value] of Object.entries(options.sipHeaders ?? {})) {
     assertHeaderName(name);
     assertSafeHeaderValue(name, value);

@@ -46,12 +46,13 @@ export function leversTable(r: LoadReport): string[] {
     `| variant | calls | CPU ms / call-s | vs defaults | ${THREAD_GROUPS.map((g) => g.short).join(' | ')} | other | RSS MiB / call | far-end pacing p99 ms | loss % | phone→agent tone frames % | agent→phone audio % | verdict |`,
   );
   out.push('|' + ' --- |'.repeat(10 + THREAD_GROUPS.length));
-  const steps = [...new Set(r.systems.flatMap((s) => s.steps.map((x) => x.calls)))].sort((a, b) => a - b);
-  for (const n of steps) {
-    const b = base.steps.find((x) => x.calls === n);
+  // by step index, not call count: a run may list a step twice (LOAD_STEPS=5,10,10) to repeat it
+  const rounds = Math.max(...r.systems.map((s) => s.steps.length));
+  for (let i = 0; i < rounds; i++) {
+    const b = base.steps[i];
     for (const s of [base, ...bridges.filter((x) => x !== base), ...others]) {
-      const st = s.steps.find((x) => x.calls === n);
-      if (st) out.push(row(s, st, s.name === 'bridge' ? b : undefined));
+      const st = s.steps[i];
+      if (st) out.push(row(s, st, s.name === 'bridge' && b?.calls === st.calls ? b : undefined));
     }
   }
   out.push('');

@@ -28,6 +28,8 @@
  * `--workers N` (or LOAD_WORKERS=N) spreads each bridge variant's calls round-robin over N
  * bridge-worker processes (CPU and RSS summed over them) unless the variant says workers<N>.
  * `npm run bench:load -- --render` writes load.md and docs/ again from the last load.json.
+ * LOAD_KEEP_GOING=1 runs every step whatever the verdicts (A/B runs on a busy machine);
+ * LOAD_RESULTS_DIR puts load.json/load.md elsewhere than bench/results (with LOAD_DOCS=0).
  * LOAD_PROFILE=1 writes V8 CPU profiles of the bridge worker to bench/results/profile/.
  * If bench/results/load-before.json exists (an earlier load.json), docs/performance.md
  * compares our bridge's steps with it.
@@ -74,6 +76,8 @@ const WINDOW_S = Number(process.env.LOAD_WINDOW_S ?? 15);
 const BUDGET_MS = Number(process.env.LOAD_BUDGET_S ?? 840) * 1000;
 const SYSTEMS = (process.env.LOAD_SYSTEMS ?? 'bridge,livekit-sip').split(',').map((x) => x.trim());
 const WORKERS = defaultWorkers(process.argv, process.env);
+/** Where load.json and load.md go (LOAD_RESULTS_DIR: keeps A/B runs of a shared machine apart). */
+const RESULTS_DIR = process.env.LOAD_RESULTS_DIR ?? join(root, 'bench', 'results');
 /** LOAD_KEEP_GOING=1 (A/B runs): every step runs whatever the previous one's verdict or machine load. */
 const KEEP_GOING = process.env.LOAD_KEEP_GOING === '1';
 /** Every bridge entry of LOAD_SYSTEMS, parsed up front so a typo fails before anything starts. */
@@ -688,7 +692,7 @@ async function main(): Promise<void> {
     await stopAll();
   }
   report.durationS = Math.round((Date.now() - t0) / 1000);
-  const outDir = join(root, 'bench', 'results');
+  const outDir = RESULTS_DIR;
   await attachBefore(report, outDir);
   await mkdir(outDir, { recursive: true });
   await writeFile(join(outDir, 'load.json'), JSON.stringify(report, null, 2) + '\n');
@@ -701,7 +705,7 @@ async function main(): Promise<void> {
 
 /** `--render`: writes load.md and docs/ again from bench/results/load.json (no new run). */
 async function renderOnly(): Promise<void> {
-  const outDir = join(root, 'bench', 'results');
+  const outDir = RESULTS_DIR;
   const report = JSON.parse(await readFile(join(outDir, 'load.json'), 'utf8')) as LoadReport;
   await attachBefore(report, outDir);
   await writeOutputs(report, outDir);
