@@ -5,7 +5,7 @@
  * participant contract, DTMF, every way a call ends, barge-in, and hostile input; each
  * test checks that nothing is left behind (participant, room, sockets).
  */
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   AudioFrame,
   AudioSource,
@@ -40,6 +40,12 @@ import {
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { createRoom, livekitOpts, runCleanups, type Cleanups } from '../harness/e2e.js';
 import { makeTestPki } from '../harness/pki.js';
+import {
+  expectNothingLeft,
+  fetchWithoutKeepAlive,
+  processResources,
+  type ProcessResources,
+} from '../harness/resources.js';
 import { eventually, mintToken, livekitEnv, roomService } from '../harness/livekit.js';
 
 const PROBES = [300, 440, 700, 1000, 2000];
@@ -446,6 +452,27 @@ describe('barge-in', () => {
 });
 
 describe('hostile input', () => {
+  // Each case leaves nothing: the library's counts all 0, no fd or thread above a baseline
+  // taken after one ordinary call (rtc-node's runtime starts once), HTTP without keep-alive.
+  let base: ProcessResources;
+  beforeAll(async () => {
+    await fetchWithoutKeepAlive();
+    const { server, calls, url } = await startServer();
+    const stream = await inbound(url());
+    const call = await eventually('bridge call', () => calls[0]);
+    await call.answered;
+    await stream.stop();
+    await call.ended;
+    await nothingLeft(server, call.roomName);
+    await runCleanups(cleanups);
+    await new Promise((r) => setTimeout(r, 1000));
+    base = processResources();
+  }, 60_000);
+  afterEach(async () => {
+    await runCleanups(cleanups);
+    await expectNothingLeft(base);
+  }, 30_000);
+
   it('bad credentials, wrong path, allow-list: refused before the upgrade, no room involved', async () => {
     const { server, url, port } = await startServer();
     expect(await probeUpgrade(url('', ''))).toBe(401);
