@@ -124,8 +124,11 @@ export async function freeDualPort(host = '127.0.0.1'): Promise<number> {
 /** An even UDP port whose successor is also free (RTP + RTCP). */
 export async function freeRtpPort(host = '127.0.0.1'): Promise<number> {
   for (let i = 0; i < 100; i++) {
-    const port = 20000 + 2 * Math.floor(Math.random() * 10000);
-    if ((await udpFree(port, host)) && (await udpFree(port + 1, host))) return port;
+    // four: SIPp's -mp binds audio and video RTP/RTCP (port .. port+3)
+    const port = 20000 + 4 * Math.floor(Math.random() * 5000);
+    let free = true;
+    for (let k = 0; k < 4 && free; k++) free = await udpFree(port + k, host);
+    if (free) return port;
   }
   throw new Error('no free RTP port pair');
 }
