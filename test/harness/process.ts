@@ -121,7 +121,7 @@ export async function freeDualPort(host = '127.0.0.1'): Promise<number> {
   throw new Error('no port free for both TCP and UDP');
 }
 
-/** An even UDP port whose successor is also free (RTP + RTCP). */
+/** A UDP port (a multiple of four) whose three successors are also free (RTP + RTCP, and SIPp's video pair). */
 export async function freeRtpPort(host = '127.0.0.1'): Promise<number> {
   for (let i = 0; i < 100; i++) {
     // four: SIPp's -mp binds audio and video RTP/RTCP (port .. port+3)
