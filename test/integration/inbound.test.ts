@@ -4,7 +4,7 @@
  * joins as a LiveKit SIP participant and answers; a real livekit-server and an agent in
  * the room. Then every way a call can be refused or cut short, each leaving nothing.
  */
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ParticipantKind, dispose } from '@livekit/rtc-node';
 import { AgentDispatchClient } from 'livekit-server-sdk';
 import { connect } from 'node:net';
@@ -22,6 +22,12 @@ import { ExotelSimulator } from '../../src/testing/index.js';
 import { frames20, livekitOpts, loudPart, runCleanups, startAgent, type Cleanups } from '../harness/e2e.js';
 import { eventually, livekitEnv, roomService } from '../harness/livekit.js';
 import { startSippUac } from '../harness/sipp.js';
+import {
+  expectNothingLeft,
+  fetchWithoutKeepAlive,
+  processResources,
+  type ProcessResources,
+} from '../harness/resources.js';
 
 const PROBES = [300, 440, 700, 1000, 2000];
 const CALLER = '+919876543210';
@@ -246,42 +252,67 @@ describe('inbound calls through listenForCalls', () => {
     await eventually('room deleted', async () => ((await roomGone(calls[0]!.roomName)) ? true : undefined));
   });
 
-  it('onCall refusing with 486, onCall throwing (500, logged): no bridge, no room', async () => {
-    const refused: number[] = [];
-    const { listener, calls } = await listen({
-      onCall: (c) => {
-        if (c.headers['X-Case'] === 'busy') return { reject: 486 };
-        throw new Error('host bug');
-      },
-    });
-    listener.on('refused', ({ status }) => refused.push(status));
-    expect((await callIn(listener.port, { headers: { 'X-Case': 'busy' } }).answered).status).toBe(486);
-    expect((await callIn(listener.port, { headers: { 'X-Case': 'boom' } }).answered).status).toBe(500);
-    expect(refused).toEqual([486, 500]);
-    expect(calls).toHaveLength(0);
-    expect(listener.activeCalls).toBe(0);
-  });
+  describe('hostile input', () => {
+    // Each case leaves nothing: the library's counts all 0, no fd or thread above a baseline
+    // taken after one ordinary call (rtc-node's runtime starts once), HTTP without keep-alive.
+    let base: ProcessResources;
+    beforeAll(async () => {
+      await fetchWithoutKeepAlive();
+      sim = new ExotelSimulator({ host: '127.0.0.1', fromDomain: 'pstn.in1.exotel.com' });
+      await sim.start();
+      cleanups.push(() => sim.close());
+      const { listener, calls } = await listen();
+      const phoneCall = callIn(listener.port);
+      await phoneCall.answered;
+      await phoneCall.hangup();
+      await calls[0]!.ended;
+      await eventually('room deleted', async () => ((await roomGone(calls[0]!.roomName)) ? true : undefined));
+      await runCleanups(cleanups);
+      await new Promise((r) => setTimeout(r, 1000));
+      base = processResources();
+    }, 60_000);
+    afterEach(async () => {
+      await runCleanups(cleanups);
+      await expectNothingLeft(base);
+    }, 30_000);
 
-  it('the concurrency cap answers 486; a stranger gets 403; a malformed SDP gets 488', async () => {
-    const { listener } = await listen({ maxConcurrentCalls: 1 });
-    const first = callIn(listener.port);
-    await first.answered;
-    expect((await callIn(listener.port).answered).status).toBe(486);
-    // A stranger: the simulator on another loopback address, not the trunk's.
-    const stranger = new ExotelSimulator({ host: '127.0.0.2', fromDomain: 'pstn.in1.exotel.com' });
-    await stranger.start();
-    cleanups.push(() => stranger.close());
-    const s = stranger.callIn({
-      target: { host: '127.0.0.1', port: listener.port },
-      from: CALLER,
-      to: EXOPHONE,
+    it('onCall refusing with 486, onCall throwing (500, logged): no bridge, no room', async () => {
+      const refused: number[] = [];
+      const { listener, calls } = await listen({
+        onCall: (c) => {
+          if (c.headers['X-Case'] === 'busy') return { reject: 486 };
+          throw new Error('host bug');
+        },
+      });
+      listener.on('refused', ({ status }) => refused.push(status));
+      expect((await callIn(listener.port, { headers: { 'X-Case': 'busy' } }).answered).status).toBe(486);
+      expect((await callIn(listener.port, { headers: { 'X-Case': 'boom' } }).answered).status).toBe(500);
+      expect(refused).toEqual([486, 500]);
+      expect(calls).toHaveLength(0);
+      expect(listener.activeCalls).toBe(0);
     });
-    expect((await s.answered).status).toBe(403);
-    await first.hangup();
-    await eventually('first gone', () => (listener.activeCalls === 0 ? true : undefined));
-    expect((await rawInvite(listener.port, 'v=0\r\nthis is not sdp\r\n')).split('\r\n')[0]).toBe(
-      'SIP/2.0 488 Not Acceptable Here',
-    );
+
+    it('the concurrency cap answers 486; a stranger gets 403; a malformed SDP gets 488', async () => {
+      const { listener } = await listen({ maxConcurrentCalls: 1 });
+      const first = callIn(listener.port);
+      await first.answered;
+      expect((await callIn(listener.port).answered).status).toBe(486);
+      // A stranger: the simulator on another loopback address, not the trunk's.
+      const stranger = new ExotelSimulator({ host: '127.0.0.2', fromDomain: 'pstn.in1.exotel.com' });
+      await stranger.start();
+      cleanups.push(() => stranger.close());
+      const s = stranger.callIn({
+        target: { host: '127.0.0.1', port: listener.port },
+        from: CALLER,
+        to: EXOPHONE,
+      });
+      expect((await s.answered).status).toBe(403);
+      await first.hangup();
+      await eventually('first gone', () => (listener.activeCalls === 0 ? true : undefined));
+      expect((await rawInvite(listener.port, 'v=0\r\nthis is not sdp\r\n')).split('\r\n')[0]).toBe(
+        'SIP/2.0 488 Not Acceptable Here',
+      );
+    });
   });
 
   it('close({ drain }): new INVITEs get 503 with Retry-After, the active call finishes, then the port closes', async () => {
