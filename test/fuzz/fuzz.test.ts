@@ -113,12 +113,15 @@ describe('the fuzz harness reports what it must', () => {
     const budget = new TimeBudget(1);
     const slow = (): void => {
       calls++;
-      const until = performance.now() + 20;
-      while (performance.now() < until); // a planted hang, 20× the 1 ms budget
+      // A planted hang: 20 ms of CPU (so a busy machine cannot make it look fast), 20× the budget.
+      const c0 = process.cpuUsage();
+      while (process.cpuUsage(c0).user < 20_000);
     };
     expect(() => budget.run(slow, 'slow')).toThrow(FuzzFailure);
-    expect(() => budget.run(slow, 'slow')).toThrow(/over the time budget: slow took .* ms at best of 2 runs/);
-    expect(calls).toBe(4);
+    expect(() => budget.run(slow, 'slow')).toThrow(
+      /over the time budget: slow took .* ms, then .* ms of CPU at best of 2 more runs/,
+    );
+    expect(calls).toBe(6);
     const r = fuzz(
       { name: 'planted', seeds: [new Uint8Array(5)], run: (b) => b.length > 3 && slow() },
       300,
