@@ -43,9 +43,22 @@ export function leversTable(r: LoadReport): string[] {
   const others = r.systems.filter((s) => s.name !== 'bridge' && s.steps.length > 0);
   const out: string[] = [];
   out.push(
+    '| variant | capacity, calls | CPU ms / call-s at capacity | calls per core at capacity | stopped |',
+  );
+  out.push('| --- | --- | --- | --- | --- |');
+  for (const s of [base, ...bridges.filter((x) => x !== base), ...others]) {
+    let cap: StepResult | undefined;
+    for (const st of s.steps)
+      if (st.verdict !== 'broken' && (cap === undefined || st.calls >= cap.calls)) cap = st;
+    out.push(
+      `| ${name(s)} | ${cap ? cap.calls : `< ${s.steps[0]!.calls}`} | ${f(cap?.cpuMsPerCallSecond, 2)} | ${cap ? f(1000 / cap.cpuMsPerCallSecond, 0) : '–'} | ${s.stopped} |`,
+    );
+  }
+  out.push('');
+  out.push(
     `| variant | calls | CPU ms / call-s | vs defaults | ${THREAD_GROUPS.map((g) => g.short).join(' | ')} | other | RSS MiB / call | far-end pacing p99 ms | loss % | phone→agent tone frames % | agent→phone audio % | verdict |`,
   );
-  out.push('|' + ' --- |'.repeat(10 + THREAD_GROUPS.length));
+  out.push('|' + ' --- |'.repeat(11 + THREAD_GROUPS.length));
   // by step index, not call count: a run may list a step twice (LOAD_STEPS=5,10,10) to repeat it
   const rounds = Math.max(...r.systems.map((s) => s.steps.length));
   for (let i = 0; i < rounds; i++) {

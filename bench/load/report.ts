@@ -123,7 +123,7 @@ export function callsPerCore(st: StepResult | undefined): number | undefined {
   return st === undefined || st.cpuMsPerCallSecond <= 0 ? undefined : 1000 / st.cpuMsPerCallSecond;
 }
 
-export function renderTable(r: LoadReport): string {
+export function renderTable(r: LoadReport, opts: { levers?: boolean } = {}): string {
   const lines: string[] = [];
   lines.push(
     '| system | calls | active | CPU ms / call-s | % of a core | RSS MiB | RSS MiB / call | far-end pacing p50 / p99 / max ms | loss % (RTP / phone→agent / agent→phone) | jitter ms (mean / max) | start→INVITE p50 / p99 ms | 200→RTP p50 / p99 ms | 200→active p50 / p99 ms | machine busy % | verdict |',
@@ -165,7 +165,7 @@ export function renderTable(r: LoadReport): string {
       );
     }
   }
-  const lev = leversTable(r);
+  const lev = opts.levers === false ? [] : leversTable(r);
   if (lev.length > 0) lines.push('', ...lev);
   lines.push('');
   for (const s of r.systems)
@@ -356,7 +356,7 @@ export function renderDocs(r: LoadReport): { markdown: string; svg: string } {
     [
       `- **Machine:** ${m.cpus} × ${m.cpuModel}, ${m.totalMemGiB} GiB, ${m.platform}, kernel ${m.kernel}, Node ${m.node}. Everything below ran on it at once, on loopback: the numbers are for a small shared box, not a tuned server.`,
       `- **Peers:** one livekit-server v1.13.5 (built from its Go module) with Redis; the Exotel simulator (\`src/testing\`) as the far end over SIP/TCP, answering PCMA and playing a 440 Hz tone on every call; one kind-AGENT participant per room (two separate agent processes, \`@livekit/rtc-node\`) that publishes a 1 kHz tone and reads the phone participant's audio at 8 kHz / 20 ms. The agents send and read their frames through this library's direct FFI path (\`src/livekit/ffi-media.ts\`), so that rtc-node's per-process event broadcast does not make the agents themselves the machine's load; the same agents serve both systems.`,
-      `- **Systems:** ${ours?.label ?? 'our bridge'} — \`runBridge()\` per call, all calls in one worker process; ${lks?.label ?? 'livekit-sip'} — LiveKit's SIP service built from its Go module (v1.8.0, the newest release the Go module proxy serves here), with an outbound trunk to the simulator over TCP, calls placed with \`SipClient.createSipParticipant\`. Same rooms, same agents, same far end.`,
+      `- **Systems:** ${ours?.label ?? 'our bridge'} — \`runBridge()\` per call, all calls in one worker process${r.systems.filter((s) => s.name === 'bridge').length > 1 ? ' (the variants in "Levers" below each ran in their own)' : ''}; ${lks?.label ?? 'livekit-sip'} — LiveKit's SIP service built from its Go module (v1.8.0, the newest release the Go module proxy serves here), with an outbound trunk to the simulator over TCP, calls placed with \`SipClient.createSipParticipant\`. Same rooms, same agents, same far end.`,
       `- **Steps:** ${r.config.steps.join(', ')} concurrent calls, placed ${30} ms apart; once all are active, 2 s settle, then a ${r.config.windowS} s measuring window; calls are hung up between steps. A step keeps quality when every call became active, far-end pacing p99 ≤ ${r.config.pacingLimitMs} ms and loss ≤ ${r.config.lossLimitPct} %; **capacity** is the largest step that kept quality. The ramp itself goes on past a step that missed only the pacing limit, and stops at the first step with failed calls or loss above ${r.config.lossLimitPct} %, when the machine is saturated (≥ ${r.config.saturatedPct} % of all cores busy), or when the time budget (${r.config.budgetS} s for the whole run) would be exceeded.`,
       '- **CPU and memory** are the system process only: `process.cpuUsage()` / `memoryUsage().rss` of the bridge worker; `/proc/<pid>/stat` utime+stime and `/proc/<pid>/status` VmRSS of livekit-sip. CPU ms per call-second = process CPU in the window ÷ (active calls × window seconds). Calls per core = 1000 ÷ that figure (what one core could carry at that cost; the rest of the machine was busy with livekit-server, the agents and the far end).',
       `- **Quality, measured outside the system under test, the same way for both:** at the far end, the RTP the system sends: pacing error |inter-arrival − timestamp step| (20 ms; the verdict's figure, which combines the errors of two consecutive sends), send lateness against the stream's own schedule (arrival − RTP time, minus the smallest such offset within ±1 s; kernel timing only), sequence gaps (loss), RFC 3550 jitter, share of packets that carry audio. ${kernelTimed(r) ? "These are timed by the kernel: `tcpdump` captures the far end's RTP ports on `lo` during the window and the capture is analysed afterwards; on loopback a packet is timestamped inside the sender's `sendmsg()`, so the figure is the system's own send timing, free of the far end's scheduling delay (the far end is a Node process pacing every call itself; its own receive-time figures are kept in `load.json` as `farEndInProcess` and are noisier)." : "These are timed by the far end's own receive clock (no packet capture was possible on this run: tcpdump missing or not root), so they include the far end's scheduling noise."} At the agents: frames of the phone's track carrying the far end's tone (RMS > 1000) against window ÷ 20 ms (phone→agent loss). Loss for the verdict is the largest of the three.`,
@@ -519,7 +519,7 @@ export function renderDocs(r: LoadReport): { markdown: string; svg: string } {
   }
   md.push('## Every step');
   md.push('');
-  md.push(renderTable(r));
+  md.push(renderTable(r, { levers: false }));
   md.push('');
   return { markdown: md.join('\n'), svg: svgPlot(r) };
 }

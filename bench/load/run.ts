@@ -699,7 +699,7 @@ async function main(): Promise<void> {
   await writeOutputs(report, outDir);
   process.stdout.write('\n' + renderTable(report) + '\n');
   log(
-    `done in ${report.durationS} s; wrote bench/results/load.json, load.md${process.env.LOAD_DOCS !== '0' ? ', docs/performance.md, docs/performance.svg' : ''}`,
+    `done in ${report.durationS} s; wrote ${RESULTS_DIR}/load.json, load.md${process.env.LOAD_DOCS !== '0' ? ', docs/performance.md, docs/performance.svg' : ''}`,
   );
 }
 

@@ -101,7 +101,19 @@ describe('levers table', () => {
     const r = {
       systems: [sys({}, 40), sys({ variant: 'bridge@queue0', levers: 'queue0', workers: 1 }, 30)],
     } as unknown as LoadReport;
-    const rows = leversTable(r).filter((l) => l.startsWith('| bridge'));
+    const lines = leversTable(r);
+    const cells = (l: string) => l.split(' | ').length;
+    // every table's delimiter row has as many cells as its header (else it is no table)
+    for (let i = 1; i < lines.length; i++)
+      if (lines[i]!.startsWith('| ---'))
+        expect(lines[i]!.split('|').length).toBe(lines[i - 1]!.split('|').length);
+    expect(
+      lines.filter((l) => l.startsWith('| bridge') && cells(l) === 5).map((l) => l.split(' | ')[1]),
+    ).toEqual([
+      '5', // capacity: the largest step that kept quality
+      '5',
+    ]);
+    const rows = lines.filter((l) => l.startsWith('| bridge') && cells(l) > 5);
     expect(rows.map((l) => l.split(' | ').slice(0, 4).join(' | '))).toEqual([
       '| bridge (defaults) | 1 | 40.00 | ',
       '| bridge @queue0 | 1 | 30.00 | -25 %',
