@@ -119,7 +119,7 @@ export interface PacedSchedulerOptions {
    * Inside the last `spinMs` before a deadline the scheduler sleeps the thread in slices of
    * at most this many ms (`Atomics.wait`: no CPU burnt), running an event-loop turn
    * (`setImmediate`: socket I/O is served) between slices, and busy-waits only the final
-   * ~0.15 ms. Default 0.25. 0 = a plain `setImmediate` polling loop (burns the CPU and
+   * `busyWaitMs`. Default 0.5. 0 = a plain `setImmediate` polling loop (burns the CPU and
    * allocates an Immediate and a clock reading per turn).
    */
   spinSliceMs?: number;
