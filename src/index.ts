@@ -81,7 +81,7 @@ export type {
   LiveKitSettings,
   SipTransportName,
 } from './config.js';
-export type { ParticipantPredicate } from './livekit/participant.js';
+export type { ParticipantPredicate, PhoneTrackPublish, PhoneTrackTuning } from './livekit/participant.js';
 export type { SipTimerValues } from './sip/timers.js';
 export type { TimerClock, TimerHandle, TimerOptions } from './clock.js';
 
