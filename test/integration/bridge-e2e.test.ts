@@ -251,9 +251,12 @@ describe('runBridge end to end', () => {
 
     it('the agent calls lk.sip.EndCall', async () => {
       const { roomName, agent, call } = await answeredCall();
-      const phone = [...agent.room.remoteParticipants.values()].find(
-        isBridgeParticipant,
-      ) as RemoteParticipant;
+      // the agent learns of the bridge's participant from the server, possibly after `active`
+      const find = () =>
+        [...agent.room.remoteParticipants.values()].find(isBridgeParticipant) as
+          RemoteParticipant | undefined;
+      await eventually('the agent sees the bridge participant', () => find() !== undefined, 10_000);
+      const phone = find()!;
       await agent.room.localParticipant!.performRpc({
         destinationIdentity: phone.identity,
         method: RPC_END_CALL,
