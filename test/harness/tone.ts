@@ -18,8 +18,9 @@ export interface TonePublisher {
 /** Publishes a microphone track saying `freq` Hz until `stop()`. */
 export async function publishTone(room: Room, freq: number, trackName = 'tone'): Promise<TonePublisher> {
   const source = new AudioSource(8000, 1, 100);
+  const track = LocalAudioTrack.createAudioTrack(trackName, source);
   await room.localParticipant!.publishTrack(
-    LocalAudioTrack.createAudioTrack(trackName, source),
+    track,
     new TrackPublishOptions({ source: TrackSource.SOURCE_MICROPHONE }),
   );
   let running = true;
@@ -29,6 +30,8 @@ export async function publishTone(room: Room, freq: number, trackName = 'tone'):
       await source.captureFrame(new AudioFrame(generateTone(freq, 8000, 160, 8000, n), 8000, 1, 160));
       sent += 1;
     }
+    // the track first: a queued source's capture thread outlives a source closed under a live track
+    await track.close(false);
     await source.close();
   })();
   return {
