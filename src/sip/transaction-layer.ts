@@ -45,6 +45,12 @@ export interface TransactionLayerUser {
    * asked for ACKs. Default: admit.
    */
   admit?(req: SipRequest, flow: SipFlow, via: Via): boolean;
+  /**
+   * Whether a request belongs to a live call (its Call-ID). Such requests (a BYE) are not
+   * dropped by `maxServerTransactions` until twice that many are live, so a flood of
+   * out-of-dialog requests cannot keep a call from being hung up. Default: none do.
+   */
+  isCallRequest?(req: SipRequest): boolean;
 }
 
 /** Options of {@link TransactionLayer}. */
@@ -215,7 +221,8 @@ export class TransactionLayer {
       this.refused++;
       return;
     }
-    if (this.servers.size >= (this.opts.maxServerTransactions ?? DEFAULT_MAX_SERVER_TRANSACTIONS)) {
+    const max = this.opts.maxServerTransactions ?? DEFAULT_MAX_SERVER_TRANSACTIONS;
+    if (this.servers.size >= (this.opts.user.isCallRequest?.(req) === true ? 2 * max : max)) {
       this.dropped++;
       this.log.warn(
         { method: req.method, from: `${flow.remoteAddress}:${flow.remotePort}` },

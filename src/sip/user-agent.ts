@@ -185,6 +185,7 @@ export class SipUserAgent extends EventEmitter<UserAgentEvents> {
         : {}),
       user: {
         admit: (req, flow, via) => this.admit(req, flow, via),
+        isCallRequest: (req) => this.calls.has(req.headers.get('Call-ID') ?? ''),
         onRequest: (req, tx, flow) => this.onRequest(req, tx, flow),
         onStrayResponse: (res) => this.calls.get(res.headers.get('Call-ID') ?? '')?.strayResponse(res),
       },

@@ -134,6 +134,17 @@ describe('bridge faults: SIP floods during a call', () => {
     await hearsTone(agent.heard, agent.heard.length, 440);
     await phoneHangsUp(sim, call, roomName);
   });
+  it("1100 unknown INVITEs from the trunk address fill the server-transaction table (1024, Timer H keeps them 32 s): the far end's BYE still ends the call", async () => {
+    const { sim, roomName, call, sipPort } = await liveCall('tx-cap');
+    const trusted = await peer(tcpPeer(sipPort, '127.0.0.1'));
+    await sendMany(trusted, 1100, () => sipRequest('INVITE', { transport: 'TCP', from: trusted.local }));
+    await eventually('the table full', () => statuses(trusted.received()).length >= 1024, 15_000);
+    // the 76 beyond the table were dropped, unanswered
+    expect(countBy(statuses(trusted.received()))).toEqual({ 403: 1024 });
+    expect(call.status).toBe('active');
+    // before the fix this BYE was dropped too, and the call only ended at the media timeout
+    await phoneHangsUp(sim, call, roomName);
+  });
 });
 
 describe('bridge faults: dialogs that do not exist', () => {
