@@ -1,18 +1,27 @@
 /**
- * One process of `npm run soak`'s concurrent phase: runs `runSoak` (no sequential calls,
- * `concurrent` calls at once) against the parent's livekit-server and Exotel simulator,
- * waits at the barrier the parent holds over IPC once its calls carry media, and sends its
- * report (start and end figures of this process) back to the parent.
+ * A soak process of its own, reporting to its parent over IPC:
+ * - `calls` (default): one process of `npm run soak`'s concurrent phase: runs `runSoak` (no
+ *   sequential calls, `concurrent` calls at once) against the parent's livekit-server and
+ *   Exotel simulator, waits at the barrier the parent holds once its calls carry audio
+ *   both ways, and sends its report (start and end figures of this process) back;
+ * - `control`: bare rtc-node room cycles (the RSS control);
+ * - `ci`: the whole CI-sized soak (`sequential` + `concurrent`, its own simulator), run by
+ *   test/integration/soak.test.ts with `--expose-gc` so that memory is read after forced
+ *   collections in a process that holds nothing but the soak.
  */
 import { dispose } from '@livekit/rtc-node';
-import { roomCycleControl, runSoak, type SoakServer } from '../test/harness/soak.js';
+import { runSoak, type SoakServer } from '../test/harness/soak.js';
+import { roomCycleControl } from '../test/harness/soak-memory.js';
 
 interface WorkerArgs {
   /** `control`: bare rtc-node room cycles only (the RSS control), no bridge. */
-  mode?: 'calls' | 'control';
+  mode?: 'calls' | 'control' | 'ci';
   cycles?: number;
+  /** `ci`: sequential calls. */
+  sequential?: number;
   server: SoakServer;
-  farEnd: { host: string; port: number };
+  /** The parent's simulator (`calls`; `ci` starts its own). */
+  farEnd?: { host: string; port: number };
   concurrent: number;
   holdMs: number;
   /** Wait this long before the first call (the parent staggers its workers). */
@@ -34,6 +43,17 @@ process.on('message', (m: FromParent) => {
 try {
   if (args.mode === 'control') {
     send({ type: 'control', control: await roomCycleControl(args.server, args.cycles ?? 100) });
+  } else if (args.mode === 'ci') {
+    const report = await runSoak({
+      server: args.server,
+      sequential: args.sequential ?? 50,
+      concurrent: args.concurrent,
+      holdMs: { concurrent: args.holdMs },
+      onProgress: (phase, done, total) => {
+        if (done === total || done % 10 === 0) process.stderr.write(`soak: ${phase} ${done}/${total}\n`);
+      },
+    });
+    send({ type: 'report', report });
   } else {
     await new Promise((r) => setTimeout(r, args.startDelayMs ?? 0));
     const report = await runSoak({

@@ -25,13 +25,9 @@ import { dispose } from '@livekit/rtc-node';
 import { ExotelSimulator } from '../src/testing/index.js';
 import { startLiveKitServer } from '../test/harness/livekit-server.js';
 import { machineCpu } from '../bench/load/servers.js';
-import {
-  runSoak,
-  soakProblems,
-  type ProcessFigures,
-  type RoomCycleControl,
-  type SoakReport,
-} from '../test/harness/soak.js';
+import { AGENT_HZ, hearsToneSomewhere } from '../test/harness/soak-audio.js';
+import { runSoak, soakProblems, type ProcessFigures, type SoakReport } from '../test/harness/soak.js';
+import type { RoomCycleControl } from '../test/harness/soak-memory.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const arg = (name: string, dflt: number): number => {
@@ -59,16 +55,26 @@ const sim = new ExotelSimulator({
 });
 await sim.start();
 const farEnd = { host: '127.0.0.1', port: sim.address.port };
-// Live calls at the far end, and the most at once (sampled every 100 ms).
+// Live calls at the far end, and the most at once (sampled every 100 ms). The worker
+// processes cannot see what their phones heard: this process checks every concurrent call
+// that ended for the agent's tone before forgetting it (the sequential calls, in this
+// process, are checked by runSoak itself before they hang up).
 let peakUp = 0;
+let checkPhones = false;
+const phones = { ended: 0, heardAgent: 0 };
 const sampler = setInterval(() => {
   let up = 0;
   for (const c of sim.calls) if (c.state === 'answered' || c.state === 'confirmed') up++;
   peakUp = Math.max(peakUp, up);
   // forget ended calls so the simulator's own records stay small
   for (let i = sim.calls.length - 1; i >= 0; i--) {
-    if (sim.calls[i]!.state === 'ended') {
-      sim.forget(sim.calls[i]!);
+    const c = sim.calls[i]!;
+    if (c.state === 'ended') {
+      if (checkPhones) {
+        phones.ended++;
+        if (hearsToneSomewhere(c.heard(), AGENT_HZ)) phones.heardAgent++;
+      }
+      sim.forget(c);
       sim.calls.splice(i, 1);
     }
   }
@@ -122,7 +128,7 @@ try {
   let last = 0;
   const main = await runSoak({
     server,
-    farEnd,
+    farEnd: { ...farEnd, simulator: sim },
     sequential,
     concurrent: perProcess,
     onProgress: (phase, done, total) => {
@@ -144,6 +150,7 @@ try {
 
   // The concurrent phase: `workers` processes, each with `perProcess` calls, one barrier.
   peakUp = 0;
+  checkPhones = true;
   const t0 = Date.now();
   const children = Array.from({ length: workers }, (_, w) => {
     const n = Math.min(perProcess, concurrent - w * perProcess);
@@ -208,6 +215,8 @@ try {
     ),
   );
   const conSeconds = (Date.now() - t0) / 1000;
+  await new Promise((r) => setTimeout(r, 500)); // the sampler's last look at ended calls
+  checkPhones = false;
   const problems = mainProblems.map((p) => `main: ${p}`);
   results.forEach((r, w) => {
     if (r.report === undefined) return void problems.push(`worker ${w}: ${r.error}`);
@@ -225,6 +234,11 @@ try {
       (heldBusyPct !== undefined ? `; machine ${heldBusyPct} % busy while they were held` : ''),
   );
   if (peakUp < concurrent) problems.push(`only ${peakUp} of ${concurrent} calls were up at the same time`);
+  console.log(
+    `  concurrent: the phone heard the agent's ${AGENT_HZ} Hz in ${phones.heardAgent} of ${phones.ended} calls`,
+  );
+  if (phones.heardAgent < concurrent)
+    problems.push(`the phone heard the agent in ${phones.heardAgent} of ${concurrent} concurrent calls`);
   mkdirSync(join(root, 'bench/results'), { recursive: true });
   writeFileSync(
     join(root, 'bench/results/soak.json'),
@@ -236,6 +250,7 @@ try {
         perProcess,
         peakUp,
         heldBusyPct,
+        phones,
         main,
         workers: results,
         problems,

@@ -5,13 +5,27 @@
  * each answered, carried until audio flows both ways, and hung up. File descriptors,
  * Node's active handles, RSS and heap are read after a warm-up call and again at the end.
  */
-import { readdirSync } from 'node:fs';
 import { Room } from '@livekit/rtc-node';
 import { AccessToken, RoomServiceClient } from 'livekit-server-sdk';
 import { runBridge, type BridgeCall, type BridgeEnded } from '../../src/index.js';
 import { sharedSipClientCount } from '../../src/sip-client-pool.js';
 import { ExotelSimulator } from '../../src/testing/index.js';
+import { AGENT_HZ, AgentEars, PHONE_HZ, farEndHeard } from './soak-audio.js';
+import {
+  canForceGc,
+  collectAndRead,
+  heapFit,
+  processFigures,
+  registrationsLeft,
+  settle,
+  sleep,
+  sockets,
+  type BatchPoint,
+  type ProcessFigures,
+} from './soak-memory.js';
 import { publishTone } from './tone.js';
+
+export type { ProcessFigures } from './soak-memory.js';
 
 export interface SoakServer {
   url: string;
@@ -29,10 +43,13 @@ export interface SoakOptions {
   /** Called after every finished call (progress output). */
   onProgress?: (phase: 'sequential' | 'concurrent', done: number, total: number) => void;
   /**
-   * The far end to call (an Exotel simulator another process runs); default: a simulator
-   * started in this process.
+   * The far end to call; default: a simulator started in this process. When the simulator
+   * runs in another process (`simulator` absent), that process checks what each call's
+   * phone heard; otherwise this one does, before hanging up.
    */
-  farEnd?: { host: string; port: number };
+  farEnd?: { host: string; port: number; simulator?: ExotelSimulator };
+  /** Sequential calls between two readings of heap, timers and pacer (default 10). */
+  batch?: number;
   /**
    * In the measured concurrent burst, called once every call of this process carries
    * media; the calls start their hold when it resolves (a barrier across processes).
@@ -40,14 +57,6 @@ export interface SoakOptions {
   onAllUp?: () => Promise<void>;
   /** Passed to `runBridge` (false: rtc-node's own per-frame path; scripts/ffi-diag.ts). */
   directFfi?: boolean;
-}
-
-export interface ProcessFigures {
-  fds: number;
-  /** Node active handles by kind, e.g. `{ TCPSocketWrap: 2, UDPWrap: 1, Timeout: 3 }`. */
-  handles: Record<string, number>;
-  rssMiB: number;
-  heapUsedMiB: number;
 }
 
 export interface SoakReport {
@@ -69,60 +78,21 @@ export interface SoakReport {
   /** end − start for the figures the acceptance check looks at. */
   growth: { fds: number; sockets: number; rssMiB: number; heapUsedMiB: number };
   sharedSipClientsLeft: number;
-}
-
-const SOCKET_HANDLES = ['TCPSocketWrap', 'TCPServerWrap', 'UDPWrap'];
-
-export function processFigures(): ProcessFigures {
-  const handles: Record<string, number> = {};
-  for (const r of process.getActiveResourcesInfo()) handles[r] = (handles[r] ?? 0) + 1;
-  const mem = process.memoryUsage();
-  let fds = -1;
-  try {
-    fds = readdirSync('/proc/self/fd').length;
-  } catch {
-    // not Linux: leave -1
-  }
-  return {
-    fds,
-    handles,
-    rssMiB: Math.round((mem.rss / 2 ** 20) * 10) / 10,
-    heapUsedMiB: Math.round((mem.heapUsed / 2 ** 20) * 10) / 10,
-  };
-}
-
-function sockets(f: ProcessFigures): number {
-  return SOCKET_HANDLES.reduce((n, k) => n + (f.handles[k] ?? 0), 0);
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/**
- * Lets the process come to rest before its figures are read: collections (when exposed),
- * and time for rtc-node's native teardown, which closes a room's sockets and thread
- * wake-up descriptors some seconds after `disconnect()` resolves (right after a burst of 10
- * calls a process holds about 500 more descriptors than at rest). Waits until the count of
- * file descriptors has not fallen for 5 s (at most 60 s).
- */
-async function settle(): Promise<void> {
-  const gc = (globalThis as { gc?: () => void }).gc;
-  const fds = (): number => {
-    try {
-      return readdirSync('/proc/self/fd').length;
-    } catch {
-      return -1;
-    }
-  };
-  let last = fds();
-  let steady = 0;
-  const end = Date.now() + 60_000;
-  while (steady < 10 && Date.now() < end) {
-    gc?.();
-    await sleep(500);
-    const now = fds();
-    steady = now < last ? 0 : steady + 1;
-    last = Math.min(last, now);
-  }
+  /**
+   * Measured calls (sequential and concurrent) in which the agent heard the phone's 440 Hz,
+   * and in which the phone heard the agent's 1 kHz (`phoneChecked` false: the far end is in
+   * another process, which counts it).
+   */
+  audio: { calls: number; agentHeardPhone: number; phoneHeardAgent: number; phoneChecked: boolean };
+  /** Readings after collection at the start and after every batch of sequential calls. */
+  batches: BatchPoint[];
+  /**
+   * Fit of heap data (heapUsed without compiled code, plus arrayBuffers) over the `batches`
+   * from the second batch on: bytes per call, and the largest residual.
+   */
+  heapPerCall: { bytesPerCall: number; residualMaxBytes: number; forcedGc: boolean };
+  /** Timers, pacer registrations or sockets still above the start after a batch (10 s allowed). */
+  registrationsLeft: string[];
 }
 
 async function waitFor(pred: () => boolean, ms: number, what: string): Promise<void> {
@@ -146,11 +116,14 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     o.farEnd === undefined
       ? new ExotelSimulator({
           host: '127.0.0.1',
-          behaviour: { ringAfterMs: 5, answerAfterMs: 30, play: { toneHz: 440, amplitude: 8000 } },
+          behaviour: { ringAfterMs: 5, answerAfterMs: 30, play: { toneHz: PHONE_HZ, amplitude: 8000 } },
         })
       : undefined;
   await sim?.start();
   const farEnd = o.farEnd ?? { host: '127.0.0.1', port: sim!.address.port };
+  // the simulator whose calls this process can inspect (what each phone heard)
+  const phone = o.farEnd === undefined ? sim : o.farEnd.simulator;
+  const audio = { calls: 0, agentHeardPhone: 0, phoneHeardAgent: 0, phoneChecked: phone !== undefined };
   // The simulator keeps every call and request it saw: forget them as calls end, or the
   // soak would measure the simulator's records growing rather than the bridge.
   const prune = (): void => {
@@ -165,13 +138,16 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     sim.requests.length = 0;
   };
   const agents: { room: Room; stop: () => Promise<void> }[] = [];
+  const ears = new Map<string, AgentEars>();
+  // The agent subscribes to the phones (as an agent does) and speaks AGENT_HZ.
   const startAgent = async (roomName: string): Promise<void> => {
     const at = new AccessToken(o.server.apiKey, o.server.apiSecret, { identity: 'soak-agent' });
     at.kind = 'agent';
     at.addGrant({ roomJoin: true, room: roomName, canPublish: true, canSubscribe: true });
     const room = new Room();
-    await room.connect(o.server.url, await at.toJwt(), { autoSubscribe: false, dynacast: false });
-    const tone = await publishTone(room, 1000, 'agent-voice');
+    ears.set(roomName, new AgentEars(room));
+    await room.connect(o.server.url, await at.toJwt(), { autoSubscribe: true, dynacast: false });
+    const tone = await publishTone(room, AGENT_HZ, 'agent-voice');
     agents.push({ room, stop: () => tone.stop() });
   };
   const exotel = {
@@ -197,10 +173,13 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       timeouts: { connectMs: 30_000, ringingMs: 30_000 },
       ...(o.directFfi !== undefined ? { directFfi: o.directFfi } : {}),
     });
+    // before any await: the agent's handler must be there before the phone's track is
+    const ear = ears.get(roomName)!.listenFor(call.identity);
+    audio.calls++;
     let reported = false;
     let teardownDone: boolean;
     try {
-      await call.answered;
+      const { sipCallId } = await call.answered;
       await waitFor(() => call.status === 'active', 30_000, 'active');
       // Audio both ways: the phone's RTP reached the room, the agent's tone went out as RTP.
       await waitFor(
@@ -215,10 +194,32 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
           `${err.message} (framesCaptured ${st.livekit?.framesCaptured ?? 0}, agentTracks ${st.livekit?.agentTracks ?? 0}, RTP in ${st.rtp?.packetsReceived ?? 0}, agent audio out ${st.rtp?.outbound?.audioPackets ?? 0})`,
         );
       });
+      // What users care about: the agent hears the phone, the phone hears the agent.
+      let timer: NodeJS.Timeout | undefined;
+      const heard = await Promise.race([
+        ear.heardIt.then(() => true),
+        new Promise<boolean>((r) => (timer = setTimeout(() => r(false), 15_000))),
+      ]);
+      clearTimeout(timer);
+      if (!heard) {
+        throw new Error(
+          `the agent did not hear the phone's ${PHONE_HZ} Hz within 15 s (${ear.reading ? `${ear.frames} frames read` : 'no track subscribed'})`,
+        );
+      }
+      audio.agentHeardPhone++;
+      if (phone !== undefined) {
+        await waitFor(
+          () => farEndHeard(phone, sipCallId),
+          15_000,
+          `the phone to hear the agent's ${AGENT_HZ} Hz`,
+        );
+        audio.phoneHeardAgent++;
+      }
       reported = true;
       await allUp?.(true); // concurrent calls: wait until every call is up, then hold
       await sleep(holdMs);
     } finally {
+      ear.stop();
       if (!reported) void allUp?.(false);
       // A teardown that never finishes is a failure to report, not a soak that hangs.
       let timer: NodeJS.Timeout | undefined;
@@ -248,7 +249,10 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
         await a.stop();
         await a.room.disconnect();
       }
-      for (const name of usedRooms.splice(0)) await rooms.deleteRoom(name).catch(() => undefined);
+      for (const name of usedRooms.splice(0)) {
+        ears.delete(name);
+        await rooms.deleteRoom(name).catch(() => undefined);
+      }
     };
     // Concurrent calls: rooms of up to 10 calls, one agent each; distinct numbers per call.
     const perRoom = 10;
@@ -295,16 +299,38 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     };
     // Warm-up: one call loads the native runtime; one concurrent burst of the same size
     // puts the allocators' high-water mark into the baseline, so the end figures show what
-    // the calls left behind rather than memory malloc keeps for reuse after a peak.
+    // the calls left behind rather than memory malloc keeps for reuse after a peak; then
+    // one batch of sequential calls (below).
     const warmFailures: string[] = [];
     const warmRoom = await newRoom('warm');
     await oneCall(warmRoom, '+919876500000', 100).catch((err: Error) => warmFailures.push(err.message));
     await stopAgents();
     if (o.concurrent > 0) await burst(200, warmFailures);
+    // The sequential room and its agent are up before the start figures (what they hold is
+    // the harness's, not the calls'), and one batch of sequential calls in it warms up the
+    // code paths of a call so that the heap fit does not count compiled code.
+    const batch = Math.max(1, o.batch ?? 10);
+    const seqRoom = o.sequential > 0 ? await newRoom('seq') : '';
+    for (let i = 0; i < Math.min(batch, o.sequential); i++) {
+      await oneCall(seqRoom, '+919876500001', 100).catch((err: Error) => warmFailures.push(err.message));
+      prune();
+    }
     await settle();
-    const start = processFigures();
-
-    const seqRoom = await newRoom('seq');
+    audio.calls = audio.agentHeardPhone = audio.phoneHeardAgent = 0; // count measured calls only
+    const start = await collectAndRead();
+    // After every batch: collected memory for the per-call fit, and timers, pacer
+    // registrations and sockets back where they started (allowed 10 s to get there).
+    const batches: BatchPoint[] = [{ calls: 0, figures: start }];
+    const leftOver: string[] = [];
+    const checkRegistrations = async (label: string): Promise<void> => {
+      const end = Date.now() + 10_000;
+      let left = registrationsLeft(start, processFigures());
+      while (left.length > 0 && Date.now() < end) {
+        await sleep(100);
+        left = registrationsLeft(start, processFigures());
+      }
+      if (left.length > 0) leftOver.push(`${label}: ${left.join(', ')}`);
+    };
     const seqFailures: string[] = [];
     const setup: number[] = [];
     const t0 = Date.now();
@@ -319,6 +345,10 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       setup.push(performance.now() - c0);
       prune();
       o.onProgress?.('sequential', i + 1, o.sequential);
+      if ((i + 1) % batch === 0 || i + 1 === o.sequential) {
+        await checkRegistrations(`after ${i + 1} sequential calls`);
+        batches.push({ calls: i + 1, figures: await collectAndRead() });
+      }
     }
     const seqSeconds = (Date.now() - t0) / 1000;
     await stopAgents();
@@ -337,8 +367,9 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     clearInterval(rssTimer);
     const conSeconds = (Date.now() - t1) / 1000;
 
+    if (o.concurrent > 0) await checkRegistrations(`after ${o.concurrent} concurrent calls`);
     await settle();
-    const end = processFigures();
+    const end = await collectAndRead();
     return {
       date: new Date().toISOString(),
       sequential: {
@@ -366,6 +397,12 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
         heapUsedMiB: Math.round((end.heapUsedMiB - start.heapUsedMiB) * 10) / 10,
       },
       sharedSipClientsLeft: sharedSipClientCount(),
+      audio,
+      batches,
+      // the first two batches are left out of the fit: garbage of the warm-up is still being
+      // released during them (0.2–0.6 MB lower by then on this machine)
+      heapPerCall: { ...heapFit(batches.filter((b) => b.calls >= 2 * batch)), forcedGc: canForceGc },
+      registrationsLeft: leftOver,
     };
   } finally {
     for (const a of agents.splice(0)) {
@@ -376,10 +413,20 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   }
 }
 
+export interface SoakMargins {
+  fds: number;
+  /** RSS growth start → end (plus the rtc-node allowance), MiB. */
+  rssMiB: number;
+  /** heapUsed growth start → end, MiB. */
+  heapUsedMiB: number;
+  /** Fitted growth of heapUsed + arrayBuffers per sequential call, bytes (needs --expose-gc). */
+  heapBytesPerCall?: number;
+}
+
 /** The acceptance check: what is wrong with a report (empty when it passes). */
 export function soakProblems(
   r: SoakReport,
-  margins = { fds: 8, rssMiB: 64, heapUsedMiB: 16 },
+  margins: SoakMargins = { fds: 8, rssMiB: 64, heapUsedMiB: 16 },
   /** RSS the dependency is known to keep for these calls (see `roomCycleControl`), MiB. */
   rssAllowanceMiB = 0,
 ): string[] {
@@ -398,52 +445,17 @@ export function soakProblems(
   if (r.growth.heapUsedMiB > margins.heapUsedMiB)
     out.push(`heap grew by ${r.growth.heapUsedMiB} MiB (> ${margins.heapUsedMiB})`);
   if (r.sharedSipClientsLeft !== 0) out.push(`${r.sharedSipClientsLeft} shared SIP client(s) left open`);
-  return out;
-}
-
-export interface RoomCycleControl {
-  cycles: number;
-  start: ProcessFigures;
-  end: ProcessFigures;
-  /** RSS growth per bare room cycle, MiB. */
-  rssPerCycleMiB: number;
-}
-
-/**
- * The control for the RSS check: `cycles` bare `@livekit/rtc-node` rooms — connect,
- * publish an 8 kHz track, send ten frames, unpublish, disconnect — with no bridge code at
- * all. rtc-node 1.1.0 keeps about half a MiB of native memory per room cycle here (heap,
- * handles and file descriptors stay flat), so a bridge call, which is one such room,
- * cannot give back more; the soak compares the bridge's growth per call with this.
- */
-export async function roomCycleControl(server: SoakServer, cycles: number): Promise<RoomCycleControl> {
-  const name = `soak-control-${Date.now()}`;
-  const rooms = new RoomServiceClient(server.httpUrl, server.apiKey, server.apiSecret);
-  await rooms.createRoom({ name, emptyTimeout: 60, departureTimeout: 60 });
-  const one = async (): Promise<void> => {
-    const at = new AccessToken(server.apiKey, server.apiSecret, { identity: 'control' });
-    at.addGrant({ roomJoin: true, room: name, canPublish: true, canSubscribe: true });
-    const room = new Room();
-    await room.connect(server.url, await at.toJwt(), { autoSubscribe: false, dynacast: false });
-    const tone = await publishTone(room, 440, 'control');
-    await sleep(200);
-    await tone.stop();
-    await room.disconnect();
-  };
-  try {
-    await one();
-    await settle();
-    const start = processFigures();
-    for (let i = 0; i < cycles; i++) await one();
-    await settle();
-    const end = processFigures();
-    return {
-      cycles,
-      start,
-      end,
-      rssPerCycleMiB: Math.round(((end.rssMiB - start.rssMiB) / Math.max(1, cycles)) * 1000) / 1000,
-    };
-  } finally {
-    await rooms.deleteRoom(name).catch(() => undefined);
+  if (r.audio.agentHeardPhone < r.audio.calls)
+    out.push(`the agent heard the phone in ${r.audio.agentHeardPhone} of ${r.audio.calls} calls`);
+  if (r.audio.phoneChecked && r.audio.phoneHeardAgent < r.audio.calls)
+    out.push(`the phone heard the agent in ${r.audio.phoneHeardAgent} of ${r.audio.calls} calls`);
+  for (const l of r.registrationsLeft) out.push(`not back to the start ${l}`);
+  if (margins.heapBytesPerCall !== undefined) {
+    if (!r.heapPerCall.forcedGc) out.push('heap per call needs --expose-gc');
+    else if (r.heapPerCall.bytesPerCall > margins.heapBytesPerCall)
+      out.push(
+        `heap grew by ${r.heapPerCall.bytesPerCall} B per call over ${r.batches.at(-1)?.calls ?? 0} sequential calls (> ${margins.heapBytesPerCall})`,
+      );
   }
+  return out;
 }
