@@ -8,7 +8,7 @@
  * through {@link TransactionLayerUser}).
  */
 import { SipTransportError, toBridgeError, type BridgeError } from '../errors.js';
-import { silentLogger, type Logger } from '../logger.js';
+import { LogThrottle, silentLogger, type Logger } from '../logger.js';
 import type { SipMessage, SipRequest, SipResponse } from './message.js';
 import type { SipTimerValues, TimerClock } from './timers.js';
 import type { ClientTransactionUser, ServerTransactionUser, TransactionContext } from './transaction.js';
@@ -82,6 +82,7 @@ export class TransactionLayer {
   private readonly log: Logger;
   private closed = false;
   private dropped = 0;
+  private readonly dropLog = new LogThrottle();
   private refused = 0;
 
   constructor(private readonly opts: TransactionLayerOptions) {
@@ -224,8 +225,14 @@ export class TransactionLayer {
     const max = this.opts.maxServerTransactions ?? DEFAULT_MAX_SERVER_TRANSACTIONS;
     if (this.servers.size >= (this.opts.user.isCallRequest?.(req) === true ? 2 * max : max)) {
       this.dropped++;
+      const skipped = this.dropLog.take('dropped');
+      if (skipped === undefined) return; // one line a second under a flood
       this.log.warn(
-        { method: req.method, from: `${flow.remoteAddress}:${flow.remotePort}` },
+        {
+          method: req.method,
+          from: `${flow.remoteAddress}:${flow.remotePort}`,
+          alsoDroppedSinceLastLine: skipped,
+        },
         '[SIP] too many server transactions: request dropped',
       );
       return;

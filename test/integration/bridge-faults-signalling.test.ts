@@ -9,6 +9,7 @@
 import { createSocket } from 'node:dgram';
 import { afterAll, describe, expect, it } from 'vitest';
 import { dispose } from '@livekit/rtc-node';
+import type { Logger } from '../../src/index.js';
 import { DEFAULT_SIP_MESSAGE_TIMEOUT_MS } from '../../src/sip/transport.js';
 import {
   bridge,
@@ -36,12 +37,21 @@ async function liveCall(prefix: string, transport: 'tcp' | 'udp' = 'tcp') {
   const sim = await startSim(cleanups);
   const roomName = await createRoom(cleanups, prefix);
   const agent = await startAgent(cleanups, roomName, 1000);
+  const warnings: string[] = [];
+  const logger: Logger = {
+    debug: () => undefined,
+    info: () => undefined,
+    warn: (a: unknown, b?: unknown) => void warnings.push(String(typeof a === 'string' ? a : b)),
+    error: () => undefined,
+    child: () => logger,
+  };
   const call = bridge(cleanups, roomName, sim.address.port, {
     exotel: exotelFor(sim.address.port, transport),
+    logger,
   });
   await active(call);
   await hearsTone(agent.heard, 0, 440);
-  return { sim, roomName, agent, call, sipPort: bridgePorts(sim).sip };
+  return { sim, roomName, agent, call, sipPort: bridgePorts(sim).sip, warnings };
 }
 
 async function peer(p: Promise<WirePeer>): Promise<WirePeer> {
@@ -135,12 +145,16 @@ describe('bridge faults: SIP floods during a call', () => {
     await phoneHangsUp(sim, call, roomName);
   });
   it("1100 unknown INVITEs from the trunk address fill the server-transaction table (1024, Timer H keeps them 32 s): the far end's BYE still ends the call", async () => {
-    const { sim, roomName, call, sipPort } = await liveCall('tx-cap');
+    const { sim, roomName, call, sipPort, warnings } = await liveCall('tx-cap');
     const trusted = await peer(tcpPeer(sipPort, '127.0.0.1'));
     await sendMany(trusted, 1100, () => sipRequest('INVITE', { transport: 'TCP', from: trusted.local }));
     await eventually('the table full', () => statuses(trusted.received()).length >= 1024, 15_000);
     // the 76 beyond the table were dropped, unanswered
     expect(countBy(statuses(trusted.received()))).toEqual({ 403: 1024 });
+    // logged at most once a second, not once per dropped request
+    const dropLines = warnings.filter((w) => w.startsWith('[SIP] too many server transactions')).length;
+    expect(dropLines).toBeGreaterThanOrEqual(1);
+    expect(dropLines).toBeLessThan(76);
     expect(call.status).toBe('active');
     // before the fix this BYE was dropped too, and the call only ended at the media timeout
     await phoneHangsUp(sim, call, roomName);
