@@ -146,7 +146,10 @@ export function loudPart(frames: Int16Array[]): Int16Array {
   return concat(frames.filter((f) => f.some((v) => Math.abs(v) > 500)));
 }
 
-/** Node's active handles by kind (`TCPSocketWrap`, `UDPWrap`, `Timeout`, …). */
+/**
+ * Node's active handles by kind (`TCPSocketWrap`, `UDPWrap`, `Timeout`, …). Blind to unref'd
+ * timers and handles and to native sockets and threads: leak checks use `./resources.ts`.
+ */
 export function activeResources(): Record<string, number> {
   const out: Record<string, number> = {};
   for (const r of process.getActiveResourcesInfo()) out[r] = (out[r] ?? 0) + 1;
