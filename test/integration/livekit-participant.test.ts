@@ -289,13 +289,13 @@ describe('PhoneParticipant with a real livekit-server', () => {
   }
 
   it('a refused LiveKit port fails fast with LiveKitConnectError and leaves nothing behind', async () => {
+    // The connect timeout is far beyond the test's own timeout: the rejection can only come
+    // from the refused connection, never from the timer (no wall-clock bound to assert).
     const phone = new PhoneParticipant({
       url: 'ws://127.0.0.1:1',
       token: await phoneToken('nope'),
-      connectTimeoutMs: 3000,
+      connectTimeoutMs: 3_600_000,
     });
-    const t0 = Date.now();
     await expect(phone.connect()).rejects.toBeInstanceOf(LiveKitConnectError);
-    expect(Date.now() - t0).toBeLessThan(3000);
   });
 });

@@ -148,13 +148,16 @@ describe('hostile SIP input on the listening port', () => {
   it('a body that never finishes arriving is cut off by the message timeout', async () => {
     const c = await startClient({ messageTimeoutMs: 800 });
     const p = await tcpPeer(c.localPort);
-    const t0 = Date.now();
     await p.write(
       options(4, 'TCP 127.0.0.2:5060').replace('Content-Length: 0', 'Content-Length: 5000') + 'abc',
     );
     await p.closed;
-    expect(Date.now() - t0).toBeLessThan(3000);
-    expect(c.stats().connectionsClosedSlow).toBe(1);
+    // closed by the message timeout, not by any other limit (the counter names the reason)
+    expect(c.stats()).toMatchObject({
+      connectionsClosedSlow: 1,
+      connectionsClosedBadInput: 0,
+      connectionsClosedIdle: 0,
+    });
   });
 
   it('slow loris: one byte a second is cut off by the message timeout', async () => {
@@ -162,14 +165,17 @@ describe('hostile SIP input on the listening port', () => {
     const p = await tcpPeer(c.localPort);
     const msg = options(5, 'TCP 127.0.0.2:5060');
     const t0 = Date.now();
+    let written = 0;
     for (let i = 0; i < msg.length && !p.isClosed(); i++) {
       await p.write(msg[i]!);
+      written++;
       await Promise.race([sleep(1000), p.closed]);
     }
     await p.closed;
-    const took = Date.now() - t0;
-    expect(took).toBeGreaterThanOrEqual(2400);
-    expect(took).toBeLessThan(4500);
+    // not before the timeout (a lower bound a busy machine cannot break), and cut off long
+    // before the message was complete (a count, not an upper time bound)
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(2400);
+    expect(written).toBeLessThan(msg.length / 2);
     expect(c.stats()).toMatchObject({ connectionsClosedSlow: 1, connectionsClosedBadInput: 0 });
   }, 10_000);
 
@@ -177,11 +183,11 @@ describe('hostile SIP input on the listening port', () => {
     const c = await startClient({ inboundIdleTimeoutMs: 600 });
     const idle = await tcpPeer(c.localPort);
     const alive = await tcpPeer(c.localPort, '127.0.0.1');
-    const t0 = Date.now();
     const pinger = setInterval(() => void alive.write('\r\n\r\n'), 200);
     cleanups.push(() => clearInterval(pinger));
     await idle.closed;
-    expect(Date.now() - t0).toBeLessThan(2000);
+    // order, not time: the idle one is closed while the pinged one (same age) stays open
+    expect(alive.isClosed()).toBe(false);
     await sleep(500);
     expect(alive.isClosed()).toBe(false);
     expect(c.stats().connectionsClosedIdle).toBe(1);
