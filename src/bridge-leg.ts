@@ -56,6 +56,12 @@ export interface BridgeLeg {
   prepare(log: Logger, hooks: LegHooks): Promise<void>;
   /** Dials (outbound) or answers (inbound) with our RTP address; resolves once answered. */
   connect(local: { ip: string; port: number }, log: Logger): Promise<LegAnswer>;
+  /**
+   * Outbound: resolves once the INVITE of `connect()` was handed to the transport, or the
+   * call ended before it could be (the bridge loads rtc-node only then, so that its
+   * synchronous load does not hold the INVITE back).
+   */
+  dialled?(): Promise<void>;
   /** Ends the SIP call if it is still up: CANCEL or BYE (outbound), a final response or BYE (inbound). */
   hangup(): Promise<void>;
   /**
@@ -94,6 +100,7 @@ export class OutboundLeg implements BridgeLeg {
   private lease: SipClientLease | undefined;
   private released = false;
   private call: OutboundCall | undefined;
+  private sent: Promise<void> | undefined;
   private hooks: LegHooks | undefined;
 
   constructor(private readonly o: OutboundLegOptions) {}
@@ -128,6 +135,10 @@ export class OutboundLeg implements BridgeLeg {
       logger: log,
     });
     this.call = call;
+    this.sent = new Promise<void>((resolve) => {
+      call.once('inviteSent', resolve);
+      void call.ended.then(() => resolve());
+    });
     let early = false;
     call.on('progress', ({ status, sdp }) => {
       if (status === 180 || status === 183) hooks.onRinging();
@@ -152,6 +163,10 @@ export class OutboundLeg implements BridgeLeg {
       remoteHeaders: answer.remoteHeaders,
       allHeaders: answer.headers,
     };
+  }
+
+  dialled(): Promise<void> {
+    return this.sent ?? Promise.resolve();
   }
 
   hangup(): Promise<void> {

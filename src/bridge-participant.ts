@@ -28,7 +28,8 @@ export interface BridgeParticipantSpec {
   connectTimeoutMs: number | undefined;
   /** The phone track's rate (AgentStream: the stream's); default 8000. */
   sampleRate: number | undefined;
-  queueSizeMs: number | undefined;
+  /** The AudioSource queue (ms) when the bridge picks one; else `media`'s, else none (0). */
+  queueSizeMs?: number;
   /** `runBridge({ livekitMedia })`; its queue applies where `queueSizeMs` is undefined. */
   media?: PhoneTrackTuning;
   log: Logger;

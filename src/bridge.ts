@@ -343,10 +343,14 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
         ? `[BRIDGE] Starting SIP call to ${this.phoneNumber}...`
         : `[BRIDGE] Audio track published. Answering the call from ${this.phoneNumber}...`,
     );
-    this.mark('inviteSent');
+    if (this.leg.dialled === undefined) this.mark('inviteSent');
     const answering = this.leg.connect(local, this.log);
+    answering.catch(() => undefined); // awaited below
+    if (this.leg.dialled !== undefined) {
+      await this.leg.dialled();
+      this.mark('inviteSent');
+    }
     if (joined === undefined) {
-      answering.catch(() => undefined); // awaited just below
       joined = this.joinRoom(stop);
       joined.catch(this.endByError);
     }
@@ -401,7 +405,6 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
   private async joinRoom(stop: AbortSignal): Promise<boolean> {
     const { livekit, exotel } = this.config;
     const timeouts = this.opts.timeouts ?? {};
-    const streamLeg = this.leg.stream !== undefined;
     const participant = await createBridgeParticipant({
       livekit,
       roomName: this.roomName,
@@ -421,7 +424,7 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
       directFfi: this.opts.directFfi,
       connectTimeoutMs: timeouts.connectMs,
       sampleRate: this.leg.sampleRate,
-      queueSizeMs: streamLeg ? 200 : undefined,
+
       media: this.opts.livekitMedia,
       log: this.log,
       clock: this.clock,

@@ -454,6 +454,7 @@ export function bridgeOptionsOf(o: AgentStreamServerOptions): Partial<RunBridgeO
   if (o.isAgent !== undefined) out.isAgent = o.isAgent;
   if (o.timeouts !== undefined) out.timeouts = o.timeouts;
   if (o.directFfi !== undefined) out.directFfi = o.directFfi;
+  if (o.livekitMedia !== undefined) out.livekitMedia = o.livekitMedia;
   if (o.clock !== undefined) out.clock = o.clock;
   if (o.requireExistingRoom !== undefined) out.requireExistingRoom = o.requireExistingRoom;
   if (o.audioTaps !== undefined) out.audioTaps = o.audioTaps;

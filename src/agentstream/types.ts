@@ -63,6 +63,7 @@ export interface AgentStreamServerOptions extends Pick<
   | 'isAgent'
   | 'timeouts'
   | 'directFfi'
+  | 'livekitMedia'
   | 'clock'
   | 'requireExistingRoom'
   | 'audioTaps'

@@ -256,6 +256,7 @@ function pick(o: ListenForCallsOptions): Partial<RunBridgeOptions> {
   if (o.timeouts !== undefined) out.timeouts = o.timeouts;
   if (o.jitterTargetMs !== undefined) out.jitterTargetMs = o.jitterTargetMs;
   if (o.directFfi !== undefined) out.directFfi = o.directFfi;
+  if (o.livekitMedia !== undefined) out.livekitMedia = o.livekitMedia;
   if (o.statsLogIntervalMs !== undefined) out.statsLogIntervalMs = o.statsLogIntervalMs;
   if (o.clock !== undefined) out.clock = o.clock;
   if (o.requireExistingRoom !== undefined) out.requireExistingRoom = o.requireExistingRoom;

@@ -65,6 +65,7 @@ export interface ListenForCallsOptions extends Pick<
   | 'sipTimers'
   | 'jitterTargetMs'
   | 'directFfi'
+  | 'livekitMedia'
   | 'statsLogIntervalMs'
   | 'clock'
   | 'requireExistingRoom'

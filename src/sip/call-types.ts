@@ -104,6 +104,8 @@ export interface SessionEvents {
  * - `mediaUpdate`, `info`, `ended` — see {@link SessionEvents}.
  */
 export interface OutboundCallEvents extends SessionEvents {
+  /** The INVITE was handed to the transport (again after a digest challenge). */
+  inviteSent: [];
   /** A provisional response (100/180/183), with early-media SDP when present. */
   progress: [progress: CallProgress];
   /** The 2xx arrived and was ACKed. */

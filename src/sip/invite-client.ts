@@ -208,6 +208,7 @@ export class OutboundCall extends EventEmitter<OutboundCallEvents> implements Di
         this.finish({ reason: 'transport-error', error: e }, e);
       },
     });
+    this.emit('inviteSent');
   }
 
   private inviteResponse(res: SipResponse, invite: SipRequest): void {
