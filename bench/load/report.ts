@@ -3,6 +3,7 @@
  * docs/performance.md with docs/performance.svg (CPU per call-second and pacing p99
  * against concurrent calls, both systems), every figure taken from one run's JSON.
  */
+import { g711Section, jsProfileSection } from './report-notes.js';
 import type { LatencyHistograms } from '../../src/entries/media.js';
 import type { FarWindow } from './far-end.js';
 import { leversTable } from './levers.js';
@@ -508,6 +509,7 @@ export function renderDocs(r: LoadReport): { markdown: string; svg: string } {
   md.push('');
   if (r.before) md.push(beforeAfter(r.before, ours).join('\n'), '');
   md.push(...cpuSection(ours, capO, capL));
+  md.push(...jsProfileSection(r));
   const lev = leversTable(r);
   if (lev.length > 0) {
     md.push('## Levers: bridge variants in this run', '');
@@ -517,6 +519,7 @@ export function renderDocs(r: LoadReport): { markdown: string; svg: string } {
     );
     md.push(...lev, '');
   }
+  md.push(...g711Section(ours));
   md.push('## Every step');
   md.push('');
   md.push(renderTable(r, { levers: false }));
