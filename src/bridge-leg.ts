@@ -57,9 +57,9 @@ export interface BridgeLeg {
   /** Dials (outbound) or answers (inbound) with our RTP address; resolves once answered. */
   connect(local: { ip: string; port: number }, log: Logger): Promise<LegAnswer>;
   /**
-   * Outbound: resolves once the INVITE of `connect()` was handed to the transport, or the
-   * call ended before it could be (the bridge loads rtc-node only then, so that its
-   * synchronous load does not hold the INVITE back).
+   * Outbound: resolves once the transport has written the INVITE of `connect()` (after
+   * opening the trunk connection if there was none), or the call ended before (the bridge
+   * loads rtc-node only then, so that its synchronous load does not hold the INVITE back).
    */
   dialled?(): Promise<void>;
   /** Ends the SIP call if it is still up: CANCEL or BYE (outbound), a final response or BYE (inbound). */

@@ -115,7 +115,25 @@ export function livekitSipBinary(): string {
   return (ensureLivekitSip as (o: { quiet: boolean }) => string)({ quiet: false });
 }
 
+/**
+ * Starts livekit-sip on free ports. A probed port can be taken before livekit-sip binds it
+ * (an outgoing connection picks an ephemeral port; seen once after a long run: "listen tcp
+ * :43445: bind: address already in use"): that is retried on fresh ports, twice.
+ */
 export async function startLiveKitSip(
+  bin: string,
+  opts: { redisAddress: string; wsUrl: string },
+): Promise<LiveKitSip> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startLiveKitSipOnce(bin, opts);
+    } catch (err) {
+      if (attempt >= 3 || !String(err).includes('address already in use')) throw err;
+    }
+  }
+}
+
+async function startLiveKitSipOnce(
   bin: string,
   opts: { redisAddress: string; wsUrl: string },
 ): Promise<LiveKitSip> {

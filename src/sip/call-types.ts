@@ -104,7 +104,7 @@ export interface SessionEvents {
  * - `mediaUpdate`, `info`, `ended` — see {@link SessionEvents}.
  */
 export interface OutboundCallEvents extends SessionEvents {
-  /** The INVITE was handed to the transport (again after a digest challenge). */
+  /** The transport has written the INVITE (a connection to the trunk opened first if needed; again after a digest challenge). */
   inviteSent: [];
   /** A provisional response (100/180/183), with early-media SDP when present. */
   progress: [progress: CallProgress];

@@ -207,8 +207,8 @@ export class OutboundCall extends EventEmitter<OutboundCallEvents> implements Di
         this.log.warn({ err: e.message }, '[SIP] transport error on INVITE');
         this.finish({ reason: 'transport-error', error: e }, e);
       },
+      onSent: () => this.emit('inviteSent'),
     });
-    this.emit('inviteSent');
   }
 
   private inviteResponse(res: SipResponse, invite: SipRequest): void {

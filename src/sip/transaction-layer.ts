@@ -139,7 +139,7 @@ export class TransactionLayer {
     if (branch === undefined) throw new SipTransportError(`${req.method} has no Via branch`);
     const k = clientKey(branch, req.method);
     let current: SipTarget = target;
-    const entry: { tx?: T; flow?: SipFlow } = {};
+    const entry: { tx?: T; flow?: SipFlow; sent?: boolean } = {};
     const ctx: TransactionContext = {
       branch,
       reliable: isReliable(target.protocol),
@@ -151,6 +151,10 @@ export class TransactionLayer {
             current = { ...target, flow };
             const e = this.clients.get(k);
             if (e !== undefined) e.flow = flow;
+            if (entry.sent !== true) {
+              entry.sent = true;
+              user.onSent?.();
+            }
           },
           (err: unknown) => {
             // The transport rejects with our typed errors (a send failure, or a message the

@@ -32,6 +32,8 @@ export interface ClientTransactionUser {
   onTransportError(error: BridgeError): void;
   /** The machine reached `terminated` (called once). */
   onTerminated?(): void;
+  /** The transport has written the request for the first time (a connection opened first if needed). */
+  onSent?(): void;
 }
 
 /** Upward interface of a server transaction. */
