@@ -55,6 +55,7 @@ import type {
 } from './bridge-events.js';
 import { resolveBridgeOptions, type RunBridgeOptions } from './bridge-options.js';
 import { answerAttributes, answeredInfo } from './bridge-answer.js';
+import { rtcUnavailable } from './livekit/rtc.js';
 import {
   endReasonOfSip,
   HANGUP_STATUS_TIMEOUT_MS,
@@ -322,7 +323,12 @@ export class BridgeCall extends EventEmitter<BridgeCallEvents> {
     if (!outbound) {
       joined = this.joinRoom(stop);
       if (!(await joined)) return;
-    } else await roomCheck;
+    } else {
+      await roomCheck;
+      // rtc-node is loaded after dialling: without its native binding, do not dial at all
+      const noRtc = rtcUnavailable();
+      if (noRtc !== undefined) throw noRtc;
+    }
     const [local] = await ready;
     if (stop.aborted) return;
     this.stage = 'calling';

@@ -6,7 +6,9 @@
  * build each use the one copy of rtc-node their own format loads (a second copy would be a
  * second native runtime, and its `RpcError` another class).
  */
+import { readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
 import type * as RtcNode from '@livekit/rtc-node';
 import { InternalError, LiveKitError } from '../errors.js';
 
@@ -41,6 +43,50 @@ export function loadRtc(): Promise<Rtc> {
     if (loading === attempt) loading = undefined; // let the next call try again
   });
   return attempt;
+}
+
+/**
+ * Whether rtc-node's native binding is there to load, found without loading it (cheap: a
+ * few file lookups). Outbound calls ask before they dial, because they load rtc-node only
+ * once the INVITE has left: a process without the binding fails the call with the same
+ * `LiveKitError` as `loadRtc()` instead of ringing a phone it cannot bridge. A binding that
+ * is there but fails to load is still reported by `loadRtc()`.
+ */
+export function rtcUnavailable(): LiveKitError | undefined {
+  if (loaded !== undefined || process.env.NAPI_RS_NATIVE_LIBRARY_PATH) return undefined;
+  const req = createRequire(import.meta.url);
+  let dir: string;
+  try {
+    dir = dirname(req.resolve('@livekit/rtc-ffi-bindings/package.json'));
+  } catch (err) {
+    return nativeLoadError(err);
+  }
+  // the binding's loader takes a `.node` file beside it, else a package named after the platform
+  try {
+    if (readdirSync(dir).some((f) => f.endsWith('.node'))) return undefined;
+  } catch {
+    // unreadable: let loadRtc() say what is wrong
+    return undefined;
+  }
+  const prefix = `@livekit/rtc-ffi-bindings-${process.platform}-`;
+  const suffixes = [
+    process.arch,
+    `${process.arch}-gnu`,
+    `${process.arch}-musl`,
+    `${process.arch}-msvc`,
+    'universal',
+  ];
+  for (const s of suffixes) {
+    try {
+      req.resolve(`${prefix}${s}/package.json`);
+      return undefined;
+    } catch {
+      // not this one
+    }
+  }
+  return nativeLoadError(
+    new LiveKitError(`native binding for ${process.platform}-${process.arch} not found`),
+  );
 }
 
 function nativeLoadError(err: unknown): LiveKitError {
