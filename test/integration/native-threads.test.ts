@@ -80,35 +80,24 @@ const N = 4;
 const capture = (t: Map<string, number>) => t.get('AudioSourceCapt') ?? 0;
 
 describe('native threads after calls end', () => {
-  it(`${N} calls ended by the server deleting their rooms leave no thread behind`, async () => {
-    await cycle(1, 'closed'); // warm-up: the runtime's own threads exist from here on
-    const base = threads();
-    await cycle(N, 'room-deleted');
-    const after = await eventually(
-      'the threads of the deleted rooms to end',
-      () => {
-        const t = threads();
-        return grown(t, base).length === 0 ? t : undefined;
-      },
-      15_000,
-    ).catch(() => threads());
-    expect(grown(after, base), `threads ${count(base)} → ${count(after)}`).toEqual([]);
-  }, 90_000);
-
-  it(`${N} calls the bridge closed itself leave no thread behind`, async () => {
-    await cycle(1, 'closed');
-    const base = threads();
-    await cycle(N, 'closed');
-    const after = await eventually(
-      'the threads of the closed calls to end',
-      () => {
-        const t = threads();
-        return grown(t, base).length === 0 ? t : undefined;
-      },
-      15_000,
-    ).catch(() => threads());
-    expect(grown(after, base), `threads ${count(base)} → ${count(after)}`).toEqual([]);
-  }, 90_000);
+  for (const [how, what] of [
+    ['room-deleted', 'ended by the server deleting their rooms'],
+    ['closed', 'the bridge closed itself'],
+  ] as const)
+    it(`${N} calls ${what} leave no thread behind`, async () => {
+      await cycle(1, 'closed'); // warm-up: the runtime's own threads exist from here on
+      const base = threads();
+      await cycle(N, how);
+      const after = await eventually(
+        'the threads of the ended calls to end',
+        () => {
+          const t = threads();
+          return grown(t, base).length === 0 ? t : undefined;
+        },
+        15_000,
+      ).catch(() => threads());
+      expect(grown(after, base), `threads ${count(base)} → ${count(after)}`).toEqual([]);
+    }, 90_000);
 
   it('a queued AudioSource runs one AudioSourceCapture thread per live call, an unqueued one none', async () => {
     const live = async (queueSizeMs: number) => {
