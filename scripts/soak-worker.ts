@@ -31,8 +31,10 @@ interface WorkerArgs {
 type FromParent = { type: 'go' };
 
 const args = JSON.parse(process.env.SOAK_WORKER ?? '{}') as WorkerArgs;
+const pending: Promise<void>[] = [];
 const send = (msg: unknown): void => {
-  if (process.connected) process.send?.(msg);
+  if (process.connected && process.send !== undefined)
+    pending.push(new Promise((r) => process.send!(msg, undefined, undefined, () => r())));
 };
 let go!: () => void;
 const released = new Promise<void>((r) => (go = r));
@@ -73,5 +75,9 @@ try {
   send({ type: 'error', message: err instanceof Error ? err.message : String(err) });
 } finally {
   await dispose();
+  await Promise.all(pending);
   process.disconnect?.();
+  // The report is out. A handle the soak left open (which the report names) would keep this
+  // process alive and the parent waiting for its timeout: end it here.
+  process.exit(0);
 }

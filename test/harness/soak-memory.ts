@@ -13,6 +13,8 @@ import { publishTone } from './tone.js';
 
 export interface ProcessFigures {
   fds: number;
+  /** Threads of the process (`/proc/self/task`; rust-sdks #1443 left one per deleted room). */
+  threads: number;
   /** Node active handles by kind, e.g. `{ TCPSocketWrap: 2, UDPWrap: 1, Timeout: 3 }`. */
   handles: Record<string, number>;
   /** Sessions registered with the shared 20 ms pacer (one per call carrying media). */
@@ -31,6 +33,14 @@ export interface ProcessFigures {
 
 export const SOCKET_HANDLES = ['TCPSocketWrap', 'TCPServerWrap', 'UDPWrap'];
 
+function threadCount(): number {
+  try {
+    return readdirSync('/proc/self/task').length;
+  } catch {
+    return -1; // not Linux
+  }
+}
+
 export function fdCount(): number {
   try {
     return readdirSync('/proc/self/fd').length;
@@ -45,6 +55,7 @@ export function processFigures(): ProcessFigures {
   const mem = process.memoryUsage();
   return {
     fds: fdCount(),
+    threads: threadCount(),
     handles,
     pacerSessions: getSharedScheduler().stats().sessions,
     resources: resourceCounts(),

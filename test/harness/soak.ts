@@ -76,7 +76,7 @@ export interface SoakReport {
   start: ProcessFigures;
   end: ProcessFigures;
   /** end − start for the figures the acceptance check looks at. */
-  growth: { fds: number; sockets: number; rssMiB: number; heapUsedMiB: number };
+  growth: { fds: number; threads: number; sockets: number; rssMiB: number; heapUsedMiB: number };
   sharedSipClientsLeft: number;
   /**
    * Measured calls (sequential and concurrent) in which the agent heard the phone's 440 Hz,
@@ -93,6 +93,11 @@ export interface SoakReport {
   heapPerCall: { bytesPerCall: number; residualMaxBytes: number; forcedGc: boolean };
   /** Timers, pacer registrations or sockets still above the start after a batch (10 s allowed). */
   registrationsLeft: string[];
+  /**
+   * Set when the soak stopped before its planned calls: a batch left something registered
+   * (the verdict is in, and every further call would only add to it and to the run time).
+   */
+  stoppedEarly?: string;
 }
 
 async function waitFor(pred: () => boolean, ms: number, what: string): Promise<void> {
@@ -322,7 +327,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     // registrations and sockets back where they started (allowed 10 s to get there).
     const batches: BatchPoint[] = [{ calls: 0, figures: start }];
     const leftOver: string[] = [];
-    const checkRegistrations = async (label: string): Promise<void> => {
+    const checkRegistrations = async (label: string): Promise<boolean> => {
       const end = Date.now() + 10_000;
       let left = registrationsLeft(start, processFigures());
       while (left.length > 0 && Date.now() < end) {
@@ -330,7 +335,9 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
         left = registrationsLeft(start, processFigures());
       }
       if (left.length > 0) leftOver.push(`${label}: ${left.join(', ')}`);
+      return left.length === 0;
     };
+    let stoppedEarly: string | undefined;
     const seqFailures: string[] = [];
     const setup: number[] = [];
     const t0 = Date.now();
@@ -346,8 +353,12 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       prune();
       o.onProgress?.('sequential', i + 1, o.sequential);
       if ((i + 1) % batch === 0 || i + 1 === o.sequential) {
-        await checkRegistrations(`after ${i + 1} sequential calls`);
+        const clean = await checkRegistrations(`after ${i + 1} sequential calls`);
         batches.push({ calls: i + 1, figures: await collectAndRead() });
+        if (!clean) {
+          stoppedEarly = `after ${i + 1} of ${o.sequential} sequential calls: something was left registered`;
+          break;
+        }
       }
     }
     const seqSeconds = (Date.now() - t0) / 1000;
@@ -358,16 +369,20 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     const rssTimer = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 250);
     const t1 = Date.now();
     let done = 0;
-    const conSetup = await burst(
-      o.holdMs?.concurrent ?? 2000,
-      conFailures,
-      () => o.onProgress?.('concurrent', ++done, o.concurrent),
-      o.onAllUp,
-    );
+    const conSetup =
+      stoppedEarly === undefined
+        ? await burst(
+            o.holdMs?.concurrent ?? 2000,
+            conFailures,
+            () => o.onProgress?.('concurrent', ++done, o.concurrent),
+            o.onAllUp,
+          )
+        : [];
     clearInterval(rssTimer);
     const conSeconds = (Date.now() - t1) / 1000;
 
-    if (o.concurrent > 0) await checkRegistrations(`after ${o.concurrent} concurrent calls`);
+    if (o.concurrent > 0 && stoppedEarly === undefined)
+      await checkRegistrations(`after ${o.concurrent} concurrent calls`);
     await settle();
     const end = await collectAndRead();
     return {
@@ -392,6 +407,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       end,
       growth: {
         fds: end.fds - start.fds,
+        threads: end.threads - start.threads,
         sockets: sockets(end) - sockets(start),
         rssMiB: Math.round((end.rssMiB - start.rssMiB) * 10) / 10,
         heapUsedMiB: Math.round((end.heapUsedMiB - start.heapUsedMiB) * 10) / 10,
@@ -403,6 +419,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       // released during them (0.2–0.6 MB lower by then on this machine)
       heapPerCall: { ...heapFit(batches.filter((b) => b.calls >= 2 * batch)), forcedGc: canForceGc },
       registrationsLeft: leftOver,
+      ...(stoppedEarly !== undefined ? { stoppedEarly } : {}),
     };
   } finally {
     for (const a of agents.splice(0)) {
@@ -413,8 +430,17 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   }
 }
 
+/**
+ * The heap growth per sequential call (fitted from the 20th call on) that fails a soak:
+ * above a clean run (2.5–3.5 KiB here) and below a clean run plus a 4 KiB leak per call
+ * (docs/reliability.md, "The CI soak", has the runs it was chosen from).
+ */
+export const HEAP_BYTES_PER_CALL = 5120;
+
 export interface SoakMargins {
   fds: number;
+  /** Thread growth start → end allowed (default 0: rtc-node and libuv start theirs in the warm-up). */
+  threads?: number;
   /** RSS growth start → end (plus the rtc-node allowance), MiB. */
   rssMiB: number;
   /** heapUsed growth start → end, MiB. */
@@ -435,6 +461,8 @@ export function soakProblems(
   if (r.sequential.failures.length > 0) out.push(`${r.sequential.failures.length} sequential call(s) failed`);
   if (r.concurrent.failures.length > 0) out.push(`${r.concurrent.failures.length} concurrent call(s) failed`);
   if (r.growth.fds > margins.fds) out.push(`file descriptors grew by ${r.growth.fds} (> ${margins.fds})`);
+  if (r.growth.threads > (margins.threads ?? 0))
+    out.push(`threads grew by ${r.growth.threads} (> ${margins.threads ?? 0})`);
   if (r.growth.sockets > 0) out.push(`socket handles grew by ${r.growth.sockets}`);
   const rssLimit = Math.round(margins.rssMiB + rssAllowanceMiB);
   if (r.growth.rssMiB > rssLimit) {
@@ -450,6 +478,7 @@ export function soakProblems(
   if (r.audio.phoneChecked && r.audio.phoneHeardAgent < r.audio.calls)
     out.push(`the phone heard the agent in ${r.audio.phoneHeardAgent} of ${r.audio.calls} calls`);
   for (const l of r.registrationsLeft) out.push(`not back to the start ${l}`);
+  if (r.stoppedEarly !== undefined) out.push(`stopped ${r.stoppedEarly}`);
   if (margins.heapBytesPerCall !== undefined) {
     if (!r.heapPerCall.forcedGc) out.push('heap per call needs --expose-gc');
     else if (r.heapPerCall.bytesPerCall > margins.heapBytesPerCall)

@@ -14,7 +14,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, expect, it } from 'vitest';
 import { livekitEnv } from '../harness/livekit.js';
-import { soakProblems, type SoakReport } from '../harness/soak.js';
+import { HEAP_BYTES_PER_CALL, soakProblems, type SoakReport } from '../harness/soak.js';
 import { jsBytes } from '../harness/soak-memory.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -77,6 +77,7 @@ it('60 sequential + 10 concurrent calls: each heard both ways; timers, pacer and
     batches: report.batches.map((b) => [b.calls, jsBytes(b.figures), b.figures.spaces.code_space]),
     growth: report.growth,
     registrationsLeft: report.registrationsLeft,
+    stoppedEarly: report.stoppedEarly,
     failures: [...report.warmUpFailures, ...report.sequential.failures, ...report.concurrent.failures],
   };
   console.log(`soak: ${JSON.stringify(summary)}`);
@@ -86,6 +87,3 @@ it('60 sequential + 10 concurrent calls: each heard both ways; timers, pacer and
   expect(report.heapPerCall.forcedGc).toBe(true);
   expect(report.end.fds).toBeGreaterThan(0);
 }, 240_000);
-
-/** See docs/reliability.md ("Heap per call") for the noise this was chosen from. */
-const HEAP_BYTES_PER_CALL = 5120;
