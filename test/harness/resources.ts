@@ -127,3 +127,18 @@ export async function fetchWithoutKeepAlive(): Promise<void> {
   g[slot] = new old.constructor({ pipelining: 0 }) as typeof old;
   await old.close?.();
 }
+
+/**
+ * Waits (polling, at most `timeoutMs`) until the library holds nothing by its own count
+ * (`resourceCounts()` all 0); throws with the counts left. For unit tests of single
+ * components, which share their process with nothing else of the library.
+ */
+export async function expectLibraryHoldsNothing(timeoutMs = 3000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const held = heldByLibrary();
+    if (Object.keys(held).length === 0) return;
+    if (Date.now() > deadline) throw new Error(`library holds ${JSON.stringify(held)} after the case`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

@@ -9,12 +9,16 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { G711Codec } from '../../src/codec/g711.js';
 import { RtpMediaBridge } from '../../src/rtp/bridge.js';
 import { generateTone, goertzelPower } from '../../src/rtp/goertzel.js';
+import { expectLibraryHoldsNothing } from '../harness/resources.js';
 import { UdpPeer, settled, sleep } from './udp-peer.js';
 
 let cleanup: Array<() => Promise<void> | void> = [];
+// every case ends with the library holding nothing: RTP/RTCP sockets, pacer
+// registrations and timers all released by close()
 afterEach(async () => {
   for (const fn of cleanup.reverse()) await fn();
   cleanup = [];
+  await expectLibraryHoldsNothing();
 });
 
 function header(b0: number, b1: number, seq: number, ts: number, ssrc: number, len: number): Uint8Array {

@@ -11,10 +11,14 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ExotelSipClient, type ExotelSipClientOptions } from '../../src/sip/client.js';
 import { parseSipMessage } from '../../src/sip/parser.js';
 import { createMemoryLogger } from '../../src/logger.js';
+import { expectLibraryHoldsNothing } from '../harness/resources.js';
 
 const cleanups: (() => Promise<unknown> | void)[] = [];
+// every case ends with the library holding nothing: listeners, connections and timers
+// (unref'd ones too) all released by close()
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
+  await expectLibraryHoldsNothing();
 });
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
