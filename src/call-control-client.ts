@@ -19,6 +19,7 @@ import { systemTimerClock } from './clock.js';
 import { resolveLiveKitSettings, type Env, type LiveKitSettings } from './config.js';
 import { ConfigError, LiveKitConnectError } from './errors.js';
 import { loadRtc } from './livekit/rtc.js';
+import { resourceClosed, resourceOpened } from './resources.js';
 import { CALL_CONTROL_ATTRIBUTE, ROOM_EVENT } from './livekit/wire.js';
 
 /** A call controlled from a process that did not place it (see {@link connectToCall}). */
@@ -95,21 +96,31 @@ export async function connectToCall(options: ConnectToCallOptions): Promise<Remo
     canPublishData: true,
   });
   const { Room } = await loadRtc();
-  const room = new Room();
   const jwt = await at.toJwt();
-  await room.connect(lk.url, jwt, { autoSubscribe: false, dynacast: false });
-  const find = (): RemoteParticipant | undefined =>
-    [...room.remoteParticipants.values()].find((p) =>
-      options.bridgeIdentity !== undefined ? p.identity === options.bridgeIdentity : isBridgeParticipant(p),
-    );
-  const bridge = find() ?? (await waitForBridge(room, find, options.timeoutMs ?? 10_000));
+  const room = new Room();
+  // Counted as a participant (resourceCounts()) from here until its disconnect settled.
+  resourceOpened('participant');
+  let closed: Promise<void> | undefined;
+  const leave = (): Promise<void> =>
+    (closed ??= room.disconnect().finally(() => resourceClosed('participant')));
+  let bridge: RemoteParticipant | undefined;
+  try {
+    await room.connect(lk.url, jwt, { autoSubscribe: false, dynacast: false });
+    const find = (): RemoteParticipant | undefined =>
+      [...room.remoteParticipants.values()].find((p) =>
+        options.bridgeIdentity !== undefined ? p.identity === options.bridgeIdentity : isBridgeParticipant(p),
+      );
+    bridge = find() ?? (await waitForBridge(room, find, options.timeoutMs ?? 10_000));
+  } catch (err) {
+    await leave().catch(() => undefined);
+    throw err;
+  }
   if (bridge === undefined) {
-    await room.disconnect();
+    await leave();
     throw new LiveKitConnectError(`no bridge participant in room ${options.roomName}`);
   }
   const target = bridge;
   const lp = room.localParticipant!;
-  let closed: Promise<void> | undefined;
   return {
     identity: target.identity,
     attributes: () => ({ ...target.attributes }),
@@ -122,7 +133,7 @@ export async function connectToCall(options: ConnectToCallOptions): Promise<Remo
     clearAudio: () => clearCallAudio(lp, target.identity, jwt),
     hangup: () => endCall(lp, target.identity),
     headers: () => getCallHeaders(lp, target.identity),
-    close: () => (closed ??= room.disconnect()),
+    close: leave,
   };
 }
 

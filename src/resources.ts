@@ -16,7 +16,7 @@
  * - `sip-socket`: a SIP TCP/TLS connection, either direction;
  * - `rtp-socket`: an RTP or RTCP UDP socket of a call;
  * - `stream`: an AgentStream WebSocket accepted by the endpoint;
- * - `participant`: a call's LiveKit participant (rtc-node room, track and audio source), until its `close()` has finished;
+ * - `participant`: a call's LiveKit participant (rtc-node room, track and audio source), until its `close()` has finished, or the room of a `connectToCall()` handle until its `close()`;
  * - `pacer`: a media session registered with a paced RTP scheduler;
  * - `timer`: a timer armed on the system clock and neither fired nor cleared (unref'd ones too).
  */

@@ -6,7 +6,7 @@
  * line with the result (or the error's code and status) and exits 0 (1 on failure).
  */
 import { dispose } from '@livekit/rtc-node';
-import { connectToCall, toBridgeError } from '../../src/index.js';
+import { connectToCall, resourceCounts, toBridgeError } from '../../src/index.js';
 
 async function main(): Promise<number> {
   const [roomName, action, arg] = process.argv.slice(2);
@@ -31,6 +31,8 @@ async function main(): Promise<number> {
     return 1;
   } finally {
     await call.close();
+    // what the library still holds once the handle is closed (the test expects nothing)
+    process.stdout.write(`${JSON.stringify({ afterClose: resourceCounts() })}\n`);
     await dispose();
   }
 }

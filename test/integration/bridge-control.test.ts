@@ -76,10 +76,15 @@ async function controller(
   );
   cleanups.push(() => p.stop());
   const { code } = await p.exited;
-  const line = p
-    .stdout()
-    .split('\n')
-    .find((l) => l.startsWith('{"ok"'));
+  const lines = p.stdout().split('\n');
+  const line = lines.find((l) => l.startsWith('{"ok"'));
+  // connectToCall's room is counted until its close(): nothing may be held after it
+  const after = lines.find((l) => l.startsWith('{"afterClose"'));
+  if (code !== 2) {
+    expect(after, 'the controller reports what is held after close()').toBeDefined();
+    const held = Object.entries((JSON.parse(after!) as { afterClose: Record<string, number> }).afterClose);
+    expect(held.filter(([, n]) => n !== 0)).toEqual([]);
+  }
   return {
     code,
     out: line !== undefined ? (JSON.parse(line) as Record<string, unknown>) : { stderr: p.stderr() },
