@@ -148,7 +148,12 @@ try {
   // Heap per call is judged by the CI soak's margin once there are batches to fit (30 calls).
   const mainProblems = soakProblems(
     main,
-    { fds: 8, rssMiB: 64, heapUsedMiB: 16, ...(sequential >= 30 ? { heapBytesPerCall: HEAP_BYTES_PER_CALL } : {}) },
+    {
+      fds: 8,
+      rssMiB: 64,
+      heapUsedMiB: 16,
+      ...(sequential >= 30 ? { heapBytesPerCall: HEAP_BYTES_PER_CALL } : {}),
+    },
     allowance(sequential + perProcess),
   );
   console.log(`  this process start: ${fmt(main.start)}`);
