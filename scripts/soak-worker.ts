@@ -10,27 +10,13 @@
  *   collections in a process that holds nothing but the soak.
  */
 import { dispose } from '@livekit/rtc-node';
-import { runSoak, type SoakServer } from '../test/harness/soak.js';
+import { runSoak } from '../test/harness/soak.js';
+import type { SoakWorkerArgs } from '../test/harness/soak-process.js';
 import { roomCycleControl } from '../test/harness/soak-memory.js';
-
-interface WorkerArgs {
-  /** `control`: bare rtc-node room cycles only (the RSS control), no bridge. */
-  mode?: 'calls' | 'control' | 'ci';
-  cycles?: number;
-  /** `ci`: sequential calls. */
-  sequential?: number;
-  server: SoakServer;
-  /** The parent's simulator (`calls`; `ci` starts its own). */
-  farEnd?: { host: string; port: number };
-  concurrent: number;
-  holdMs: number;
-  /** Wait this long before the first call (the parent staggers its workers). */
-  startDelayMs?: number;
-}
 
 type FromParent = { type: 'go' };
 
-const args = JSON.parse(process.env.SOAK_WORKER ?? '{}') as WorkerArgs;
+const args = JSON.parse(process.env.SOAK_WORKER ?? '{}') as SoakWorkerArgs;
 const pending: Promise<void>[] = [];
 const send = (msg: unknown): void => {
   if (process.connected && process.send !== undefined)

@@ -17,7 +17,6 @@
  * if a call failed, fewer calls than asked were up at once, or anything grew beyond a
  * small margin.
  */
-import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,6 +32,7 @@ import {
   type ProcessFigures,
   type SoakReport,
 } from '../test/harness/soak.js';
+import { spawnSoakWorker } from '../test/harness/soak-process.js';
 import type { RoomCycleControl } from '../test/harness/soak-memory.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -95,25 +95,9 @@ try {
   );
   // The RSS control, in a process of its own: bare rtc-node rooms, no bridge code.
   const control = await new Promise<RoomCycleControl | undefined>((resolve) => {
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', '--expose-gc', join(root, 'scripts/soak-worker.ts')],
-      {
-        cwd: root,
-        stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-        env: {
-          ...process.env,
-          NODE_ENV: process.env.NODE_ENV ?? 'production',
-          SOAK_WORKER: JSON.stringify({
-            mode: 'control',
-            cycles: 200,
-            server,
-            farEnd,
-            concurrent: 0,
-            holdMs: 0,
-          }),
-        },
-      },
+    const child = spawnSoakWorker(
+      { mode: 'control', cycles: 200, server, farEnd, concurrent: 0, holdMs: 0 },
+      { NODE_ENV: process.env.NODE_ENV ?? 'production' },
     );
     let got: RoomCycleControl | undefined;
     child.on('message', (m: { type: string; control?: RoomCycleControl }) => {
@@ -178,25 +162,10 @@ try {
     // (without it a worker's heap start → end moved by up to 17.9 MiB, and the 16 MiB limit
     // judged the collector's timing). The FfiHandle finalizer crash that forced collections
     // used to provoke is fixed (docs/reliability.md).
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', '--expose-gc', join(root, 'scripts/soak-worker.ts')],
-      {
-        cwd: root,
-        stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-        env: {
-          ...process.env,
-          NODE_ENV: process.env.NODE_ENV ?? 'production',
-          // staggered, so that 100 LiveKit joins and WebRTC handshakes do not all land at once
-          SOAK_WORKER: JSON.stringify({
-            server,
-            farEnd,
-            concurrent: n,
-            holdMs: 5000,
-            startDelayMs: w * staggerMs,
-          }),
-        },
-      },
+    // staggered, so that 100 LiveKit joins and WebRTC handshakes do not all land at once
+    const child = spawnSoakWorker(
+      { server, farEnd, concurrent: n, holdMs: 5000, startDelayMs: w * staggerMs },
+      { NODE_ENV: process.env.NODE_ENV ?? 'production' },
     );
     return child;
   });

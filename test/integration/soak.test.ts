@@ -9,15 +9,13 @@
  * stays under a margin that a leak of 4 KiB per call exceeds (docs/reliability.md).
  * `npm run soak` runs the same with 1 000 + 100.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import type { ChildProcess } from 'node:child_process';
 import { afterEach, expect, it } from 'vitest';
 import { livekitEnv } from '../harness/livekit.js';
 import { HEAP_BYTES_PER_CALL, soakProblems, type SoakReport } from '../harness/soak.js';
 import { jsBytes } from '../harness/soak-memory.js';
+import { spawnSoakWorker } from '../harness/soak-process.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
 let running: ChildProcess | undefined;
 
 // a soak that runs past the test's timeout must not outlive it
@@ -29,24 +27,13 @@ afterEach(() => {
 /** Runs the soak in a child process and returns its report (or why there is none). */
 function soakInChild(sequential: number, concurrent: number): Promise<SoakReport> {
   return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', '--expose-gc', join(root, 'scripts/soak-worker.ts')],
-      {
-        cwd: root,
-        stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-        env: {
-          ...process.env,
-          SOAK_WORKER: JSON.stringify({
-            mode: 'ci',
-            server: livekitEnv(),
-            sequential,
-            concurrent,
-            holdMs: 2000,
-          }),
-        },
-      },
-    );
+    const child = spawnSoakWorker({
+      mode: 'ci',
+      server: livekitEnv(),
+      sequential,
+      concurrent,
+      holdMs: 2000,
+    });
     running = child;
     let report: SoakReport | undefined;
     let error = 'exited without a report';
