@@ -6,6 +6,7 @@ import { afterEach, beforeEach, expect } from 'vitest';
 import { toneDominates } from '../../src/rtp/goertzel.js';
 import type { BridgeCall } from '../../src/index.js';
 import type { ExotelSimulator } from '../../src/testing/index.js';
+import type { LogRecord } from '../../src/logger.js';
 import { loudPart, runCleanups, type Cleanups } from './e2e.js';
 import { eventually } from './livekit.js';
 
@@ -45,4 +46,9 @@ export async function hearsTone(heard: Int16Array[], from: number, hz: number, s
   );
   const others = [440, 1000, 2000].filter((f) => f !== hz);
   expect(toneDominates(loudPart(heard.slice(from)), 8000, hz, others), `${hz} Hz dominates`).toBe(true);
+}
+
+/** The messages a memory logger (`createMemoryLogger`) received at level `warn`, oldest first. */
+export function warnLines(logger: { records: readonly LogRecord[] }): string[] {
+  return logger.records.filter((r) => r.level === 'warn').map((r) => r.msg);
 }

@@ -9,7 +9,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { dispose } from '@livekit/rtc-node';
 import { RoomServiceClient } from 'livekit-server-sdk';
-import { runBridge, type BridgeCall, type Logger, type RunBridgeOptions } from '../../src/index.js';
+import { runBridge, type BridgeCall, type RunBridgeOptions } from '../../src/index.js';
+import { createMemoryLogger } from '../../src/logger.js';
 import { goertzelPower, toneDominates } from '../../src/rtp/goertzel.js';
 import type { RtpStats } from '../../src/rtp/stats.js';
 import {
@@ -21,7 +22,7 @@ import {
   startSim,
   type Cleanups,
 } from '../harness/e2e.js';
-import { active, guardFaultTests, hearsTone, methods } from '../harness/fault-guard.js';
+import { active, guardFaultTests, hearsTone, methods, warnLines } from '../harness/fault-guard.js';
 import { eventually } from '../harness/livekit.js';
 import { startLiveKitServer, type LiveKitServerHandle } from '../harness/livekit-server.js';
 import { startAgentOn } from '../harness/lk-agent.js';
@@ -193,14 +194,7 @@ describe('bridge faults: LiveKit outage (a dedicated server, restarted at the sa
       name: roomName,
     });
     const agent = await startAgentOn(cleanups, lk, roomName, 1000);
-    const warnings: string[] = [];
-    const logger: Logger = {
-      debug: () => undefined,
-      info: () => undefined,
-      warn: (a: unknown, b?: unknown) => void warnings.push(String(typeof a === 'string' ? a : b)),
-      error: () => undefined,
-      child: () => logger,
-    };
+    const logger = createMemoryLogger();
     const opts: RunBridgeOptions = {
       roomName,
       phoneNumber: '+919876543210',
@@ -214,7 +208,7 @@ describe('bridge faults: LiveKit outage (a dedicated server, restarted at the sa
     cleanups.push(() => call.hangup());
     await active(call);
     await hearsTone(agent.heard, 0, 440);
-    return { sim, agent, call, roomName, warnings };
+    return { sim, agent, call, roomName, warnings: () => warnLines(logger) };
   }
 
   it('shorter than livekitReconnectMs (SIGKILL, restarted at the same ports): the call survives, audio resumes both ways', async () => {
@@ -257,7 +251,7 @@ describe('bridge faults: LiveKit outage (a dedicated server, restarted at the sa
     );
     expect(outcome).toBe('audio resumed');
     // the bridge saw the loss (and was waiting for it to resume), the agent resubscribed
-    expect(warnings).toContain('[BRIDGE] LiveKit connection lost; waiting for it to resume');
+    expect(warnings()).toContain('[BRIDGE] LiveKit connection lost; waiting for it to resume');
     expect(agent.events.filter((e) => e === 'subscribed').length).toBeGreaterThanOrEqual(2);
     expect(call.status).toBe('active');
     expect(statuses).toEqual([]);

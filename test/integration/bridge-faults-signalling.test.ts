@@ -9,7 +9,7 @@
 import { createSocket } from 'node:dgram';
 import { afterAll, describe, expect, it } from 'vitest';
 import { dispose } from '@livekit/rtc-node';
-import type { Logger } from '../../src/index.js';
+import { createMemoryLogger } from '../../src/logger.js';
 import { DEFAULT_SIP_MESSAGE_TIMEOUT_MS } from '../../src/sip/transport.js';
 import {
   bridge,
@@ -20,7 +20,7 @@ import {
   startSim,
   type Cleanups,
 } from '../harness/e2e.js';
-import { active, guardFaultTests, hearsTone, methods } from '../harness/fault-guard.js';
+import { active, guardFaultTests, hearsTone, methods, warnLines } from '../harness/fault-guard.js';
 import { eventually } from '../harness/livekit.js';
 import { bridgePorts } from '../harness/rtp-far-end.js';
 import { countBy, sipRequest, statuses, tcpPeer, udpPeer, type WirePeer } from '../harness/sip-wire.js';
@@ -37,21 +37,14 @@ async function liveCall(prefix: string, transport: 'tcp' | 'udp' = 'tcp') {
   const sim = await startSim(cleanups);
   const roomName = await createRoom(cleanups, prefix);
   const agent = await startAgent(cleanups, roomName, 1000);
-  const warnings: string[] = [];
-  const logger: Logger = {
-    debug: () => undefined,
-    info: () => undefined,
-    warn: (a: unknown, b?: unknown) => void warnings.push(String(typeof a === 'string' ? a : b)),
-    error: () => undefined,
-    child: () => logger,
-  };
+  const logger = createMemoryLogger();
   const call = bridge(cleanups, roomName, sim.address.port, {
     exotel: exotelFor(sim.address.port, transport),
     logger,
   });
   await active(call);
   await hearsTone(agent.heard, 0, 440);
-  return { sim, roomName, agent, call, sipPort: bridgePorts(sim).sip, warnings };
+  return { sim, roomName, agent, call, sipPort: bridgePorts(sim).sip, warnings: () => warnLines(logger) };
 }
 
 async function peer(p: Promise<WirePeer>): Promise<WirePeer> {
@@ -152,7 +145,7 @@ describe('bridge faults: SIP floods during a call', () => {
     // the 76 beyond the table were dropped, unanswered
     expect(countBy(statuses(trusted.received()))).toEqual({ 403: 1024 });
     // logged at most once a second, not once per dropped request
-    const dropLines = warnings.filter((w) => w.startsWith('[SIP] too many server transactions')).length;
+    const dropLines = warnings().filter((w) => w.startsWith('[SIP] too many server transactions')).length;
     expect(dropLines).toBeGreaterThanOrEqual(1);
     expect(dropLines).toBeLessThan(76);
     expect(call.status).toBe('active');
